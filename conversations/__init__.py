@@ -1,0 +1,1 @@
+"""The ETP engine: sections, flow, validation, drafting and export. Imports no platform library."""

@@ -1,0 +1,1 @@
+"""User-facing data in pt-BR: the section catalogue and the message catalogue."""

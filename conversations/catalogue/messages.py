@@ -1,0 +1,233 @@
+"""Every user-facing sentence of ETP Express (pt-BR), in one place.
+
+Channels and the engine take their text from here; nothing user-facing is written inline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- identification step -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IdentField:
+    key: str
+    label: str
+    question: str
+    optional: bool = False
+
+
+IDENT_FIELDS: tuple[IdentField, ...] = (
+    IdentField("orgao", "Órgão/entidade", "Qual é o órgão ou a entidade contratante?"),
+    IdentField("unidade", "Unidade requisitante", "Qual é a unidade requisitante?"),
+    IdentField("processo", "Processo nº",
+               "Qual é o número do processo administrativo (SEI ou similar)?"),
+    IdentField("objeto", "Objeto", "Descreva o objeto da contratação em uma linha."),
+    IdentField(
+        "equipe", "Equipe de planejamento",
+        "Informe os integrantes da equipe de planejamento, um por linha (ou um por mensagem), "
+        "no formato:\nNome; Cargo; Matrícula",
+    ),
+    IdentField("portaria", "Portaria de designação",
+               "Informe a portaria que designou a equipe de planejamento, ou use /pular se "
+               "não houver.", optional=True),
+)
+IDENT_BY_KEY = {f.key: f for f in IDENT_FIELDS}
+
+IDENT_HEADER = "Identificação · {label}"
+IDENT_TEAM_INVALID = (
+    "Não consegui ler a linha \"{line}\". Use uma linha por integrante, no formato "
+    "Nome; Cargo; Matrícula."
+)
+IDENT_TEAM_ADDED = (
+    "Equipe de planejamento: {names}.\nEnvie outro integrante (Nome; Cargo; Matrícula) ou "
+    "/aceitar para concluir a equipe."
+)
+IDENT_TEAM_EMPTY = "Informe ao menos um integrante da equipe, no formato Nome; Cargo; Matrícula."
+IDENT_SAVED = "Identificação concluída. Vamos às 13 seções do art. 18, §1º, da Lei nº 14.133/2021."
+IDENT_SKIPPED_PORTARIA = "Sem portaria de designação."
+
+# --- general -----------------------------------------------------------------------------
+
+WELCOME = (
+    "Olá, {name}! Sou o ETP Express e ajudo a elaborar o Estudo Técnico Preliminar (ETP) "
+    "previsto no art. 18 da Lei nº 14.133/2021.\n"
+    "Use /novo <título> para começar um ETP, /listar para ver os seus ETPs ou /ajuda para "
+    "ver todos os comandos."
+)
+RESUMING = "Retomando o ETP nº {id} — {title}."
+NO_ACTIVE_ETP = "Não há ETP em andamento nesta conversa. Use /novo <título> ou /listar."
+EMPTY_TEXT = "A mensagem está vazia. Escreva a sua resposta, ou use /ajuda."
+TEXT_TOO_LONG = (
+    "A mensagem tem {size} caracteres; o limite é {limit}. Divida o texto em partes menores. "
+    "Nada foi registrado."
+)
+UNKNOWN_COMMAND = "Comando desconhecido: /{command}. Use /ajuda para ver os comandos disponíveis."
+BUSY_RETRY = "Não foi possível registrar a mensagem agora. Tente novamente em instantes."
+
+HELP = (
+    "Comandos do ETP Express:\n"
+    "/novo <título> — começa um novo ETP\n"
+    "/listar — lista os seus ETPs\n"
+    "/retomar <nº> — retoma um ETP\n"
+    "/status — mostra a situação das 13 seções\n"
+    "/secao <1-13> — vai para uma seção\n"
+    "/voltar — volta à etapa anterior\n"
+    "/pular <justificativa> — pula uma seção não obrigatória, com justificativa\n"
+    "/aceitar — aceita a minuta apresentada\n"
+    "/refazer — redige a minuta novamente\n"
+    "/editar <texto> — substitui a minuta pelo seu texto\n"
+    "/exportar [{formats}] — gera o documento\n"
+    "/cancelar — cancela a operação em curso\n"
+    "/ajuda — mostra esta lista\n"
+    "Seções obrigatórias (art. 18, §2º): I, IV, VI, VIII e XIII."
+)
+
+# --- buttons -----------------------------------------------------------------------------
+
+BTN_ACCEPT = "Aceitar"
+BTN_EDIT = "Editar"
+BTN_REDO = "Refazer"
+BTN_SKIP = "Pular"
+BTN_NEXT = "Próxima seção"
+BTN_STATUS = "Situação"
+BTN_EXPORT = "Exportar {fmt}"
+BTN_RESUME = "Retomar nº {id}"
+BTN_TEAM_DONE = "Concluir equipe"
+BTN_GOTO = "Ir para a seção {roman}"
+
+# --- new / list / resume -----------------------------------------------------------------
+
+CREATED = "ETP nº {id} criado: {title}. Primeiro, a identificação."
+LIST_EMPTY = "Você ainda não tem ETPs. Use /novo <título> para começar."
+LIST_HEADER = "Seus ETPs:"
+LIST_ITEM = "nº {id} — {title} · {status} · {done}/13 seções"
+RESUME_USAGE = "Informe o número do ETP: /retomar <nº>. Use /listar para ver os números."
+RESUME_NOT_FOUND = "Não encontrei o ETP nº {id} entre os seus ETPs. Use /listar."
+STATUS_LABELS = {"em_elaboracao": "em elaboração", "concluido": "concluído"}
+
+# --- sections ----------------------------------------------------------------------------
+
+SECTION_HEADER = "Seção {n} de 13 · {title}"
+SECTION_MANDATORY = "(obrigatória)"
+SECTION_OPTIONAL = "(pode ser pulada com justificativa)"
+QUESTION = "{header}\nPergunta {i} de {total}: {question}"
+FOLLOW_UP = "{header}\n{question}\nSe preferir manter a resposta como está, envie /aceitar."
+GAP_RECORDED = "Resposta mantida. Ficou registrado como pendência: {gap}."
+SECTION_USAGE = "Informe o número da seção, de 1 a 13: /secao <nº>."
+SECTION_OUT_OF_RANGE = "A seção {n} não existe. As seções vão de 1 a 13."
+SECTION_IN_IDENT = "Conclua primeiro a identificação do ETP."
+SECTION_ACCEPTED_VIEW = "{header}\nTexto aceito (por {author}):\n\n{text}"
+SECTION_SKIPPED_VIEW = "{header}\nSeção pulada. Justificativa (por {author}): {text}\nPara preenchê-la, responda às perguntas."
+
+DRAFTING = "Redigindo a minuta da seção {roman} — {title}…"
+DRAFT_READY = "{header}\nMinuta:\n\n{text}\n\nAceite, edite, refaça ou envie mais informações."
+DRAFT_READY_ELSEWHERE = "A minuta da seção {roman} — {title} está pronta. Use /secao {n} para revisá-la."
+DRAFT_FAILED = "Não foi possível redigir a minuta agora. Suas respostas estão guardadas. Use /refazer para tentar de novo."
+DRAFT_IN_PROGRESS = "A minuta ainda está sendo redigida. Aguarde um instante."
+COMPLEMENT_ADDED = "Informação registrada; a minuta será refeita."
+
+NOTHING_TO_ACCEPT = "Não há minuta para aceitar nesta etapa."
+ACCEPTED = "Seção {roman} aceita."
+KEPT = "Texto da seção {roman} mantido."
+EDITED = "Seção {roman} atualizada com o seu texto e aceita."
+EDIT_USAGE = "Envie /editar seguido do novo texto completo. Texto atual:\n\n{text}"
+EDIT_NOTHING = "Não há texto para editar nesta etapa. Responda às perguntas da seção."
+REDO_NOTHING = "Ainda não há respostas para redigir esta seção. Responda às perguntas."
+
+SKIP_MANDATORY = (
+    "A seção {roman} — {title} é obrigatória (art. 18, §2º, da Lei nº 14.133/2021) e não pode "
+    "ser pulada."
+)
+SKIP_ASK_JUSTIFICATION = (
+    "Para pular a seção {roman} — {title}, escreva a justificativa (art. 18, §2º). "
+    "Ou use /cancelar."
+)
+SKIP_ACCEPTED = "A seção {roman} já tem texto aceito e não pode ser pulada."
+SKIPPED = "Seção {roman} pulada com a justificativa registrada."
+SKIP_NOTHING = "Não há seção para pular nesta etapa."
+
+BACK_AT_START = "Você já está na primeira etapa."
+CANCELLED_PENDING = "Operação cancelada."
+DETACHED = "O ETP nº {id} foi guardado. Use /retomar {id} para continuar."
+
+CONCLUDED = (
+    "ETP nº {id} concluído: todas as seções obrigatórias foram aceitas e as demais, aceitas ou "
+    "justificadas. Você já pode exportar o documento."
+)
+ALL_DONE_REVIEW = "Todas as seções estão resolvidas. Use /secao <nº> para revisar ou /exportar."
+
+EXPORT_UNKNOWN = "Formato desconhecido: {fmt}. Formatos disponíveis: {formats}."
+EXPORT_READY = "Documento do ETP nº {id} ({fmt}){incomplete}."
+EXPORT_INCOMPLETE_NOTE = " — minuta incompleta, com as pendências marcadas"
+
+STATUS_HEADER = "ETP nº {id} — {title} · {status}"
+STATUS_LINE = "{mark} {roman}. {title}{mandatory} — {state}{authors}"
+STATUS_STATES = {
+    "pending": "não iniciada",
+    "answering": "em resposta",
+    "drafting": "redigindo",
+    "drafted": "minuta pronta",
+    "accepted": "aceita",
+    "skipped": "pulada",
+}
+STATUS_BY = " · por {names}"
+STATUS_IDENT = "Identificação: {state}"
+STATUS_IDENT_DONE = "concluída"
+STATUS_IDENT_PENDING = "pendente"
+STATUS_GAPS = "   pendências: {gaps}"
+
+# --- documents ---------------------------------------------------------------------------
+
+DOC_TITLE = "ESTUDO TÉCNICO PRELIMINAR nº {number}"
+DOC_DRAFT_MARK = "MINUTA — incompleta"
+DOC_MISSING = "Pendências"
+DOC_MISSING_SECTION = "Seção {roman} — {title}: {what}"
+DOC_MISSING_MANDATORY = "obrigatória, sem texto aceito"
+DOC_MISSING_OPTIONAL = "sem texto aceito nem justificativa"
+DOC_MISSING_IDENT = "Identificação: {label} não informado(a)"
+DOC_SKIPPED = "Seção não elaborada. Justificativa (art. 18, §2º, da Lei nº 14.133/2021):"
+DOC_NOT_DONE = "[PENDENTE — seção obrigatória ainda não elaborada]"
+DOC_NOT_DONE_OPTIONAL = "[PENDENTE — seção ainda não elaborada nem justificada]"
+DOC_GAPS = "Pontos a complementar: {gaps}."
+DOC_SUMMARY = "Resumo das seções"
+DOC_SUMMARY_COLUMNS = ("Nº", "Seção", "Obrigatória", "Situação")
+DOC_YES = "sim"
+DOC_NO = "não"
+DOC_STATE = {"accepted": "elaborada", "skipped": "justificada", "missing": "pendente"}
+DOC_TEAM = "Equipe de planejamento"
+DOC_PORTARIA = "Designada pela {portaria}."
+DOC_PLACE_DATE = "Local e data: ____________________, {date}."
+DOC_SIGNATURE = "Assinatura"
+DOC_LEGAL_REF = "Art. 18, §1º, inciso {roman}, da Lei nº 14.133/2021"
+DOC_AUTHORS = "Elaborado por: {names}"
+MONTHS = ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto",
+          "setembro", "outubro", "novembro", "dezembro")
+
+# --- offline drafter ---------------------------------------------------------------------
+
+DRAFT_INTRO = (
+    "Em atendimento ao {ref}, apresenta-se a {title_lower} relativa à contratação de {objeto}"
+    "{processo}."
+)
+DRAFT_INTRO_ALT = (
+    "Nos termos do {ref}, registra-se, para a contratação de {objeto}{processo}, a "
+    "{title_lower}."
+)
+DRAFT_PROCESSO = ", objeto do processo nº {processo}"
+DRAFT_OBJECT_FALLBACK = "objeto ainda não identificado"
+DRAFT_COMPLEMENT = "Em complemento, registra-se:"
+DRAFT_GAP = "Observação: não foi informado(a) {gap}, o que deverá ser complementado antes da aprovação deste estudo."
+DRAFT_CONTEXT = "Esta seção considera o exposto na {refs}."
+DRAFT_VERDICT_YES = (
+    "Diante do exposto, a equipe de planejamento conclui que a contratação é viável e adequada "
+    "ao atendimento da necessidade a que se destina."
+)
+DRAFT_VERDICT_NO = (
+    "Diante do exposto, a equipe de planejamento conclui que a contratação não é viável para "
+    "o atendimento da necessidade, nos termos apresentados."
+)
+DRAFT_SECTION_REF = "seção {roman} ({title})"
+
+LLM_FALLBACK = "O serviço de redação automática está indisponível; a minuta foi redigida pelo redator local."

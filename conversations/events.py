@@ -1,0 +1,98 @@
+"""Inbound events: what a channel hands to the engine, stripped of any platform type."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+COMMANDS: dict[str, str] = {
+    "novo": "new", "new": "new",
+    "listar": "list", "list": "list",
+    "retomar": "resume", "resume": "resume",
+    "status": "status", "situacao": "status", "situação": "status",
+    "secao": "section", "seção": "section", "section": "section",
+    "voltar": "back", "back": "back",
+    "pular": "skip", "skip": "skip",
+    "aceitar": "accept", "accept": "accept",
+    "refazer": "redo", "redo": "redo",
+    "editar": "edit", "edit": "edit",
+    "exportar": "export", "export": "export",
+    "cancelar": "cancel", "cancel": "cancel",
+    "ajuda": "help", "help": "help",
+    "start": "start", "iniciar": "start",
+}
+
+# Portuguese names of each canonical command, in the order /ajuda lists them.
+COMMAND_NAMES_PT: dict[str, str] = {
+    "new": "novo", "list": "listar", "resume": "retomar", "status": "status",
+    "section": "secao", "back": "voltar", "skip": "pular", "accept": "aceitar",
+    "redo": "refazer", "edit": "editar", "export": "exportar", "cancel": "cancelar",
+    "help": "ajuda",
+}
+
+_COMMAND_LINE = re.compile(r"^/([A-Za-zÀ-ÿ_]+)(?:@\w+)?(?:[ \t]+(.*))?$", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """The person behind an event, as the platform names them."""
+
+    platform: str
+    user_id: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A conversation: one chat (and, in Slack, one thread) of one channel."""
+
+    channel: str
+    chat_id: str
+    thread_id: str = ""
+    shared: bool = False  # a group chat or channel thread where several people draft together
+
+    @property
+    def key(self) -> str:
+        return f"{self.channel}:{self.chat_id}:{self.thread_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One event for one conversation: free text, a command, or a button action.
+
+    A button action carries the command line it stands for (e.g. "/aceitar"), so buttons and
+    typed commands take one path.
+    """
+
+    address: Address
+    author: Author
+    kind: str  # text | command | action | start
+    text: str = ""
+    command: str | None = None  # canonical name (new, list, ...) or the unknown word typed
+    args: str = ""
+    event_id: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+    @staticmethod
+    def from_text(address: Address, author: Author, text: str, event_id: str | None = None,
+                  *, kind: str | None = None) -> Inbound:
+        """Classify typed text: a line starting with '/' is a command, anything else text."""
+        parsed = parse_command(text)
+        if parsed is None:
+            return Inbound(address, author, kind or "text", text=text, event_id=event_id)
+        name, args = parsed
+        return Inbound(address, author, kind or "command", text=text, command=name, args=args,
+                       event_id=event_id)
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """'/novo Compra de papel' -> ('new', 'Compra de papel'); unknown words keep their name."""
+    match = _COMMAND_LINE.match(text.strip())
+    if not match:
+        return None
+    word = match.group(1).lower()
+    return COMMANDS.get(word, word), (match.group(2) or "").strip()
+
+
+def is_known_command(name: str | None) -> bool:
+    return name in set(COMMANDS.values())

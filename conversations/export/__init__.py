@@ -1,0 +1,42 @@
+"""Export: one document model, one renderer per format."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from conversations.export.document import EtpDocument, build_document
+from conversations.export.text_formats import render_json, render_markdown
+from conversations.model import Etp
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    name: str
+    extension: str
+    media_type: str
+    render: Callable[[EtpDocument], bytes]
+
+
+FORMATS: dict[str, Format] = {
+    "md": Format("md", "md", "text/markdown; charset=utf-8", render_markdown),
+    "json": Format("json", "json", "application/json", render_json),
+}
+DEFAULT_FORMAT = "md"
+ORDERS = ("law", "in58")
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    filename: str
+    content: bytes
+    media_type: str
+    complete: bool
+
+
+def export(etp: Etp, fmt: str, *, now: datetime, order: str = "law") -> Rendered:
+    """Render the ETP in one format; KeyError for an unknown format."""
+    spec = FORMATS[fmt]
+    doc = build_document(etp, order=order, now=now)
+    return Rendered(doc.filename(spec.extension), spec.render(doc), spec.media_type, doc.complete)

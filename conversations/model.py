@@ -1,0 +1,229 @@
+"""The ETP aggregate and the conversation position, as plain dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from conversations.catalogue.sections import BY_NUMBER, MANDATORY, SECTIONS
+
+ETP_DRAFTING = "em_elaboracao"
+ETP_CONCLUDED = "concluido"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorRef:
+    """Who wrote a piece: our person id (when stored) and the display name at the time."""
+
+    person_id: int | None
+    name: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.person_id, "name": self.name}
+
+    @staticmethod
+    def from_json(data: dict[str, Any] | None) -> AuthorRef | None:
+        if not data:
+            return None
+        return AuthorRef(data.get("id"), str(data.get("name", "")))
+
+
+@dataclass(slots=True)
+class Answer:
+    question: int  # index of the guiding question; -1 for a follow-up or complement
+    text: str
+    author: AuthorRef
+    at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"q": self.question, "text": self.text, "author": self.author.to_json(), "at": self.at}
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> Answer:
+        author = AuthorRef.from_json(data.get("author")) or AuthorRef(None, "")
+        return Answer(int(data["q"]), str(data["text"]), author, str(data.get("at", "")))
+
+
+@dataclass(slots=True)
+class TeamMember:
+    name: str
+    cargo: str
+    matricula: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "cargo": self.cargo, "matricula": self.matricula}
+
+
+@dataclass(slots=True)
+class Identification:
+    orgao: str = ""
+    unidade: str = ""
+    processo: str = ""
+    objeto: str = ""
+    equipe: list[TeamMember] = field(default_factory=list)
+    portaria: str = ""
+    authors: list[AuthorRef] = field(default_factory=list)
+
+    def value(self, key: str) -> str:
+        if key == "equipe":
+            return "\n".join(f"{m.name}; {m.cargo}; {m.matricula}" for m in self.equipe)
+        return str(getattr(self, key))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "orgao": self.orgao,
+            "unidade": self.unidade,
+            "processo": self.processo,
+            "objeto": self.objeto,
+            "equipe": [m.to_json() for m in self.equipe],
+            "portaria": self.portaria,
+            "authors": [a.to_json() for a in self.authors],
+        }
+
+    @staticmethod
+    def from_json(data: dict[str, Any] | None) -> Identification:
+        data = data or {}
+        return Identification(
+            orgao=data.get("orgao", ""),
+            unidade=data.get("unidade", ""),
+            processo=data.get("processo", ""),
+            objeto=data.get("objeto", ""),
+            equipe=[TeamMember(m["name"], m.get("cargo", ""), m.get("matricula", ""))
+                    for m in data.get("equipe", [])],
+            portaria=data.get("portaria", ""),
+            authors=[a for a in (AuthorRef.from_json(x) for x in data.get("authors", [])) if a],
+        )
+
+    def add_author(self, author: AuthorRef) -> None:
+        if all(a.name != author.name for a in self.authors):
+            self.authors.append(author)
+
+
+@dataclass(slots=True)
+class SectionEntry:
+    """One section of one ETP. `accepted_text` is only ever replaced by a newer accepted text."""
+
+    number: int
+    status: str = "pending"  # pending answering drafting drafted accepted skipped
+    answers: list[Answer] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)
+    draft: str | None = None
+    draft_attempt: int = 0
+    accepted_text: str | None = None
+    accepted_by: AuthorRef | None = None
+    justification: str | None = None
+    justified_by: AuthorRef | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def mandatory(self) -> bool:
+        return self.number in MANDATORY
+
+    @property
+    def done(self) -> bool:
+        return self.accepted_text is not None or (self.status == "skipped" and not self.mandatory)
+
+    @property
+    def display_status(self) -> str:
+        if self.accepted_text is not None and self.status not in ("drafting", "drafted"):
+            return "accepted"
+        return self.status
+
+    def answered_questions(self) -> set[int]:
+        return {a.question for a in self.answers if a.question >= 0}
+
+    def next_question(self) -> int:
+        """Index of the first guiding question without an answer (== count when all answered)."""
+        answered = self.answered_questions()
+        total = len(BY_NUMBER[self.number].questions)
+        for i in range(total):
+            if i not in answered:
+                return i
+        return total
+
+    def answer_text(self) -> str:
+        return "\n".join(a.text for a in self.answers)
+
+    def author_names(self) -> list[str]:
+        names: list[str] = []
+        refs = [a.author for a in self.answers]
+        refs += [r for r in (self.accepted_by, self.justified_by) if r is not None]
+        for ref in refs:
+            if ref.name and ref.name not in names:
+                names.append(ref.name)
+        return names
+
+
+@dataclass(slots=True)
+class Etp:
+    id: int | None
+    title: str
+    status: str = ETP_DRAFTING
+    owner_id: int | None = None
+    shared_key: str | None = None
+    identification: Identification = field(default_factory=Identification)
+    sections: dict[int, SectionEntry] = field(
+        default_factory=lambda: {s.number: SectionEntry(s.number) for s in SECTIONS}
+    )
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    dirty_sections: set[int] = field(default_factory=set)
+    dirty: bool = False
+
+    def section(self, number: int) -> SectionEntry:
+        return self.sections[number]
+
+    def touch(self, number: int | None = None) -> None:
+        self.dirty = True
+        if number is not None:
+            self.dirty_sections.add(number)
+
+    def done_count(self) -> int:
+        return sum(1 for s in self.sections.values() if s.done)
+
+    def complete(self) -> bool:
+        return all(s.done for s in self.sections.values())
+
+    def ident_complete(self) -> bool:
+        i = self.identification
+        return bool(i.orgao and i.unidade and i.processo and i.objeto and i.equipe)
+
+
+@dataclass(frozen=True, slots=True)
+class EtpSummary:
+    id: int
+    title: str
+    status: str
+    done: int
+    updated_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class ConversationState:
+    """Where a conversation (channel + chat + thread) stands; `version` guards concurrent saves."""
+
+    id: int | None
+    etp_id: int | None = None
+    step: str = "idle"  # idle | ident | section | done
+    field: str | None = None  # identification field key while step == ident
+    section: int | None = None
+    mode: str | None = None  # asking | followup | drafting | review | justify
+    check: str | None = None  # the check whose follow-up is pending
+    return_mode: str | None = None  # mode to restore when a pending justification is cancelled
+    version: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "field": self.field, "section": self.section, "mode": self.mode,
+            "check": self.check, "return_mode": self.return_mode,
+        }
+
+    def load_json(self, data: dict[str, Any] | None) -> None:
+        data = data or {}
+        self.step = data.get("step", "idle")
+        self.field = data.get("field")
+        self.section = data.get("section")
+        self.mode = data.get("mode")
+        self.check = data.get("check")
+        self.return_mode = data.get("return_mode")

@@ -1,0 +1,48 @@
+"""Replies: what the engine answers, as plain value objects a channel renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A choice; `command` is the command line it stands for, e.g. '/exportar docx'."""
+
+    label: str
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+    buttons: tuple[Button, ...] = ()
+    expects_text: bool = False  # the next free text is an answer, not a choice
+    replaces: str | None = None  # the job id of a DraftingStarted message this text replaces
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    filename: str
+    content: bytes
+    media_type: str
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DraftingStarted:
+    """A draft is being written; its result arrives later through the Notifier."""
+
+    job_id: str
+    text: str
+
+
+Reply = Text | Document | DraftingStarted
+
+
+@dataclass(slots=True)
+class Outbox:
+    replies: list[Reply] = field(default_factory=list)
+
+    def say(self, text: str, *buttons: Button, expects_text: bool = False) -> None:
+        self.replies.append(Text(text, tuple(buttons), expects_text))

@@ -1,0 +1,229 @@
+"""The use case: lock, load, step and save one event in one transaction; run drafts after."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from conversations.catalogue import messages as m
+from conversations.drafting import OfflineDrafter, build_context
+from conversations.events import Address, Inbound
+from conversations.flow import InputError, Needs, StepContext, apply_draft, needs, step
+from conversations.model import Etp
+from conversations.ports import (
+    AuditEntry,
+    ConcurrentUpdate,
+    Draft,
+    DraftContext,
+    DraftQueue,
+    DraftRequest,
+    DraftWriter,
+    EtpStore,
+    Notifier,
+    Revision,
+    StoreTransaction,
+)
+from conversations.replies import Reply, Text
+
+log = logging.getLogger(__name__)
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class MemoryLocks:
+    """Per-key asyncio locks for one process; entries are dropped when nobody holds them."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class InProcessDraftQueue:
+    """Runs draft jobs as asyncio tasks of this process (the embedded default, no Redis)."""
+
+    def __init__(self) -> None:
+        self._runner: Callable[[DraftRequest], Awaitable[None]] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def bind(self, runner: Callable[[DraftRequest], Awaitable[None]]) -> None:
+        self._runner = runner
+
+    async def submit(self, request: DraftRequest) -> None:
+        if self._runner is None:
+            raise RuntimeError("draft queue not bound to a service")
+        task = asyncio.create_task(self._runner(request), name=request.job_id)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("draft job %s failed", task.get_name(), exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait until no draft job is running (console and tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+class EtpService:
+    """Handles inbound events for every channel; the one place that commits."""
+
+    def __init__(
+        self,
+        store: EtpStore,
+        drafter: DraftWriter,
+        queue: DraftQueue,
+        notifier: Notifier,
+        *,
+        locks: MemoryLocks | None = None,
+        clock: SystemClock | None = None,
+        fallback: DraftWriter | None = None,
+        draft_attempts: int = 3,
+        retry_wait: float = 0.5,
+        on_event: Callable[[Inbound, float], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.drafter = drafter
+        self.queue = queue
+        self.notifier = notifier
+        self.locks = locks or MemoryLocks()
+        self.clock = clock or SystemClock()
+        self.fallback = fallback if fallback is not None else (
+            OfflineDrafter() if drafter.name != "offline" else None
+        )
+        self.draft_attempts = draft_attempts
+        self.retry_wait = retry_wait
+        self.on_event = on_event
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        """Process one event; the replies are for the author. Raises StoreUnavailable."""
+        async with self.locks.hold(inbound.address.key):
+            for _ in range(5):
+                try:
+                    replies, drafts = await self._handle_once(inbound)
+                except ConcurrentUpdate:
+                    continue
+                for request in drafts:
+                    await self.queue.submit(request)
+                return replies
+        return [Text(m.BUSY_RETRY)]
+
+    async def _handle_once(self, inbound: Inbound) -> tuple[list[Reply], list[DraftRequest]]:
+        async with self.store.transaction() as tx:
+            if inbound.event_id and not await tx.claim_event(inbound.author.platform, inbound.event_id):
+                return [], []
+            person_id = await tx.touch_person(inbound.author)
+            conv = await tx.lock_conversation(inbound.address)
+            etp = await tx.load_etp(conv.etp_id) if conv.etp_id else None
+            if etp is None and conv.etp_id is not None:
+                conv.etp_id, conv.step = None, "idle"
+            wanted = needs(inbound)
+            ctx = StepContext(inbound, conv, etp, person_id, self.clock.now())
+            await self._load_needs(tx, ctx, wanted, inbound.address)
+            try:
+                outcome = step(ctx)
+            except InputError as refusal:
+                return [Text(str(refusal))], []
+            saved = outcome.etp
+            if saved is not None and (saved.dirty or saved.dirty_sections):
+                saved = await tx.save_etp(saved)
+            await tx.save_conversation(conv)
+            requests: list[DraftRequest] = []
+            if saved is not None and saved.id is not None:
+                for revision in outcome.revisions:
+                    await tx.add_revision(Revision(saved.id, revision.section, revision.kind,
+                                                   revision.text, revision.author))
+                requests = [DraftRequest(saved.id, section, attempt, inbound.address,
+                                         inbound.author.display_name)
+                            for section, attempt in outcome.drafts]
+            for entry in outcome.audits:
+                await tx.add_audit(entry, etp_id=saved.id if saved else None, person_id=person_id,
+                                   conversation_id=conv.id)
+            return outcome.replies, requests
+
+    async def _load_needs(self, tx: StoreTransaction, ctx: StepContext, wanted: Needs,
+                          address: Address) -> None:
+        if wanted.listing:
+            ctx.listing = await tx.list_etps(ctx.person_id, address)
+        if wanted.etp_id is not None:
+            ctx.candidate = await tx.load_etp(wanted.etp_id)
+        if wanted.create_title is not None:
+            etp = Etp(id=None, title=wanted.create_title, owner_id=ctx.person_id,
+                      shared_key=address.key if address.shared else None)
+            etp.touch()
+            ctx.candidate = await tx.save_etp(etp)
+
+    async def run_draft(self, request: DraftRequest) -> None:
+        """The draft job: write outside any lock, then apply if still awaited, then notify."""
+        async with self.store.transaction() as tx:
+            etp = await tx.load_etp(request.etp_id)
+        if etp is None:
+            return
+        entry = etp.section(request.section)
+        if entry.draft_attempt != request.attempt or entry.status != "drafting":
+            return
+        draft = await self._write(build_context(etp, request.section, request.attempt))
+        for _ in range(5):
+            try:
+                async with self.locks.hold(request.address.key):
+                    replies = await self._apply(request, draft)
+                break
+            except ConcurrentUpdate:
+                continue
+        else:
+            return
+        if replies:
+            await self.notifier.notify(request.address, replies)
+
+    async def _write(self, context: DraftContext) -> Draft | None:
+        for attempt in range(1, self.draft_attempts + 1):
+            try:
+                return await self.drafter.write(context)
+            except Exception:  # a drafter may fail in any way; the job must not die
+                log.warning("drafter %s failed (attempt %d)", self.drafter.name, attempt, exc_info=True)
+                if attempt < self.draft_attempts:
+                    await asyncio.sleep(self.retry_wait * attempt)
+        if self.fallback is not None:
+            draft = await self.fallback.write(context)
+            return Draft(draft.text, draft.provider, note=m.LLM_FALLBACK)
+        return None
+
+    async def _apply(self, request: DraftRequest, draft: Draft | None) -> list[Reply]:
+        async with self.store.transaction() as tx:
+            conv = await tx.lock_conversation(request.address)
+            etp = await tx.load_etp(request.etp_id)
+            if etp is None:
+                return []
+            replies = apply_draft(conv, etp, request, draft)
+            if not replies:
+                return []
+            await tx.save_etp(etp)
+            await tx.save_conversation(conv)
+            outcome = "ok" if draft is not None else "failed"
+            await tx.add_audit(
+                AuditEntry("section.drafted", {"section": request.section, "outcome": outcome,
+                                               "provider": draft.provider if draft else None}),
+                etp_id=etp.id, person_id=None, conversation_id=conv.id,
+            )
+            return replies
+

@@ -1,0 +1,104 @@
+"""The `etp` command line (DESIGN.md's contract)."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from etp.settings import load_settings
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True, help="ETP Express")
+db_cli = typer.Typer(no_args_is_help=True, help="Database commands")
+cli.add_typer(db_cli, name="db")
+
+
+def _logging() -> None:
+    level = load_settings().observability.etp_log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+def chat(user: Annotated[str | None, typer.Option("--user", help="your name in the chat")] = None) -> None:
+    """Console chat on stdin/stdout; works interactively and with piped input."""
+    logging.basicConfig(level=logging.WARNING)
+    name = user or getpass.getuser()
+
+    async def main() -> None:
+        from bot.console import ConsoleChannel
+        from etp.container import build_app
+
+        app = await build_app(load_settings())
+        channel = ConsoleChannel(app.service, app.queue, name)
+        app.notifier.register("console", channel)
+        try:
+            await channel.run()
+        finally:
+            await app.close()
+
+    asyncio.run(main())
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply Alembic migrations to DATABASE_URL."""
+    from storage.migrate import upgrade
+
+    _logging()
+    upgrade(load_settings().database.database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_cli.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Revert Alembic migrations down to REVISION."""
+    from storage.migrate import downgrade
+
+    _logging()
+    downgrade(load_settings().database.database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@cli.command("export")
+def export_cmd(
+    etp_id: Annotated[int, typer.Argument(metavar="ID")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="docx, pdf, md, html or json")] = "md",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="file to write")] = None,
+    order: Annotated[str, typer.Option(help="law or in58")] = "law",
+) -> None:
+    """Write an ETP as docx, pdf, md, html or json."""
+    from conversations.export import FORMATS, ORDERS, export
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"unknown format {fmt}; choose one of {', '.join(FORMATS)}")
+    if order not in ORDERS:
+        raise typer.BadParameter(f"unknown order {order}; choose law or in58")
+
+    async def main() -> None:
+        from datetime import UTC, datetime
+
+        from etp.container import build_app
+
+        app = await build_app(load_settings())
+        try:
+            async with app.service.store.transaction() as tx:
+                etp = await tx.load_etp(etp_id)
+        finally:
+            await app.close()
+        if etp is None:
+            typer.echo(f"ETP {etp_id} not found", err=True)
+            raise typer.Exit(1)
+        rendered = export(etp, fmt, now=datetime.now(UTC), order=order)
+        path = output or Path(rendered.filename)
+        path.write_bytes(rendered.content)
+        typer.echo(str(path))
+
+    asyncio.run(main())
+
+
+def main() -> None:
+    cli()

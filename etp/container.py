@@ -1,0 +1,75 @@
+"""Wiring: settings in, a ready service out. Nothing is built at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from conversations.drafting import OfflineDrafter
+from conversations.events import Address
+from conversations.ports import DraftWriter, Notifier
+from conversations.replies import Reply
+from conversations.service import EtpService, InProcessDraftQueue, MemoryLocks
+from etp.settings import Settings
+from storage.db import create_engine, is_sqlite
+from storage.migrate import upgrade_async
+from storage.store import SqlEtpStore
+
+log = logging.getLogger(__name__)
+
+
+class RoutingNotifier:
+    """Sends late replies through the channel that owns the conversation."""
+
+    def __init__(self) -> None:
+        self._channels: dict[str, Notifier] = {}
+
+    def register(self, channel: str, notifier: Notifier) -> None:
+        self._channels[channel] = notifier
+
+    async def notify(self, address: Address, replies: Sequence[Reply]) -> None:
+        notifier = self._channels.get(address.channel)
+        if notifier is None:
+            log.warning("no notifier for channel %s; %d replies dropped", address.channel, len(replies))
+            return
+        await notifier.notify(address, replies)
+
+
+def build_drafter(settings: Settings) -> DraftWriter:
+    if settings.llm.provider == "openai":
+        from etp.llm import OpenAiDrafter
+
+        return OpenAiDrafter(settings.llm)
+    return OfflineDrafter()
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    service: EtpService
+    queue: InProcessDraftQueue
+    notifier: RoutingNotifier
+    closers: list[object] = field(default_factory=list)
+
+    async def close(self) -> None:
+        await self.queue.drain()
+        await self.engine.dispose()
+
+
+async def build_app(settings: Settings, *, drafter: DraftWriter | None = None,
+                    migrate: bool | None = None) -> App:
+    """Build the service on the configured database; SQLite (the embedded default) migrates itself."""
+    url = settings.database.database_url
+    if migrate if migrate is not None else is_sqlite(url):
+        await upgrade_async(url)
+    engine = create_engine(url)
+    notifier = RoutingNotifier()
+    queue = InProcessDraftQueue()
+    service = EtpService(SqlEtpStore(engine), drafter or build_drafter(settings), queue, notifier,
+                         locks=MemoryLocks())
+    queue.bind(service.run_draft)
+    return App(settings, engine, service, queue, notifier)

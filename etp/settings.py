@@ -1,0 +1,148 @@
+"""Settings from the environment or `.env` (pydantic-settings), one class per concern.
+
+Built by `load_settings()`, never at import. Variable names are DESIGN.md's, without a prefix.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+_CONFIG = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "xxx", "todo", "your-token-here", "placeholder"}
+
+
+def _refuse_placeholder(value: SecretStr | None, name: str) -> SecretStr | None:
+    if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
+        raise ValueError(f"{name} is a placeholder; set a real value or leave it unset")
+    return value
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = _CONFIG
+    database_url: str = "sqlite+aiosqlite:///./etp.db"
+
+
+class RedisSettings(BaseSettings):
+    model_config = _CONFIG
+    redis_url: str | None = None
+
+
+class LlmSettings(BaseSettings):
+    model_config = _CONFIG
+    llm_provider: Literal["auto", "offline", "openai"] = "auto"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+
+    @field_validator("openai_api_key")
+    @classmethod
+    def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        return _refuse_placeholder(value, "OPENAI_API_KEY")
+
+    @model_validator(mode="after")
+    def _openai_needs_key(self) -> LlmSettings:
+        if self.llm_provider == "openai" and self.openai_api_key is None:
+            raise ValueError("LLM_PROVIDER=openai needs OPENAI_API_KEY")
+        return self
+
+    @property
+    def provider(self) -> str:
+        if self.llm_provider == "auto":
+            return "openai" if self.openai_api_key is not None else "offline"
+        return self.llm_provider
+
+
+class TelegramSettings(BaseSettings):
+    model_config = _CONFIG
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+
+    @field_validator("telegram_bot_token", "telegram_webhook_secret")
+    @classmethod
+    def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        return _refuse_placeholder(value, "TELEGRAM_*")
+
+
+class SlackSettings(BaseSettings):
+    model_config = _CONFIG
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str | None = None
+
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token")
+    @classmethod
+    def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        return _refuse_placeholder(value, "SLACK_*")
+
+
+class AccessSettings(BaseSettings):
+    model_config = _CONFIG
+    etp_allowed_telegram_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    etp_allowed_slack_teams: Annotated[frozenset[str], NoDecode] = frozenset()
+
+    @field_validator("etp_allowed_telegram_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(int(v) for v in value.replace(";", ",").split(",") if v.strip())
+        return value
+
+    @field_validator("etp_allowed_slack_teams", mode="before")
+    @classmethod
+    def _teams(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(v.strip() for v in value.replace(";", ",").split(",") if v.strip())
+        return value
+
+
+class ObservabilitySettings(BaseSettings):
+    model_config = _CONFIG
+    sentry_dsn: SecretStr | None = None
+    etp_log_level: str = Field(default="INFO")
+
+
+class Settings:
+    """All concerns together; each part is read from the environment when first used."""
+
+    @cached_property
+    def database(self) -> DatabaseSettings:
+        return DatabaseSettings()
+
+    @cached_property
+    def redis(self) -> RedisSettings:
+        return RedisSettings()
+
+    @cached_property
+    def llm(self) -> LlmSettings:
+        return LlmSettings()
+
+    @cached_property
+    def telegram(self) -> TelegramSettings:
+        return TelegramSettings()
+
+    @cached_property
+    def slack(self) -> SlackSettings:
+        return SlackSettings()
+
+    @cached_property
+    def access(self) -> AccessSettings:
+        return AccessSettings()
+
+    @cached_property
+    def observability(self) -> ObservabilitySettings:
+        return ObservabilitySettings()
+
+
+def load_settings() -> Settings:
+    """Read and validate every concern now, so that a bad value fails at start-up."""
+    settings = Settings()
+    for part in ("database", "redis", "llm", "telegram", "slack", "access", "observability"):
+        getattr(settings, part)
+    return settings

@@ -1,0 +1,1 @@
+"""Storage adapters: SQLAlchemy 2 async (SQLite or PostgreSQL) and Redis."""

@@ -1,0 +1,146 @@
+"""SQLAlchemy models: the schema Alembic migrates, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# BIGINT on PostgreSQL, INTEGER (rowid alias, autoincrement) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def _now_column() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Person(Base):
+    """A platform identity (Telegram user, Slack user, console user)."""
+
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("platform", "external_id", name="uq_people_identity"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = _now_column()
+
+
+class EtpRow(Base):
+    __tablename__ = "etps"
+    __table_args__ = (
+        Index("ix_etps_owner", "owner_id"),
+        Index("ix_etps_shared_key", "shared_key"),
+        Index("ix_etps_status_updated", "status", "updated_at"),
+        Index("ix_etps_updated", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(32), default="em_elaboracao")
+    owner_id: Mapped[int | None] = mapped_column(Id, ForeignKey("people.id", ondelete="SET NULL"))
+    shared_key: Mapped[str | None] = mapped_column(String(300))
+    orgao: Mapped[str] = mapped_column(String(500), default="")
+    identification: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = _now_column()
+    concluded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SectionRow(Base):
+    __tablename__ = "section_entries"
+    __table_args__ = (UniqueConstraint("etp_id", "number", name="uq_section_entries_etp_number"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    etp_id: Mapped[int] = mapped_column(Id, ForeignKey("etps.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    answers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    gaps: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    draft: Mapped[str | None] = mapped_column(Text)
+    draft_attempt: Mapped[int] = mapped_column(Integer, default=0)
+    accepted_text: Mapped[str | None] = mapped_column(Text)
+    accepted_by_id: Mapped[int | None] = mapped_column(Id, ForeignKey("people.id", ondelete="SET NULL"))
+    accepted_by_name: Mapped[str | None] = mapped_column(String(200))
+    justification: Mapped[str | None] = mapped_column(Text)
+    justified_by_id: Mapped[int | None] = mapped_column(Id, ForeignKey("people.id", ondelete="SET NULL"))
+    justified_by_name: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = _now_column()
+
+
+class RevisionRow(Base):
+    """Every accepted, edited or skipped text, kept for ever."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (Index("ix_revisions_etp", "etp_id", "section"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    etp_id: Mapped[int] = mapped_column(Id, ForeignKey("etps.id", ondelete="CASCADE"))
+    section: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(Id, ForeignKey("people.id", ondelete="SET NULL"))
+    author_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _now_column()
+
+
+class ConversationRow(Base):
+    """channel + chat + thread → the current ETP and position; `version` for optimistic checks."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("channel", "chat_id", "thread_id", name="uq_conversations_address"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    thread_id: Mapped[str] = mapped_column(String(128), default="")
+    etp_id: Mapped[int | None] = mapped_column(Id, ForeignKey("etps.id", ondelete="SET NULL"))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = _now_column()
+
+
+class ProcessedEvent(Base):
+    """Platform event ids already applied (dedupe of redeliveries)."""
+
+    __tablename__ = "processed_events"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[datetime] = _now_column()
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_etp", "etp_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    etp_id: Mapped[int | None] = mapped_column(Id, ForeignKey("etps.id", ondelete="SET NULL"))
+    conversation_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    person_id: Mapped[int | None] = mapped_column(Id, ForeignKey("people.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = _now_column()

@@ -1,0 +1,137 @@
+"""Small test helpers: a collecting channel over the real service, and keyword-only factories."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from conversations.drafting import OfflineDrafter
+from conversations.events import Address, Author, Inbound
+from conversations.ports import DraftWriter
+from conversations.replies import Document, DraftingStarted, Reply, Text
+from conversations.service import EtpService, InProcessDraftQueue
+from etp.container import App, build_app
+from etp.settings import DatabaseSettings, Settings
+
+GOOD_ANSWERS: dict[int, list[str]] = {
+    1: ["Faltam resmas de papel para a impressão de processos e ofícios nas unidades.",
+        "Todas as unidades administrativas e o público atendido no protocolo.",
+        "Os processos físicos ficam parados e os prazos legais são descumpridos."],
+    2: ["Consta do PCA 2026, item 45.", "Alinha-se ao objetivo estratégico de eficiência administrativa."],
+    3: ["Papel A4 75 g/m², alvura mínima de 90%, conforme norma ABNT NBR 15755.",
+        "Fornecimento não contínuo, sem indicação de marca.",
+        "Papel com certificação FSC ou reciclado."],
+    4: ["1200 resmas de papel A4.", "Média do consumo histórico dos últimos 3 anos: 100 resmas por mês.",
+        "A digitalização de processos pode reduzir a demanda."],
+    5: ["1) Compra direta por pregão; 2) adesão a ata de registro de preços; 3) locação de impressão.",
+        "A compra tem menor custo unitário; a ata depende de saldo; a locação inclui impressoras.",
+        "Escolhida a compra por pregão, por ser mais vantajosa economicamente."],
+    6: ["Painel de Preços e 3 cotações de fornecedores, de outubro de 2026.",
+        "R$ 24,50; R$ 25,10 e R$ 26,00, pela mediana.",
+        "Nenhum preço foi descartado. Valor total estimado de R$ 30.120,00."],
+    7: ["Fornecimento de papel com entrega nas unidades.", "Garantia de troca de lotes com defeito, sem manutenção."],
+    8: ["O objeto é um único item.", "Contratação por item único, porque dividir perderia economia de escala."],
+    9: ["Redução de 20% no tempo de tramitação.", "Indicador: número de processos parados por falta de papel."],
+    10: ["Não há adequações de espaço.", "Capacitação do fiscal pela Coordenação de Logística até março de 2027."],
+    11: ["Não há contratação interdependente.", "Não há contrato vigente relacionado."],
+    12: ["Consumo de papel gera resíduos.", "Mitigação por reciclagem e logística reversa das embalagens."],
+    13: ["A contratação é viável técnica e economicamente.", "Sim, os benefícios justificam o custo, pois evitam a paralisação."],
+}
+
+IDENTIFICATION = [
+    "Ministério da Gestão e da Inovação",
+    "Coordenação-Geral de Logística",
+    "23000.001234/2026-11",
+    "Aquisição de papel A4 para impressão",
+    "Maria Silva; Analista Administrativa; 1234567",
+    "/aceitar",
+    "Portaria nº 10/2026",
+]
+
+
+def test_settings(db_url: str) -> Settings:
+    settings = Settings()
+    settings.__dict__["database"] = DatabaseSettings(database_url=db_url)
+    return settings
+
+
+@dataclass
+class Chat:
+    """A collecting channel: what a user says and everything the bot answers, in order."""
+
+    app: App
+    address: Address
+    author: Author
+    received: list[Reply] = field(default_factory=list)
+    counter: int = 0
+
+    @property
+    def service(self) -> EtpService:
+        return self.app.service
+
+    @property
+    def queue(self) -> InProcessDraftQueue:
+        return self.app.queue
+
+    def as_user(self, user_id: str, name: str) -> Chat:
+        return Chat(self.app, self.address, Author(self.author.platform, user_id, name), self.received)
+
+    async def send(self, inbound: Inbound) -> list[Reply]:
+        replies = await self.service.handle(inbound)
+        self.received.extend(replies)
+        await self.queue.drain()
+        return replies
+
+    async def say(self, text: str, *, event_id: str | None = None) -> list[Reply]:
+        return await self.send(Inbound.from_text(self.address, self.author, text, event_id))
+
+    async def press(self, command: str) -> list[Reply]:
+        return await self.send(Inbound.from_text(self.address, self.author, command, kind="action"))
+
+    def texts(self, replies: Sequence[Reply] | None = None) -> list[str]:
+        source = self.received if replies is None else replies
+        return [r.text for r in source if isinstance(r, (Text, DraftingStarted))]
+
+    def last_text(self) -> str:
+        return self.texts()[-1]
+
+    def documents(self) -> list[Document]:
+        return [r for r in self.received if isinstance(r, Document)]
+
+    async def identify(self, title: str = "Papel A4") -> None:
+        await self.say(f"/novo {title}")
+        for line in IDENTIFICATION:
+            await self.say(line)
+
+    async def answer_section(self, number: int, *, accept: bool = True) -> None:
+        for answer in GOOD_ANSWERS[number]:
+            await self.say(answer)
+        if accept:
+            await self.say("/aceitar")
+
+
+class CollectingNotifier:
+    def __init__(self, chats: list[Chat]) -> None:
+        self.chats = chats
+
+    async def notify(self, address: Address, replies: Sequence[Reply]) -> None:
+        for chat in self.chats:
+            if chat.address == address:
+                chat.received.extend(replies)
+                return
+
+
+async def make_app(db_url: str, *, drafter: DraftWriter | None = None) -> App:
+    return await build_app(test_settings(db_url), drafter=drafter or OfflineDrafter(), migrate=False)
+
+
+def make_chat(app: App, *, channel: str = "test", chat_id: str = "chat-1", user_id: str = "u1",
+              name: str = "Maria Silva", shared: bool = False, thread_id: str = "") -> Chat:
+    chat = Chat(app, Address(channel, chat_id, thread_id, shared), Author(channel, user_id, name))
+    existing: Any = app.notifier._channels.get(channel)
+    if existing is None:
+        existing = CollectingNotifier([])
+        app.notifier.register(channel, existing)
+    existing.chats.append(chat)
+    return chat
