@@ -20,8 +20,15 @@ PROMPT = "> "
 class ConsoleChannel:
     """Renders replies as text; buttons become numbered choices the user can type."""
 
-    def __init__(self, service: EtpService, queue: InProcessDraftQueue, user: str, *,
-                 out: TextIO | None = None, folder: Path | None = None) -> None:
+    def __init__(
+        self,
+        service: EtpService,
+        queue: InProcessDraftQueue,
+        user: str,
+        *,
+        out: TextIO | None = None,
+        folder: Path | None = None,
+    ) -> None:
         self.service = service
         self.queue = queue
         self.author = Author("console", user, user)
@@ -42,9 +49,16 @@ class ConsoleChannel:
                     self.choices = reply.buttons
                     self.expects_text = reply.expects_text
                     if reply.expects_text:
-                        self._print("  (" + " · ".join(f"{b.command} {b.label}" for b in reply.buttons) + ")")
+                        self._print(
+                            "  ("
+                            + " · ".join(f"{b.command} {b.label}" for b in reply.buttons)
+                            + ")"
+                        )
                     else:
-                        self._print("  " + "  ".join(f"[{i}] {b.label}" for i, b in enumerate(reply.buttons, 1)))
+                        self._print(
+                            "  "
+                            + "  ".join(f"[{i}] {b.label}" for i, b in enumerate(reply.buttons, 1))
+                        )
                 else:
                     self.choices, self.expects_text = (), reply.expects_text
             elif isinstance(reply, DraftingStarted):
@@ -71,8 +85,9 @@ class ConsoleChannel:
         if stripped.isdigit() and self.choices and not self.expects_text:
             index = int(stripped) - 1
             if 0 <= index < len(self.choices):
-                return Inbound.from_text(self.address, self.author, self.choices[index].command,
-                                         kind="action")
+                return Inbound.from_text(
+                    self.address, self.author, self.choices[index].command, kind="action"
+                )
         return Inbound.from_text(self.address, self.author, line)
 
     async def say(self, line: str) -> None:

@@ -15,16 +15,26 @@ def build_context(etp: Etp, section: int, attempt: int) -> DraftContext:
     entry = etp.section(section)
     answers: list[tuple[str, str]] = []
     for answer in entry.answers:
-        question = spec.questions[answer.question].text if 0 <= answer.question < len(spec.questions) else ""
+        question = (
+            spec.questions[answer.question].text
+            if 0 <= answer.question < len(spec.questions)
+            else ""
+        )
         answers.append((question, answer.text))
     earlier = tuple(
-        (n, s.accepted_text) for n, s in sorted(etp.sections.items())
+        (n, s.accepted_text)
+        for n, s in sorted(etp.sections.items())
         if n < section and s.accepted_text
     )
     ident = etp.identification
     return DraftContext(
-        section=section, attempt=attempt, objeto=ident.objeto or etp.title,
-        processo=ident.processo, orgao=ident.orgao, answers=tuple(answers), earlier=earlier,
+        section=section,
+        attempt=attempt,
+        objeto=ident.objeto or etp.title,
+        processo=ident.processo,
+        orgao=ident.orgao,
+        answers=tuple(answers),
+        earlier=earlier,
         gaps=tuple(entry.gaps),
     )
 
@@ -61,8 +71,10 @@ class OfflineDrafter:
         if len(objeto) > 1 and objeto[0].isupper() and objeto[1].islower():
             objeto = objeto[0].lower() + objeto[1:]  # "Aquisição de…" reads mid-sentence
         intro = (m.DRAFT_INTRO_ALT if alt else m.DRAFT_INTRO).format(
-            ref=spec.legal_ref, title_lower=spec.title[0].lower() + spec.title[1:],
-            objeto=objeto, processo=processo,
+            ref=spec.legal_ref,
+            title_lower=spec.title[0].lower() + spec.title[1:],
+            objeto=objeto,
+            processo=processo,
         )
         paragraphs = [intro]
         by_question: dict[str, list[str]] = {}
@@ -90,7 +102,9 @@ class OfflineDrafter:
                 paragraphs.append(m.DRAFT_VERDICT_NO)
         if context.earlier and context.section in (6, 9, 13):
             refs = ", ".join(
-                m.DRAFT_SECTION_REF.format(roman=BY_NUMBER[n].roman, title=BY_NUMBER[n].title.lower())
+                m.DRAFT_SECTION_REF.format(
+                    roman=BY_NUMBER[n].roman, title=BY_NUMBER[n].title.lower()
+                )
                 for n, _ in context.earlier
                 if n in (1, 4, 5, 6) and n != context.section
             )

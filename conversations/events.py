@@ -6,27 +6,52 @@ import re
 from dataclasses import dataclass, field
 
 COMMANDS: dict[str, str] = {
-    "novo": "new", "new": "new",
-    "listar": "list", "list": "list",
-    "retomar": "resume", "resume": "resume",
-    "status": "status", "situacao": "status", "situação": "status",
-    "secao": "section", "seção": "section", "section": "section",
-    "voltar": "back", "back": "back",
-    "pular": "skip", "skip": "skip",
-    "aceitar": "accept", "accept": "accept",
-    "refazer": "redo", "redo": "redo",
-    "editar": "edit", "edit": "edit",
-    "exportar": "export", "export": "export",
-    "cancelar": "cancel", "cancel": "cancel",
-    "ajuda": "help", "help": "help",
-    "start": "start", "iniciar": "start",
+    "novo": "new",
+    "new": "new",
+    "listar": "list",
+    "list": "list",
+    "retomar": "resume",
+    "resume": "resume",
+    "status": "status",
+    "situacao": "status",
+    "situação": "status",
+    "secao": "section",
+    "seção": "section",
+    "section": "section",
+    "voltar": "back",
+    "back": "back",
+    "pular": "skip",
+    "skip": "skip",
+    "aceitar": "accept",
+    "accept": "accept",
+    "refazer": "redo",
+    "redo": "redo",
+    "editar": "edit",
+    "edit": "edit",
+    "exportar": "export",
+    "export": "export",
+    "cancelar": "cancel",
+    "cancel": "cancel",
+    "ajuda": "help",
+    "help": "help",
+    "start": "start",
+    "iniciar": "start",
 }
 
 # Portuguese names of each canonical command, in the order /ajuda lists them.
 COMMAND_NAMES_PT: dict[str, str] = {
-    "new": "novo", "list": "listar", "resume": "retomar", "status": "status",
-    "section": "secao", "back": "voltar", "skip": "pular", "accept": "aceitar",
-    "redo": "refazer", "edit": "editar", "export": "exportar", "cancel": "cancelar",
+    "new": "novo",
+    "list": "listar",
+    "resume": "retomar",
+    "status": "status",
+    "section": "secao",
+    "back": "voltar",
+    "skip": "pular",
+    "accept": "aceitar",
+    "redo": "refazer",
+    "edit": "editar",
+    "export": "exportar",
+    "cancel": "cancelar",
     "help": "ajuda",
 }
 
@@ -74,15 +99,28 @@ class Inbound:
     meta: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
-    def from_text(address: Address, author: Author, text: str, event_id: str | None = None,
-                  *, kind: str | None = None) -> Inbound:
+    def from_text(
+        address: Address,
+        author: Author,
+        text: str,
+        event_id: str | None = None,
+        *,
+        kind: str | None = None,
+    ) -> Inbound:
         """Classify typed text: a line starting with '/' is a command, anything else text."""
         parsed = parse_command(text)
         if parsed is None:
             return Inbound(address, author, kind or "text", text=text, event_id=event_id)
         name, args = parsed
-        return Inbound(address, author, kind or "command", text=text, command=name, args=args,
-                       event_id=event_id)
+        return Inbound(
+            address,
+            author,
+            kind or "command",
+            text=text,
+            command=name,
+            args=args,
+            event_id=event_id,
+        )
 
 
 def parse_command(text: str) -> tuple[str, str] | None:

@@ -116,7 +116,9 @@ def _formats() -> str:
 
 
 def _export_buttons() -> tuple[Button, ...]:
-    return tuple(Button(m.BTN_EXPORT.format(fmt=f.upper()), f"/exportar {f}") for f in FORMATS if f != "json")
+    return tuple(
+        Button(m.BTN_EXPORT.format(fmt=f.upper()), f"/exportar {f}") for f in FORMATS if f != "json"
+    )
 
 
 class Flow:
@@ -135,7 +137,11 @@ class Flow:
         inbound = self.ctx.inbound
         try:
             if len(inbound.text) > MAX_TEXT or len(inbound.args) > MAX_TEXT:
-                raise InputError(m.TEXT_TOO_LONG.format(size=max(len(inbound.text), len(inbound.args)), limit=MAX_TEXT))
+                raise InputError(
+                    m.TEXT_TOO_LONG.format(
+                        size=max(len(inbound.text), len(inbound.args)), limit=MAX_TEXT
+                    )
+                )
             if inbound.kind == "start":
                 self._start()
             elif inbound.kind in ("command", "action"):
@@ -193,8 +199,14 @@ class Flow:
             return
         lines = [m.LIST_HEADER]
         for item in listing:
-            lines.append(m.LIST_ITEM.format(id=item.id, title=item.title, done=item.done,
-                                            status=m.STATUS_LABELS.get(item.status, item.status)))
+            lines.append(
+                m.LIST_ITEM.format(
+                    id=item.id,
+                    title=item.title,
+                    done=item.done,
+                    status=m.STATUS_LABELS.get(item.status, item.status),
+                )
+            )
         buttons = [Button(m.BTN_RESUME.format(id=i.id), f"/retomar {i.id}") for i in listing[:5]]
         self.out.say("\n".join(lines), *buttons)
 
@@ -213,20 +225,27 @@ class Flow:
 
     def _cmd_status(self, args: str) -> None:
         etp = self._require_etp()
-        lines = [m.STATUS_HEADER.format(id=etp.id, title=etp.title,
-                                        status=m.STATUS_LABELS.get(etp.status, etp.status))]
+        lines = [
+            m.STATUS_HEADER.format(
+                id=etp.id, title=etp.title, status=m.STATUS_LABELS.get(etp.status, etp.status)
+            )
+        ]
         ident_state = m.STATUS_IDENT_DONE if etp.ident_complete() else m.STATUS_IDENT_PENDING
         lines.append(m.STATUS_IDENT.format(state=ident_state))
         for spec in SECTIONS:
             entry = etp.section(spec.number)
             names = entry.author_names()
             mark = "✅" if entry.done else ("⏳" if entry.status != "pending" else "⬜")
-            lines.append(m.STATUS_LINE.format(
-                mark=mark, roman=spec.roman, title=spec.title,
-                mandatory=f" {m.SECTION_MANDATORY}" if spec.mandatory else "",
-                state=m.STATUS_STATES[entry.display_status],
-                authors=m.STATUS_BY.format(names=", ".join(names)) if names else "",
-            ))
+            lines.append(
+                m.STATUS_LINE.format(
+                    mark=mark,
+                    roman=spec.roman,
+                    title=spec.title,
+                    mandatory=f" {m.SECTION_MANDATORY}" if spec.mandatory else "",
+                    state=m.STATUS_STATES[entry.display_status],
+                    authors=m.STATUS_BY.format(names=", ".join(names)) if names else "",
+                )
+            )
             if entry.gaps and entry.done:
                 lines.append(m.STATUS_GAPS.format(gaps="; ".join(entry.gaps)))
         self.out.say("\n".join(lines))
@@ -262,12 +281,12 @@ class Flow:
     def _cmd_skip(self, args: str) -> None:
         etp = self._require_etp()
         if self.conv.step == "ident":
-            spec = m.IDENT_BY_KEY[self.conv.field or "orgao"]
-            if not spec.optional:
+            field_spec = m.IDENT_BY_KEY[self.conv.field or "orgao"]
+            if not field_spec.optional:
                 raise InputError(m.SKIP_NOTHING)
             etp.identification.portaria = ""
             etp.touch()
-            self._after_ident_field(spec.key)
+            self._after_ident_field(field_spec.key)
             return
         if self.conv.step != "section" or self.conv.section is None:
             raise InputError(m.SKIP_NOTHING)
@@ -343,13 +362,15 @@ class Flow:
 
     def _cmd_export(self, args: str) -> None:
         etp = self._require_etp()
-        fmt = (args.strip().lower().lstrip(".") or DEFAULT_FORMAT)
+        fmt = args.strip().lower().lstrip(".") or DEFAULT_FORMAT
         if fmt not in FORMATS:
             raise InputError(m.EXPORT_UNKNOWN.format(fmt=fmt, formats=", ".join(FORMATS)))
         rendered = export(etp, fmt, now=self.ctx.now)
         note = "" if rendered.complete else m.EXPORT_INCOMPLETE_NOTE
         caption = m.EXPORT_READY.format(id=etp.id, fmt=fmt.upper(), incomplete=note)
-        self.out.replies.append(Document(rendered.filename, rendered.content, rendered.media_type, caption))
+        self.out.replies.append(
+            Document(rendered.filename, rendered.content, rendered.media_type, caption)
+        )
         self.out.audits.append(AuditEntry("etp.exported", {"format": fmt}))
 
     def _cmd_cancel(self, args: str) -> None:
@@ -405,9 +426,11 @@ class Flow:
             self.conv.check = "team"
             ident.add_author(self.author)
             etp.touch()
-            self.out.say(m.IDENT_TEAM_ADDED.format(
-                names=", ".join(t.name for t in ident.equipe)), Button(m.BTN_TEAM_DONE, "/aceitar"),
-                expects_text=True)
+            self.out.say(
+                m.IDENT_TEAM_ADDED.format(names=", ".join(t.name for t in ident.equipe)),
+                Button(m.BTN_TEAM_DONE, "/aceitar"),
+                expects_text=True,
+            )
             return
         else:
             setattr(ident, key, text[:500])
@@ -485,7 +508,9 @@ class Flow:
         if entry.status in ("pending", "skipped") and entry.accepted_text is None:
             entry.status = "answering" if entry.status == "pending" else entry.status
         etp.touch(number)
-        self.out.audits.append(AuditEntry("section.answered", {"section": number, "question": question}))
+        self.out.audits.append(
+            AuditEntry("section.answered", {"section": number, "question": question})
+        )
         if entry.next_question() < len(spec.questions):
             self.conv.mode = "asking"
             self._prompt()
@@ -522,10 +547,19 @@ class Flow:
         entry.draft_attempt += 1
         entry.status = "drafting"
         etp.touch(number)
-        self.conv.step, self.conv.section, self.conv.mode, self.conv.check = "section", number, "drafting", None
+        self.conv.step, self.conv.section, self.conv.mode, self.conv.check = (
+            "section",
+            number,
+            "drafting",
+            None,
+        )
         self.out.drafts.append((number, entry.draft_attempt))
-        job_id = DraftRequest(etp.id or 0, number, entry.draft_attempt, self.ctx.inbound.address, "").job_id
-        self.out.replies.append(DraftingStarted(job_id, m.DRAFTING.format(roman=spec.roman, title=spec.title)))
+        job_id = DraftRequest(
+            etp.id or 0, number, entry.draft_attempt, self.ctx.inbound.address, ""
+        ).job_id
+        self.out.replies.append(
+            DraftingStarted(job_id, m.DRAFTING.format(roman=spec.roman, title=spec.title))
+        )
 
     def _accept_text(self, spec: SectionSpec, text: str, kind: str) -> None:
         etp = self._require_etp()
@@ -550,7 +584,9 @@ class Flow:
         entry.justified_by = self.author
         entry.draft = None
         etp.touch(spec.number)
-        self.out.revisions.append(PendingRevision(spec.number, "skipped", justification, self.author))
+        self.out.revisions.append(
+            PendingRevision(spec.number, "skipped", justification, self.author)
+        )
         self.out.audits.append(AuditEntry("section.skipped", {"section": spec.number}))
         self.out.say(m.SKIPPED.format(roman=spec.roman))
         self._advance()
@@ -615,35 +651,59 @@ class Flow:
         spec = BY_NUMBER[conv.section]
         entry = etp.section(spec.number)
         header = section_header(spec)
-        skip = () if spec.mandatory or entry.accepted_text is not None else (Button(m.BTN_SKIP, "/pular"),)
+        skip = (
+            ()
+            if spec.mandatory or entry.accepted_text is not None
+            else (Button(m.BTN_SKIP, "/pular"),)
+        )
         if conv.mode == "justify":
-            self.out.say(m.SKIP_ASK_JUSTIFICATION.format(roman=spec.roman, title=spec.title), expects_text=True)
+            self.out.say(
+                m.SKIP_ASK_JUSTIFICATION.format(roman=spec.roman, title=spec.title),
+                expects_text=True,
+            )
         elif conv.mode == "followup":
             check = next((c for c in spec.checks if c.id == conv.check), spec.checks[0])
-            self.out.say(m.FOLLOW_UP.format(header=header, question=check.follow_up),
-                         Button(m.BTN_ACCEPT, "/aceitar"), expects_text=True)
+            self.out.say(
+                m.FOLLOW_UP.format(header=header, question=check.follow_up),
+                Button(m.BTN_ACCEPT, "/aceitar"),
+                expects_text=True,
+            )
         elif conv.mode == "drafting":
             self.out.say(f"{header}\n{m.DRAFT_IN_PROGRESS}", Button(m.BTN_REDO, "/refazer"))
         elif conv.mode == "review":
-            review = (Button(m.BTN_ACCEPT, "/aceitar"), Button(m.BTN_EDIT, "/editar"),
-                      Button(m.BTN_REDO, "/refazer"))
+            review = (
+                Button(m.BTN_ACCEPT, "/aceitar"),
+                Button(m.BTN_EDIT, "/editar"),
+                Button(m.BTN_REDO, "/refazer"),
+            )
             if entry.draft:
                 self.out.say(m.DRAFT_READY.format(header=header, text=entry.draft), *review, *skip)
             elif entry.accepted_text is not None:
                 author = entry.accepted_by.name if entry.accepted_by else "—"
-                self.out.say(m.SECTION_ACCEPTED_VIEW.format(header=header, author=author, text=entry.accepted_text),
-                             *review)
+                self.out.say(
+                    m.SECTION_ACCEPTED_VIEW.format(
+                        header=header, author=author, text=entry.accepted_text
+                    ),
+                    *review,
+                )
             else:
                 self.out.say(f"{header}\n{m.DRAFT_FAILED}", Button(m.BTN_REDO, "/refazer"), *skip)
         else:
             if entry.status == "skipped":
                 author = entry.justified_by.name if entry.justified_by else "—"
-                self.out.say(m.SECTION_SKIPPED_VIEW.format(header=header, author=author,
-                                                           text=entry.justification or ""))
+                self.out.say(
+                    m.SECTION_SKIPPED_VIEW.format(
+                        header=header, author=author, text=entry.justification or ""
+                    )
+                )
             index = min(entry.next_question(), len(spec.questions) - 1)
             note = m.SECTION_MANDATORY if spec.mandatory else m.SECTION_OPTIONAL
-            text = m.QUESTION.format(header=f"{header} {note}", i=index + 1,
-                                     total=len(spec.questions), question=spec.questions[index].text)
+            text = m.QUESTION.format(
+                header=f"{header} {note}",
+                i=index + 1,
+                total=len(spec.questions),
+                question=spec.questions[index].text,
+            )
             self.out.say(text, *skip, expects_text=True)
 
     def _require_etp(self) -> Etp:
@@ -657,7 +717,9 @@ def step(ctx: StepContext) -> Outcome:
     return Flow(ctx).step()
 
 
-def apply_draft(conv: ConversationState, etp: Etp, request: DraftRequest, draft: Draft | None) -> list[Reply]:
+def apply_draft(
+    conv: ConversationState, etp: Etp, request: DraftRequest, draft: Draft | None
+) -> list[Reply]:
     """Store a finished draft (or its failure) if it is still the one awaited; say so."""
     entry = etp.section(request.section)
     if entry.draft_attempt != request.attempt or entry.status != "drafting":
@@ -668,19 +730,30 @@ def apply_draft(conv: ConversationState, etp: Etp, request: DraftRequest, draft:
         conv.mode = "review"
     etp.touch(request.section)
     header = section_header(spec)
-    skip = () if spec.mandatory or entry.accepted_text is not None else (Button(m.BTN_SKIP, "/pular"),)
+    skip = (
+        () if spec.mandatory or entry.accepted_text is not None else (Button(m.BTN_SKIP, "/pular"),)
+    )
     if draft is None:
         entry.status = "answering"
         entry.draft = None
-        return [Text(f"{header}\n{m.DRAFT_FAILED}", (Button(m.BTN_REDO, "/refazer"), *skip),
-                     replaces=request.job_id)]
+        return [
+            Text(
+                f"{header}\n{m.DRAFT_FAILED}",
+                (Button(m.BTN_REDO, "/refazer"), *skip),
+                replaces=request.job_id,
+            )
+        ]
     entry.status = "drafted"
     entry.draft = draft.text
     text = m.DRAFT_READY.format(header=header, text=draft.text)
     if draft.note:
         text = f"{draft.note}\n{text}"
-    buttons = (Button(m.BTN_ACCEPT, "/aceitar"), Button(m.BTN_EDIT, "/editar"),
-               Button(m.BTN_REDO, "/refazer"), *skip)
+    buttons = (
+        Button(m.BTN_ACCEPT, "/aceitar"),
+        Button(m.BTN_EDIT, "/editar"),
+        Button(m.BTN_REDO, "/refazer"),
+        *skip,
+    )
     if not here:
         text = m.DRAFT_READY_ELSEWHERE.format(roman=spec.roman, title=spec.title, n=spec.number)
         buttons = (Button(m.BTN_GOTO.format(roman=spec.roman), f"/secao {spec.number}"),)

@@ -37,7 +37,12 @@ class Answer:
     at: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"q": self.question, "text": self.text, "author": self.author.to_json(), "at": self.at}
+        return {
+            "q": self.question,
+            "text": self.text,
+            "author": self.author.to_json(),
+            "at": self.at,
+        }
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Answer:
@@ -89,8 +94,10 @@ class Identification:
             unidade=data.get("unidade", ""),
             processo=data.get("processo", ""),
             objeto=data.get("objeto", ""),
-            equipe=[TeamMember(m["name"], m.get("cargo", ""), m.get("matricula", ""))
-                    for m in data.get("equipe", [])],
+            equipe=[
+                TeamMember(m["name"], m.get("cargo", ""), m.get("matricula", ""))
+                for m in data.get("equipe", [])
+            ],
             portaria=data.get("portaria", ""),
             authors=[a for a in (AuthorRef.from_json(x) for x in data.get("authors", [])) if a],
         )
@@ -215,8 +222,12 @@ class ConversationState:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "step": self.step, "field": self.field, "section": self.section, "mode": self.mode,
-            "check": self.check, "return_mode": self.return_mode,
+            "step": self.step,
+            "field": self.field,
+            "section": self.section,
+            "mode": self.mode,
+            "check": self.check,
+            "return_mode": self.return_mode,
         }
 
     def load_json(self, data: dict[str, Any] | None) -> None:

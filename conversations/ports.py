@@ -63,8 +63,14 @@ class StoreTransaction(Protocol):
     async def add_revision(self, revision: Revision) -> None:
         """Keep an accepted, edited or skipped text for ever."""
 
-    async def add_audit(self, entry: AuditEntry, *, etp_id: int | None, person_id: int | None,
-                        conversation_id: int | None) -> None:
+    async def add_audit(
+        self,
+        entry: AuditEntry,
+        *,
+        etp_id: int | None,
+        person_id: int | None,
+        conversation_id: int | None,
+    ) -> None:
         """Append to the audit trail."""
 
 
@@ -143,4 +149,3 @@ class DraftQueue(Protocol):
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware."""
-

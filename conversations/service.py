@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from conversations.catalogue import messages as m
 from conversations.drafting import OfflineDrafter, build_context
@@ -16,6 +17,7 @@ from conversations.model import Etp
 from conversations.ports import (
     AuditEntry,
     ConcurrentUpdate,
+    ConversationLock,
     Draft,
     DraftContext,
     DraftQueue,
@@ -61,10 +63,10 @@ class InProcessDraftQueue:
     """Runs draft jobs as asyncio tasks of this process (the embedded default, no Redis)."""
 
     def __init__(self) -> None:
-        self._runner: Callable[[DraftRequest], Awaitable[None]] | None = None
+        self._runner: Callable[[DraftRequest], Coroutine[Any, Any, None]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def bind(self, runner: Callable[[DraftRequest], Awaitable[None]]) -> None:
+    def bind(self, runner: Callable[[DraftRequest], Coroutine[Any, Any, None]]) -> None:
         self._runner = runner
 
     async def submit(self, request: DraftRequest) -> None:
@@ -95,7 +97,7 @@ class EtpService:
         queue: DraftQueue,
         notifier: Notifier,
         *,
-        locks: MemoryLocks | None = None,
+        locks: ConversationLock | None = None,
         clock: SystemClock | None = None,
         fallback: DraftWriter | None = None,
         draft_attempts: int = 3,
@@ -106,10 +108,12 @@ class EtpService:
         self.drafter = drafter
         self.queue = queue
         self.notifier = notifier
-        self.locks = locks or MemoryLocks()
+        self.locks: ConversationLock = locks or MemoryLocks()
         self.clock = clock or SystemClock()
-        self.fallback = fallback if fallback is not None else (
-            OfflineDrafter() if drafter.name != "offline" else None
+        self.fallback = (
+            fallback
+            if fallback is not None
+            else (OfflineDrafter() if drafter.name != "offline" else None)
         )
         self.draft_attempts = draft_attempts
         self.retry_wait = retry_wait
@@ -130,7 +134,9 @@ class EtpService:
 
     async def _handle_once(self, inbound: Inbound) -> tuple[list[Reply], list[DraftRequest]]:
         async with self.store.transaction() as tx:
-            if inbound.event_id and not await tx.claim_event(inbound.author.platform, inbound.event_id):
+            if inbound.event_id and not await tx.claim_event(
+                inbound.author.platform, inbound.event_id
+            ):
                 return [], []
             person_id = await tx.touch_person(inbound.author)
             conv = await tx.lock_conversation(inbound.address)
@@ -151,25 +157,44 @@ class EtpService:
             requests: list[DraftRequest] = []
             if saved is not None and saved.id is not None:
                 for revision in outcome.revisions:
-                    await tx.add_revision(Revision(saved.id, revision.section, revision.kind,
-                                                   revision.text, revision.author))
-                requests = [DraftRequest(saved.id, section, attempt, inbound.address,
-                                         inbound.author.display_name)
-                            for section, attempt in outcome.drafts]
+                    await tx.add_revision(
+                        Revision(
+                            saved.id,
+                            revision.section,
+                            revision.kind,
+                            revision.text,
+                            revision.author,
+                        )
+                    )
+                requests = [
+                    DraftRequest(
+                        saved.id, section, attempt, inbound.address, inbound.author.display_name
+                    )
+                    for section, attempt in outcome.drafts
+                ]
             for entry in outcome.audits:
-                await tx.add_audit(entry, etp_id=saved.id if saved else None, person_id=person_id,
-                                   conversation_id=conv.id)
+                await tx.add_audit(
+                    entry,
+                    etp_id=saved.id if saved else None,
+                    person_id=person_id,
+                    conversation_id=conv.id,
+                )
             return outcome.replies, requests
 
-    async def _load_needs(self, tx: StoreTransaction, ctx: StepContext, wanted: Needs,
-                          address: Address) -> None:
+    async def _load_needs(
+        self, tx: StoreTransaction, ctx: StepContext, wanted: Needs, address: Address
+    ) -> None:
         if wanted.listing:
             ctx.listing = await tx.list_etps(ctx.person_id, address)
         if wanted.etp_id is not None:
             ctx.candidate = await tx.load_etp(wanted.etp_id)
         if wanted.create_title is not None:
-            etp = Etp(id=None, title=wanted.create_title, owner_id=ctx.person_id,
-                      shared_key=address.key if address.shared else None)
+            etp = Etp(
+                id=None,
+                title=wanted.create_title,
+                owner_id=ctx.person_id,
+                shared_key=address.key if address.shared else None,
+            )
             etp.touch()
             ctx.candidate = await tx.save_etp(etp)
 
@@ -200,7 +225,9 @@ class EtpService:
             try:
                 return await self.drafter.write(context)
             except Exception:  # a drafter may fail in any way; the job must not die
-                log.warning("drafter %s failed (attempt %d)", self.drafter.name, attempt, exc_info=True)
+                log.warning(
+                    "drafter %s failed (attempt %d)", self.drafter.name, attempt, exc_info=True
+                )
                 if attempt < self.draft_attempts:
                     await asyncio.sleep(self.retry_wait * attempt)
         if self.fallback is not None:
@@ -221,9 +248,16 @@ class EtpService:
             await tx.save_conversation(conv)
             outcome = "ok" if draft is not None else "failed"
             await tx.add_audit(
-                AuditEntry("section.drafted", {"section": request.section, "outcome": outcome,
-                                               "provider": draft.provider if draft else None}),
-                etp_id=etp.id, person_id=None, conversation_id=conv.id,
+                AuditEntry(
+                    "section.drafted",
+                    {
+                        "section": request.section,
+                        "outcome": outcome,
+                        "provider": draft.provider if draft else None,
+                    },
+                ),
+                etp_id=etp.id,
+                person_id=None,
+                conversation_id=conv.id,
             )
             return replies
-

@@ -23,7 +23,9 @@ def _logging() -> None:
 
 
 @cli.command()
-def chat(user: Annotated[str | None, typer.Option("--user", help="your name in the chat")] = None) -> None:
+def chat(
+    user: Annotated[str | None, typer.Option("--user", help="your name in the chat")] = None,
+) -> None:
     """Console chat on stdin/stdout; works interactively and with piped input."""
     logging.basicConfig(level=logging.WARNING)
     name = user or getpass.getuser()
@@ -37,6 +39,37 @@ def chat(user: Annotated[str | None, typer.Option("--user", help="your name in t
         app.notifier.register("console", channel)
         try:
             await channel.run()
+        finally:
+            await app.close()
+
+    asyncio.run(main())
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """The HTTP service: health, metrics, admin API, Telegram webhook, Slack events."""
+    _logging()
+
+    async def main() -> None:
+        import gc
+
+        import uvicorn
+
+        from api.app import create_api
+        from etp.container import build_app
+
+        app = await build_app(load_settings())
+        try:
+            api = create_api(app)
+            server = uvicorn.Server(
+                uvicorn.Config(api, host=host, port=port, log_level="info", access_log=False)
+            )
+            gc.collect()
+            gc.freeze()  # start-up objects leave the collector's working set (PERFORMANCE.md)
+            await server.serve()
         finally:
             await app.close()
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conversations.drafting import OfflineDrafter
@@ -16,6 +17,7 @@ from conversations.service import EtpService, InProcessDraftQueue, MemoryLocks
 from etp.settings import Settings
 from storage.db import create_engine, is_sqlite
 from storage.migrate import upgrade_async
+from storage.redis_locks import RedisLocks
 from storage.store import SqlEtpStore
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,9 @@ class RoutingNotifier:
     async def notify(self, address: Address, replies: Sequence[Reply]) -> None:
         notifier = self._channels.get(address.channel)
         if notifier is None:
-            log.warning("no notifier for channel %s; %d replies dropped", address.channel, len(replies))
+            log.warning(
+                "no notifier for channel %s; %d replies dropped", address.channel, len(replies)
+            )
             return
         await notifier.notify(address, replies)
 
@@ -53,15 +57,21 @@ class App:
     service: EtpService
     queue: InProcessDraftQueue
     notifier: RoutingNotifier
-    closers: list[object] = field(default_factory=list)
+    redis: Redis | None = None
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
         await self.queue.drain()
+        for closer in reversed(self.closers):
+            await closer()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.engine.dispose()
 
 
-async def build_app(settings: Settings, *, drafter: DraftWriter | None = None,
-                    migrate: bool | None = None) -> App:
+async def build_app(
+    settings: Settings, *, drafter: DraftWriter | None = None, migrate: bool | None = None
+) -> App:
     """Build the service on the configured database; SQLite (the embedded default) migrates itself."""
     url = settings.database.database_url
     if migrate if migrate is not None else is_sqlite(url):
@@ -69,7 +79,10 @@ async def build_app(settings: Settings, *, drafter: DraftWriter | None = None,
     engine = create_engine(url)
     notifier = RoutingNotifier()
     queue = InProcessDraftQueue()
-    service = EtpService(SqlEtpStore(engine), drafter or build_drafter(settings), queue, notifier,
-                         locks=MemoryLocks())
+    redis = Redis.from_url(settings.redis.redis_url) if settings.redis.redis_url else None
+    locks = RedisLocks(redis) if redis is not None else MemoryLocks()
+    service = EtpService(
+        SqlEtpStore(engine), drafter or build_drafter(settings), queue, notifier, locks=locks
+    )
     queue.bind(service.run_draft)
-    return App(settings, engine, service, queue, notifier)
+    return App(settings, engine, service, queue, notifier, redis)

@@ -24,10 +24,13 @@ class OpenAiDrafter:
     name = "openai"
 
     def __init__(self, settings: LlmSettings, *, timeout: float = 60.0) -> None:
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         self.model = ChatOpenAI(
-            model=settings.openai_model, api_key=key, base_url=settings.openai_base_url,
-            timeout=timeout, max_retries=1, temperature=0.2,
+            model=settings.openai_model,
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            timeout=timeout,
+            max_retries=1,
+            temperature=0.2,
         )
 
     async def write(self, context: DraftContext) -> Draft:

@@ -6,11 +6,10 @@ Built by `load_settings()`, never at import. Variable names are DESIGN.md's, wit
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 _CONFIG = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "xxx", "todo", "your-token-here", "placeholder"}

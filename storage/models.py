@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -24,7 +24,7 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 def _now_column() -> Mapped[datetime]:
@@ -79,10 +79,14 @@ class SectionRow(Base):
     draft: Mapped[str | None] = mapped_column(Text)
     draft_attempt: Mapped[int] = mapped_column(Integer, default=0)
     accepted_text: Mapped[str | None] = mapped_column(Text)
-    accepted_by_id: Mapped[int | None] = mapped_column(Id, ForeignKey("people.id", ondelete="SET NULL"))
+    accepted_by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("people.id", ondelete="SET NULL")
+    )
     accepted_by_name: Mapped[str | None] = mapped_column(String(200))
     justification: Mapped[str | None] = mapped_column(Text)
-    justified_by_id: Mapped[int | None] = mapped_column(Id, ForeignKey("people.id", ondelete="SET NULL"))
+    justified_by_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("people.id", ondelete="SET NULL")
+    )
     justified_by_name: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = _now_column()
 

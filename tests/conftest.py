@@ -16,7 +16,9 @@ import pytest
 
 from storage.migrate import upgrade
 
-PG_ADMIN_URL = os.environ.get("ETP_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "ETP_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
 REDIS_TEST_URL = os.environ.get("ETP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE = os.environ.get("ETP_REQUIRE_SERVICES") == "1"
 
@@ -57,8 +59,13 @@ async def _admin(sql: str) -> None:
     from sqlalchemy.engine import make_url
 
     url = make_url(PG_ADMIN_URL)
-    conn = await asyncpg.connect(host=url.host, port=url.port or 5432, user=url.username,
-                                 password=url.password, database=url.database)
+    conn = await asyncpg.connect(
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
+        database=url.database,
+    )
     try:
         await conn.execute(sql)
     finally:

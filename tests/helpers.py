@@ -15,28 +15,60 @@ from etp.container import App, build_app
 from etp.settings import DatabaseSettings, Settings
 
 GOOD_ANSWERS: dict[int, list[str]] = {
-    1: ["Faltam resmas de papel para a impressão de processos e ofícios nas unidades.",
+    1: [
+        "Faltam resmas de papel para a impressão de processos e ofícios nas unidades.",
         "Todas as unidades administrativas e o público atendido no protocolo.",
-        "Os processos físicos ficam parados e os prazos legais são descumpridos."],
-    2: ["Consta do PCA 2026, item 45.", "Alinha-se ao objetivo estratégico de eficiência administrativa."],
-    3: ["Papel A4 75 g/m², alvura mínima de 90%, conforme norma ABNT NBR 15755.",
+        "Os processos físicos ficam parados e os prazos legais são descumpridos.",
+    ],
+    2: [
+        "Consta do PCA 2026, item 45.",
+        "Alinha-se ao objetivo estratégico de eficiência administrativa.",
+    ],
+    3: [
+        "Papel A4 75 g/m², alvura mínima de 90%, conforme norma ABNT NBR 15755.",
         "Fornecimento não contínuo, sem indicação de marca.",
-        "Papel com certificação FSC ou reciclado."],
-    4: ["1200 resmas de papel A4.", "Média do consumo histórico dos últimos 3 anos: 100 resmas por mês.",
-        "A digitalização de processos pode reduzir a demanda."],
-    5: ["1) Compra direta por pregão; 2) adesão a ata de registro de preços; 3) locação de impressão.",
+        "Papel com certificação FSC ou reciclado.",
+    ],
+    4: [
+        "1200 resmas de papel A4.",
+        "Média do consumo histórico dos últimos 3 anos: 100 resmas por mês.",
+        "A digitalização de processos pode reduzir a demanda.",
+    ],
+    5: [
+        "1) Compra direta por pregão; 2) adesão a ata de registro de preços; 3) locação de impressão.",
         "A compra tem menor custo unitário; a ata depende de saldo; a locação inclui impressoras.",
-        "Escolhida a compra por pregão, por ser mais vantajosa economicamente."],
-    6: ["Painel de Preços e 3 cotações de fornecedores, de outubro de 2026.",
+        "Escolhida a compra por pregão, por ser mais vantajosa economicamente.",
+    ],
+    6: [
+        "Painel de Preços e 3 cotações de fornecedores, de outubro de 2026.",
         "R$ 24,50; R$ 25,10 e R$ 26,00, pela mediana.",
-        "Nenhum preço foi descartado. Valor total estimado de R$ 30.120,00."],
-    7: ["Fornecimento de papel com entrega nas unidades.", "Garantia de troca de lotes com defeito, sem manutenção."],
-    8: ["O objeto é um único item.", "Contratação por item único, porque dividir perderia economia de escala."],
-    9: ["Redução de 20% no tempo de tramitação.", "Indicador: número de processos parados por falta de papel."],
-    10: ["Não há adequações de espaço.", "Capacitação do fiscal pela Coordenação de Logística até março de 2027."],
+        "Nenhum preço foi descartado. Valor total estimado de R$ 30.120,00.",
+    ],
+    7: [
+        "Fornecimento de papel com entrega nas unidades.",
+        "Garantia de troca de lotes com defeito, sem manutenção.",
+    ],
+    8: [
+        "O objeto é um único item.",
+        "Contratação por item único, porque dividir perderia economia de escala.",
+    ],
+    9: [
+        "Redução de 20% no tempo de tramitação.",
+        "Indicador: número de processos parados por falta de papel.",
+    ],
+    10: [
+        "Não há adequações de espaço.",
+        "Capacitação do fiscal pela Coordenação de Logística até março de 2027.",
+    ],
     11: ["Não há contratação interdependente.", "Não há contrato vigente relacionado."],
-    12: ["Consumo de papel gera resíduos.", "Mitigação por reciclagem e logística reversa das embalagens."],
-    13: ["A contratação é viável técnica e economicamente.", "Sim, os benefícios justificam o custo, pois evitam a paralisação."],
+    12: [
+        "Consumo de papel gera resíduos.",
+        "Mitigação por reciclagem e logística reversa das embalagens.",
+    ],
+    13: [
+        "A contratação é viável técnica e economicamente.",
+        "Sim, os benefícios justificam o custo, pois evitam a paralisação.",
+    ],
 }
 
 IDENTIFICATION = [
@@ -50,7 +82,7 @@ IDENTIFICATION = [
 ]
 
 
-def test_settings(db_url: str) -> Settings:
+def settings_for(db_url: str) -> Settings:
     settings = Settings()
     settings.__dict__["database"] = DatabaseSettings(database_url=db_url)
     return settings
@@ -75,7 +107,9 @@ class Chat:
         return self.app.queue
 
     def as_user(self, user_id: str, name: str) -> Chat:
-        return Chat(self.app, self.address, Author(self.author.platform, user_id, name), self.received)
+        return Chat(
+            self.app, self.address, Author(self.author.platform, user_id, name), self.received
+        )
 
     async def send(self, inbound: Inbound) -> list[Reply]:
         replies = await self.service.handle(inbound)
@@ -123,11 +157,19 @@ class CollectingNotifier:
 
 
 async def make_app(db_url: str, *, drafter: DraftWriter | None = None) -> App:
-    return await build_app(test_settings(db_url), drafter=drafter or OfflineDrafter(), migrate=False)
+    return await build_app(settings_for(db_url), drafter=drafter or OfflineDrafter(), migrate=False)
 
 
-def make_chat(app: App, *, channel: str = "test", chat_id: str = "chat-1", user_id: str = "u1",
-              name: str = "Maria Silva", shared: bool = False, thread_id: str = "") -> Chat:
+def make_chat(
+    app: App,
+    *,
+    channel: str = "test",
+    chat_id: str = "chat-1",
+    user_id: str = "u1",
+    name: str = "Maria Silva",
+    shared: bool = False,
+    thread_id: str = "",
+) -> Chat:
     chat = Chat(app, Address(channel, chat_id, thread_id, shared), Author(channel, user_id, name))
     existing: Any = app.notifier._channels.get(channel)
     if existing is None:

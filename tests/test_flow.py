@@ -35,7 +35,14 @@ async def test_new_etp_starts_with_identification_then_section_one(chat: Chat) -
     replies = await chat.say("/novo Compra de papel")
     assert "ETP nº 1 criado" in chat.texts(replies)[0]
     assert "Órgão/entidade" in chat.last_text()
-    for line in ["Ministério X", "Unidade Y", "123/2026", "Papel A4", "Ana; Analista; 1", "/aceitar"]:
+    for line in [
+        "Ministério X",
+        "Unidade Y",
+        "123/2026",
+        "Papel A4",
+        "Ana; Analista; 1",
+        "/aceitar",
+    ]:
         await chat.say(line)
     assert "Portaria" in chat.last_text()
     await chat.say("/pular")
@@ -81,7 +88,9 @@ async def test_optional_skip_needs_a_justification(chat: Chat) -> None:
     await chat.say("O órgão não elaborou PCA para 2026.")
     assert chat.last_text().startswith("Seção 3 de 13")
     await chat.say("/status")
-    assert "II. Previsão no plano de contratações anual — pulada · por Maria Silva" in chat.last_text()
+    assert (
+        "II. Previsão no plano de contratações anual — pulada · por Maria Silva" in chat.last_text()
+    )
 
 
 async def test_skip_justification_can_be_cancelled(chat: Chat) -> None:
@@ -178,12 +187,19 @@ async def test_bad_input_gets_a_message_and_changes_nothing(chat: Chat) -> None:
 
 async def test_control_characters_are_stripped_from_answers(chat: Chat) -> None:
     await chat.identify()
-    await chat.say("Falta\x00 papel\x1b nas unidades do órgão e prejudica o atendimento ao público.")
+    await chat.say(
+        "Falta\x00 papel\x1b nas unidades do órgão e prejudica o atendimento ao público."
+    )
     await chat.say("/status")
     async with chat.app.engine.connect() as conn:
-        answers = (await conn.execute(text("SELECT answers FROM section_entries WHERE number = 1"))).scalar_one()
+        answers = (
+            await conn.execute(text("SELECT answers FROM section_entries WHERE number = 1"))
+        ).scalar_one()
     stored = answers if isinstance(answers, list) else __import__("json").loads(answers)
-    assert stored[0]["text"] == "Falta papel nas unidades do órgão e prejudica o atendimento ao público."
+    assert (
+        stored[0]["text"]
+        == "Falta papel nas unidades do órgão e prejudica o atendimento ao público."
+    )
 
 
 async def test_edit_replaces_the_draft_and_is_kept_as_a_revision(chat: Chat) -> None:
@@ -287,7 +303,10 @@ async def test_shared_chat_attributes_each_answer(db_url: str) -> None:
         await ana.say(GOOD_ANSWERS[1][2])
         await bruno.say("/aceitar")
         await bruno.say("/status")
-        assert "I. Descrição da necessidade (obrigatória) — aceita · por Ana, Bruno" in bruno.last_text()
+        assert (
+            "I. Descrição da necessidade (obrigatória) — aceita · por Ana, Bruno"
+            in bruno.last_text()
+        )
         await bruno.say("/listar")
         assert "nº 1 — Papel A4" in bruno.last_text()
     finally:
@@ -300,7 +319,9 @@ async def test_duplicate_event_takes_effect_once(chat: Chat) -> None:
     again = await chat.say(GOOD_ANSWERS[1][0], event_id="upd-1")
     assert first and again == []
     async with chat.app.engine.connect() as conn:
-        answers = (await conn.execute(text("SELECT answers FROM section_entries WHERE number = 1"))).scalar_one()
+        answers = (
+            await conn.execute(text("SELECT answers FROM section_entries WHERE number = 1"))
+        ).scalar_one()
     stored = answers if isinstance(answers, list) else __import__("json").loads(answers)
     assert len(stored) == 1
 
@@ -309,8 +330,12 @@ async def test_every_change_is_audited(chat: Chat) -> None:
     await chat.identify()
     await chat.answer_section(1)
     async with chat.app.engine.connect() as conn:
-        actions = [r[0] for r in (await conn.execute(select(AuditEvent.action).order_by(AuditEvent.id)))]
+        actions = [
+            r[0] for r in (await conn.execute(select(AuditEvent.action).order_by(AuditEvent.id)))
+        ]
         count = (await conn.execute(select(func.count()).select_from(RevisionRow))).scalar_one()
     assert actions[0] == "etp.created"
-    assert {"ident.answered", "section.answered", "section.drafted", "section.accepted"} <= set(actions)
+    assert {"ident.answered", "section.answered", "section.drafted", "section.accepted"} <= set(
+        actions
+    )
     assert count == 1

@@ -21,23 +21,28 @@ class IdentField:
 IDENT_FIELDS: tuple[IdentField, ...] = (
     IdentField("orgao", "Órgão/entidade", "Qual é o órgão ou a entidade contratante?"),
     IdentField("unidade", "Unidade requisitante", "Qual é a unidade requisitante?"),
-    IdentField("processo", "Processo nº",
-               "Qual é o número do processo administrativo (SEI ou similar)?"),
+    IdentField(
+        "processo", "Processo nº", "Qual é o número do processo administrativo (SEI ou similar)?"
+    ),
     IdentField("objeto", "Objeto", "Descreva o objeto da contratação em uma linha."),
     IdentField(
-        "equipe", "Equipe de planejamento",
+        "equipe",
+        "Equipe de planejamento",
         "Informe os integrantes da equipe de planejamento, um por linha (ou um por mensagem), "
         "no formato:\nNome; Cargo; Matrícula",
     ),
-    IdentField("portaria", "Portaria de designação",
-               "Informe a portaria que designou a equipe de planejamento, ou use /pular se "
-               "não houver.", optional=True),
+    IdentField(
+        "portaria",
+        "Portaria de designação",
+        "Informe a portaria que designou a equipe de planejamento, ou use /pular se não houver.",
+        optional=True,
+    ),
 )
 IDENT_BY_KEY = {f.key: f for f in IDENT_FIELDS}
 
 IDENT_HEADER = "Identificação · {label}"
 IDENT_TEAM_INVALID = (
-    "Não consegui ler a linha \"{line}\". Use uma linha por integrante, no formato "
+    'Não consegui ler a linha "{line}". Use uma linha por integrante, no formato '
     "Nome; Cargo; Matrícula."
 )
 IDENT_TEAM_ADDED = (
@@ -123,7 +128,9 @@ SECTION_SKIPPED_VIEW = "{header}\nSeção pulada. Justificativa (por {author}): 
 
 DRAFTING = "Redigindo a minuta da seção {roman} — {title}…"
 DRAFT_READY = "{header}\nMinuta:\n\n{text}\n\nAceite, edite, refaça ou envie mais informações."
-DRAFT_READY_ELSEWHERE = "A minuta da seção {roman} — {title} está pronta. Use /secao {n} para revisá-la."
+DRAFT_READY_ELSEWHERE = (
+    "A minuta da seção {roman} — {title} está pronta. Use /secao {n} para revisá-la."
+)
 DRAFT_FAILED = "Não foi possível redigir a minuta agora. Suas respostas estão guardadas. Use /refazer para tentar de novo."
 DRAFT_IN_PROGRESS = "A minuta ainda está sendo redigida. Aguarde um instante."
 COMPLEMENT_ADDED = "Informação registrada; a minuta será refeita."
@@ -202,8 +209,20 @@ DOC_PLACE_DATE = "Local e data: ____________________, {date}."
 DOC_SIGNATURE = "Assinatura"
 DOC_LEGAL_REF = "Art. 18, §1º, inciso {roman}, da Lei nº 14.133/2021"
 DOC_AUTHORS = "Elaborado por: {names}"
-MONTHS = ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto",
-          "setembro", "outubro", "novembro", "dezembro")
+MONTHS = (
+    "janeiro",
+    "fevereiro",
+    "março",
+    "abril",
+    "maio",
+    "junho",
+    "julho",
+    "agosto",
+    "setembro",
+    "outubro",
+    "novembro",
+    "dezembro",
+)
 
 # --- offline drafter ---------------------------------------------------------------------
 
@@ -212,8 +231,7 @@ DRAFT_INTRO = (
     "{processo}."
 )
 DRAFT_INTRO_ALT = (
-    "Nos termos do {ref}, registra-se, para a contratação de {objeto}{processo}, a "
-    "{title_lower}."
+    "Nos termos do {ref}, registra-se, para a contratação de {objeto}{processo}, a {title_lower}."
 )
 DRAFT_PROCESSO = ", objeto do processo nº {processo}"
 DRAFT_OBJECT_FALLBACK = "objeto ainda não identificado"
@@ -230,4 +248,6 @@ DRAFT_VERDICT_NO = (
 )
 DRAFT_SECTION_REF = "seção {roman} ({title})"
 
-LLM_FALLBACK = "O serviço de redação automática está indisponível; a minuta foi redigida pelo redator local."
+LLM_FALLBACK = (
+    "O serviço de redação automática está indisponível; a minuta foi redigida pelo redator local."
+)

@@ -82,7 +82,11 @@ def _three_prices(text: str) -> bool:
     if len(_MONEY.findall(text)) >= 3:
         return True
     return bool(
-        re.search(r"\b(3|três|tres|[4-9]|quatro|cinco|seis)\s+(cota[çc][õo]es|pre[çc]os|or[çc]amentos|fontes)", text, re.I)
+        re.search(
+            r"\b(3|três|tres|[4-9]|quatro|cinco|seis)\s+(cota[çc][õo]es|pre[çc]os|or[çc]amentos|fontes)",
+            text,
+            re.I,
+        )
     )
 
 
@@ -106,297 +110,484 @@ _NONE = r"n[ãa]o h[áa]|n[ãa]o se aplica|inexist|nenhum|n[ãa]o (?:consta|exis
 
 SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec(
-        1, 1, "Descrição da necessidade",
+        1,
+        1,
+        "Descrição da necessidade",
         "descrição da necessidade da contratação, considerado o problema a ser resolvido sob a "
         "perspectiva do interesse público",
         True,
         (
-            Question("Que problema existe hoje?", "Quanto ao problema a ser resolvido, registra-se:",
-                     "No que se refere à situação atual, verifica-se:"),
-            Question("Quem é afetado por esse problema?", "São afetados:",
-                     "O problema atinge:"),
-            Question("O que acontece se nada for contratado?",
-                     "Caso a contratação não se realize:",
-                     "Na hipótese de não contratação:"),
+            Question(
+                "Que problema existe hoje?",
+                "Quanto ao problema a ser resolvido, registra-se:",
+                "No que se refere à situação atual, verifica-se:",
+            ),
+            Question("Quem é afetado por esse problema?", "São afetados:", "O problema atinge:"),
+            Question(
+                "O que acontece se nada for contratado?",
+                "Caso a contratação não se realize:",
+                "Na hipótese de não contratação:",
+            ),
         ),
         (
-            Check("detail", min_words(12),
-                  "Descreva o problema com um pouco mais de detalhe: o que falta hoje, quem é "
-                  "afetado e qual o impacto para o serviço público?",
-                  "descrição mais detalhada do problema, de quem é afetado e do impacto"),
+            Check(
+                "detail",
+                min_words(12),
+                "Descreva o problema com um pouco mais de detalhe: o que falta hoje, quem é "
+                "afetado e qual o impacto para o serviço público?",
+                "descrição mais detalhada do problema, de quem é afetado e do impacto",
+            ),
         ),
     ),
     SectionSpec(
-        2, 9, "Previsão no plano de contratações anual",
+        2,
+        9,
+        "Previsão no plano de contratações anual",
         "demonstração da previsão da contratação no plano de contratações anual, sempre que "
         "elaborado, de modo a indicar o seu alinhamento com o planejamento da Administração",
         False,
         (
-            Question("A contratação consta do Plano de Contratações Anual (PCA)? De que ano e em "
-                     "qual item?", "Quanto à previsão no Plano de Contratações Anual:",
-                     "Relativamente ao Plano de Contratações Anual:"),
-            Question("Com que objetivo estratégico ela se alinha? Se não consta do PCA, por quê?",
-                     "Quanto ao alinhamento com o planejamento:",
-                     "No tocante ao planejamento do órgão:"),
+            Question(
+                "A contratação consta do Plano de Contratações Anual (PCA)? De que ano e em "
+                "qual item?",
+                "Quanto à previsão no Plano de Contratações Anual:",
+                "Relativamente ao Plano de Contratações Anual:",
+            ),
+            Question(
+                "Com que objetivo estratégico ela se alinha? Se não consta do PCA, por quê?",
+                "Quanto ao alinhamento com o planejamento:",
+                "No tocante ao planejamento do órgão:",
+            ),
         ),
         (
-            Check("pca", has_any(r"\b20\d\d\b", r"n[ãa]o consta", r"n[ãa]o (?:foi|h[áa]) (?:elaborad|plano)", r"inexist"),
-                  "Informe o ano e o item do PCA em que a contratação consta, ou explique por "
-                  "que ela não consta do plano.",
-                  "ano e item do PCA, ou o motivo da ausência"),
+            Check(
+                "pca",
+                has_any(
+                    r"\b20\d\d\b",
+                    r"n[ãa]o consta",
+                    r"n[ãa]o (?:foi|h[áa]) (?:elaborad|plano)",
+                    r"inexist",
+                ),
+                "Informe o ano e o item do PCA em que a contratação consta, ou explique por "
+                "que ela não consta do plano.",
+                "ano e item do PCA, ou o motivo da ausência",
+            ),
         ),
     ),
     SectionSpec(
-        3, 2, "Requisitos da contratação",
+        3,
+        2,
+        "Requisitos da contratação",
         "requisitos da contratação",
         False,
         (
-            Question("Quais são as exigências mínimas (qualidade, normas técnicas, garantia)?",
-                     "Como requisitos mínimos, exigem-se:",
-                     "São requisitos necessários e suficientes:"),
-            Question("Trata-se de serviço ou fornecimento contínuo? Há marca ou modelo indicado? "
-                     "Se houver, por quê?",
-                     "Quanto à natureza e à eventual indicação de marca:",
-                     "Sobre a continuidade e a indicação de marca:"),
-            Question("Que critérios de sustentabilidade serão exigidos?",
-                     "Como critérios de sustentabilidade:",
-                     "No aspecto da sustentabilidade:"),
+            Question(
+                "Quais são as exigências mínimas (qualidade, normas técnicas, garantia)?",
+                "Como requisitos mínimos, exigem-se:",
+                "São requisitos necessários e suficientes:",
+            ),
+            Question(
+                "Trata-se de serviço ou fornecimento contínuo? Há marca ou modelo indicado? "
+                "Se houver, por quê?",
+                "Quanto à natureza e à eventual indicação de marca:",
+                "Sobre a continuidade e a indicação de marca:",
+            ),
+            Question(
+                "Que critérios de sustentabilidade serão exigidos?",
+                "Como critérios de sustentabilidade:",
+                "No aspecto da sustentabilidade:",
+            ),
         ),
         (
-            Check("detail", min_words(10),
-                  "Detalhe os requisitos: que normas, padrões de qualidade ou garantias são "
-                  "indispensáveis, e por quê?",
-                  "detalhamento dos requisitos e de sua necessidade"),
+            Check(
+                "detail",
+                min_words(10),
+                "Detalhe os requisitos: que normas, padrões de qualidade ou garantias são "
+                "indispensáveis, e por quê?",
+                "detalhamento dos requisitos e de sua necessidade",
+            ),
         ),
     ),
     SectionSpec(
-        4, 5, "Estimativa das quantidades",
+        4,
+        5,
+        "Estimativa das quantidades",
         "estimativas das quantidades para a contratação, acompanhadas das memórias de cálculo e "
         "dos documentos que lhes dão suporte, que considerem interdependências com outras "
         "contratações, de modo a possibilitar economia de escala",
         True,
         (
-            Question("Qual a quantidade a contratar, e em que unidade?",
-                     "Estima-se a seguinte quantidade:", "A quantidade estimada é:"),
-            Question("Como se chegou a esse número (histórico de consumo, público atendido, "
-                     "memória de cálculo)?", "A memória de cálculo é a seguinte:",
-                     "A estimativa fundamenta-se em:"),
-            Question("Algo pode alterar a demanda (interdependências, sazonalidade, expansão)?",
-                     "Quanto a fatores que podem alterar a demanda:",
-                     "Sobre variações previsíveis da demanda:"),
+            Question(
+                "Qual a quantidade a contratar, e em que unidade?",
+                "Estima-se a seguinte quantidade:",
+                "A quantidade estimada é:",
+            ),
+            Question(
+                "Como se chegou a esse número (histórico de consumo, público atendido, "
+                "memória de cálculo)?",
+                "A memória de cálculo é a seguinte:",
+                "A estimativa fundamenta-se em:",
+            ),
+            Question(
+                "Algo pode alterar a demanda (interdependências, sazonalidade, expansão)?",
+                "Quanto a fatores que podem alterar a demanda:",
+                "Sobre variações previsíveis da demanda:",
+            ),
         ),
         (
-            Check("quantity", _quantity_with_unit,
-                  "Informe a quantidade com número e unidade (por exemplo: 120 resmas, "
-                  "12 meses de serviço, 40 computadores).",
-                  "quantidade com número e unidade"),
-            Check("calculation",
-                  has_any(r"hist[óo]ric", r"consumo", r"m[ée]dia", r"c[áa]lculo", r"\bbase(?:ad|ia)?\b",
-                          r"\d\s*[x×*]\s*\d", r"multiplic", r"servidores", r"usu[áa]rios",
-                          r"por (?:m[êe]s|ano|dia|semana|servidor|usu[áa]rio|aluno|unidade)",
-                          r"estimad", r"levantamento", r"p[úu]blico"),
-                  "Explique como chegou a essa quantidade: qual a memória de cálculo (histórico "
-                  "de consumo, número de usuários, consumo por período)?",
-                  "memória de cálculo da quantidade"),
+            Check(
+                "quantity",
+                _quantity_with_unit,
+                "Informe a quantidade com número e unidade (por exemplo: 120 resmas, "
+                "12 meses de serviço, 40 computadores).",
+                "quantidade com número e unidade",
+            ),
+            Check(
+                "calculation",
+                has_any(
+                    r"hist[óo]ric",
+                    r"consumo",
+                    r"m[ée]dia",
+                    r"c[áa]lculo",
+                    r"\bbase(?:ad|ia)?\b",
+                    r"\d\s*[x×*]\s*\d",
+                    r"multiplic",
+                    r"servidores",
+                    r"usu[áa]rios",
+                    r"por (?:m[êe]s|ano|dia|semana|servidor|usu[áa]rio|aluno|unidade)",
+                    r"estimad",
+                    r"levantamento",
+                    r"p[úu]blico",
+                ),
+                "Explique como chegou a essa quantidade: qual a memória de cálculo (histórico "
+                "de consumo, número de usuários, consumo por período)?",
+                "memória de cálculo da quantidade",
+            ),
         ),
     ),
     SectionSpec(
-        5, 3, "Levantamento de mercado",
+        5,
+        3,
+        "Levantamento de mercado",
         "levantamento de mercado, que consiste na análise das alternativas possíveis, e "
         "justificativa técnica e econômica da escolha do tipo de solução a contratar",
         False,
         (
-            Question("Que alternativas existem (comprar, alugar, contratar serviço, aderir a ata)?",
-                     "Foram identificadas as seguintes alternativas:",
-                     "O levantamento de mercado apontou as alternativas:"),
-            Question("Quem fornece, e quais os prós, contras e custos de cada alternativa?",
-                     "Na comparação entre as alternativas:",
-                     "Quanto às vantagens, desvantagens e custos:"),
-            Question("Qual alternativa foi escolhida e por quê?", "Quanto à solução escolhida:",
-                     "Justifica-se a escolha da solução porque:"),
+            Question(
+                "Que alternativas existem (comprar, alugar, contratar serviço, aderir a ata)?",
+                "Foram identificadas as seguintes alternativas:",
+                "O levantamento de mercado apontou as alternativas:",
+            ),
+            Question(
+                "Quem fornece, e quais os prós, contras e custos de cada alternativa?",
+                "Na comparação entre as alternativas:",
+                "Quanto às vantagens, desvantagens e custos:",
+            ),
+            Question(
+                "Qual alternativa foi escolhida e por quê?",
+                "Quanto à solução escolhida:",
+                "Justifica-se a escolha da solução porque:",
+            ),
         ),
         (
-            Check("alternatives", _alternatives,
-                  "Compare ao menos duas alternativas (por exemplo, compra e locação, ou "
-                  "contratação própria e adesão a ata) com prós e contras de cada uma.",
-                  "comparação de ao menos duas alternativas"),
-            Check("choice", has_any(r"escolh", r"\bopt", r"selecion", r"vantajos", r"adotad", r"prefer", _REASON),
-                  "Qual alternativa foi escolhida, e qual a razão técnica e econômica da escolha?",
-                  "justificativa da alternativa escolhida"),
+            Check(
+                "alternatives",
+                _alternatives,
+                "Compare ao menos duas alternativas (por exemplo, compra e locação, ou "
+                "contratação própria e adesão a ata) com prós e contras de cada uma.",
+                "comparação de ao menos duas alternativas",
+            ),
+            Check(
+                "choice",
+                has_any(
+                    r"escolh", r"\bopt", r"selecion", r"vantajos", r"adotad", r"prefer", _REASON
+                ),
+                "Qual alternativa foi escolhida, e qual a razão técnica e econômica da escolha?",
+                "justificativa da alternativa escolhida",
+            ),
         ),
     ),
     SectionSpec(
-        6, 6, "Estimativa do valor",
+        6,
+        6,
+        "Estimativa do valor",
         "estimativa do valor da contratação, acompanhada dos preços unitários referenciais, das "
         "memórias de cálculo e dos documentos que lhe dão suporte, que poderão constar de anexo "
         "classificado, se a Administração optar por preservar o seu sigilo até a conclusão da "
         "licitação",
         True,
         (
-            Question("Quais fontes de preço foram usadas (Painel de Preços, contratações "
-                     "similares, cotações) e de quando são?",
-                     "A pesquisa de preços utilizou as seguintes fontes:",
-                     "Foram consultadas as fontes:"),
-            Question("Quais os preços obtidos (em R$) e qual o método (média, mediana ou menor "
-                     "preço)?", "Os preços obtidos e o método adotado são:",
-                     "Quanto aos valores e ao método de cálculo:"),
-            Question("Algum preço foi descartado? Por qual critério? Qual o valor total "
-                     "estimado?", "Quanto aos valores descartados e ao total estimado:",
-                     "Sobre a exclusão de valores e o valor global:"),
+            Question(
+                "Quais fontes de preço foram usadas (Painel de Preços, contratações "
+                "similares, cotações) e de quando são?",
+                "A pesquisa de preços utilizou as seguintes fontes:",
+                "Foram consultadas as fontes:",
+            ),
+            Question(
+                "Quais os preços obtidos (em R$) e qual o método (média, mediana ou menor preço)?",
+                "Os preços obtidos e o método adotado são:",
+                "Quanto aos valores e ao método de cálculo:",
+            ),
+            Question(
+                "Algum preço foi descartado? Por qual critério? Qual o valor total estimado?",
+                "Quanto aos valores descartados e ao total estimado:",
+                "Sobre a exclusão de valores e o valor global:",
+            ),
         ),
         (
-            Check("money", lambda t: bool(_MONEY.search(t)),
-                  "Informe os valores em reais (R$), com o preço unitário de referência e o "
-                  "valor total estimado.",
-                  "valores em R$ (preço unitário e total)"),
-            Check("method", has_any(r"m[ée]dia", r"mediana", r"menor (?:pre[çc]o|valor)"),
-                  "Qual método foi usado para chegar ao preço de referência: média, mediana ou "
-                  "menor preço?",
-                  "método de cálculo (média, mediana ou menor preço)"),
-            Check("three_prices", _three_prices,
-                  "A IN SEGES nº 65/2021 pede ao menos 3 preços. Informe os 3 (ou mais) valores "
-                  "pesquisados, ou justifique por que foram menos.",
-                  "ao menos 3 preços pesquisados, ou a justificativa de exceção"),
+            Check(
+                "money",
+                lambda t: bool(_MONEY.search(t)),
+                "Informe os valores em reais (R$), com o preço unitário de referência e o "
+                "valor total estimado.",
+                "valores em R$ (preço unitário e total)",
+            ),
+            Check(
+                "method",
+                has_any(r"m[ée]dia", r"mediana", r"menor (?:pre[çc]o|valor)"),
+                "Qual método foi usado para chegar ao preço de referência: média, mediana ou "
+                "menor preço?",
+                "método de cálculo (média, mediana ou menor preço)",
+            ),
+            Check(
+                "three_prices",
+                _three_prices,
+                "A IN SEGES nº 65/2021 pede ao menos 3 preços. Informe os 3 (ou mais) valores "
+                "pesquisados, ou justifique por que foram menos.",
+                "ao menos 3 preços pesquisados, ou a justificativa de exceção",
+            ),
         ),
     ),
     SectionSpec(
-        7, 4, "Descrição da solução como um todo",
+        7,
+        4,
+        "Descrição da solução como um todo",
         "descrição da solução como um todo, inclusive das exigências relacionadas à manutenção e "
         "à assistência técnica, quando for o caso",
         False,
         (
-            Question("O que compõe a solução (bens, serviços, instalação, treinamento)?",
-                     "A solução compreende:", "Integram a solução:"),
-            Question("Há garantia, manutenção ou assistência técnica? Em que condições?",
-                     "Quanto à garantia, manutenção e assistência técnica:",
-                     "No que diz respeito ao suporte durante o ciclo de vida:"),
+            Question(
+                "O que compõe a solução (bens, serviços, instalação, treinamento)?",
+                "A solução compreende:",
+                "Integram a solução:",
+            ),
+            Question(
+                "Há garantia, manutenção ou assistência técnica? Em que condições?",
+                "Quanto à garantia, manutenção e assistência técnica:",
+                "No que diz respeito ao suporte durante o ciclo de vida:",
+            ),
         ),
         (
-            Check("lifecycle", has_any(r"garantia", r"manuten", r"assist[êe]ncia", r"suporte", _NONE),
-                  "Informe se há garantia, manutenção ou assistência técnica, ou declare que "
-                  "não há manutenção envolvida.",
-                  "garantia, manutenção e assistência técnica"),
+            Check(
+                "lifecycle",
+                has_any(r"garantia", r"manuten", r"assist[êe]ncia", r"suporte", _NONE),
+                "Informe se há garantia, manutenção ou assistência técnica, ou declare que "
+                "não há manutenção envolvida.",
+                "garantia, manutenção e assistência técnica",
+            ),
         ),
     ),
     SectionSpec(
-        8, 7, "Justificativas para o parcelamento ou não da contratação",
+        8,
+        7,
+        "Justificativas para o parcelamento ou não da contratação",
         "justificativas para o parcelamento ou não da contratação",
         True,
         (
-            Question("O objeto é divisível em itens ou lotes?",
-                     "Quanto à divisibilidade do objeto:", "Sobre a divisão do objeto:"),
-            Question("A contratação será por item, por lote ou global? Por quê (economia de "
-                     "escala, sistema único, ampliação da competição)?",
-                     "Decide-se pela seguinte forma de contratação:",
-                     "A forma de adjudicação adotada é:"),
+            Question(
+                "O objeto é divisível em itens ou lotes?",
+                "Quanto à divisibilidade do objeto:",
+                "Sobre a divisão do objeto:",
+            ),
+            Question(
+                "A contratação será por item, por lote ou global? Por quê (economia de "
+                "escala, sistema único, ampliação da competição)?",
+                "Decide-se pela seguinte forma de contratação:",
+                "A forma de adjudicação adotada é:",
+            ),
         ),
         (
-            Check("decision", has_any(r"por item", r"por lote", r"\bglobal\b", r"n[ãa]o (?:ser[áa] )?parcel", r"parcelad", r"itens", r"lotes?\b", r"[úu]nico"),
-                  "Diga explicitamente a decisão: a contratação será por item, por lote ou "
-                  "global (sem parcelamento)?",
-                  "decisão explícita sobre o parcelamento"),
-            Check("reason", has_any(_REASON, r"economia de escala", r"competi", r"sistema [úu]nico", r"padroniza"),
-                  "Qual a razão dessa decisão (economia de escala, integridade de um sistema "
-                  "único, ampliação da competição)?",
-                  "justificativa da decisão sobre o parcelamento"),
+            Check(
+                "decision",
+                has_any(
+                    r"por item",
+                    r"por lote",
+                    r"\bglobal\b",
+                    r"n[ãa]o (?:ser[áa] )?parcel",
+                    r"parcelad",
+                    r"itens",
+                    r"lotes?\b",
+                    r"[úu]nico",
+                ),
+                "Diga explicitamente a decisão: a contratação será por item, por lote ou "
+                "global (sem parcelamento)?",
+                "decisão explícita sobre o parcelamento",
+            ),
+            Check(
+                "reason",
+                has_any(
+                    _REASON, r"economia de escala", r"competi", r"sistema [úu]nico", r"padroniza"
+                ),
+                "Qual a razão dessa decisão (economia de escala, integridade de um sistema "
+                "único, ampliação da competição)?",
+                "justificativa da decisão sobre o parcelamento",
+            ),
         ),
     ),
     SectionSpec(
-        9, 10, "Resultados pretendidos",
+        9,
+        10,
+        "Resultados pretendidos",
         "demonstrativo dos resultados pretendidos em termos de economicidade e de melhor "
         "aproveitamento dos recursos humanos, materiais e financeiros disponíveis",
         False,
         (
-            Question("O que melhora depois da contratação?", "Com a contratação, espera-se:",
-                     "Os resultados pretendidos são:"),
-            Question("Com que meta ou indicador o resultado será medido?",
-                     "A aferição dos resultados se dará por:",
-                     "Como meta ou indicador, adota-se:"),
+            Question(
+                "O que melhora depois da contratação?",
+                "Com a contratação, espera-se:",
+                "Os resultados pretendidos são:",
+            ),
+            Question(
+                "Com que meta ou indicador o resultado será medido?",
+                "A aferição dos resultados se dará por:",
+                "Como meta ou indicador, adota-se:",
+            ),
         ),
         (
-            Check("measurable", has_any(r"\d", r"%", r"indicador", r"meta", r"redu[çz]", r"aument", r"economia"),
-                  "Indique ao menos um benefício mensurável: uma meta, um indicador ou um "
-                  "percentual de melhoria.",
-                  "benefício mensurável (meta ou indicador)"),
+            Check(
+                "measurable",
+                has_any(r"\d", r"%", r"indicador", r"meta", r"redu[çz]", r"aument", r"economia"),
+                "Indique ao menos um benefício mensurável: uma meta, um indicador ou um "
+                "percentual de melhoria.",
+                "benefício mensurável (meta ou indicador)",
+            ),
         ),
     ),
     SectionSpec(
-        10, 11, "Providências prévias ao contrato",
+        10,
+        11,
+        "Providências prévias ao contrato",
         "providências a serem adotadas pela Administração previamente à celebração do contrato, "
         "inclusive quanto à capacitação de servidores ou de empregados para fiscalização e "
         "gestão contratual",
         False,
         (
-            Question("É preciso adaptar espaço, energia ou rede, ou obter licenças?",
-                     "Quanto às adequações e licenças necessárias:",
-                     "Previamente à contratação, serão necessárias as seguintes adequações:"),
-            Question("É preciso capacitar os fiscais e gestores do contrato? Quem faz cada "
-                     "providência, e até quando?",
-                     "Quanto à capacitação e aos responsáveis pelas providências:",
-                     "As providências, seus responsáveis e prazos são:"),
+            Question(
+                "É preciso adaptar espaço, energia ou rede, ou obter licenças?",
+                "Quanto às adequações e licenças necessárias:",
+                "Previamente à contratação, serão necessárias as seguintes adequações:",
+            ),
+            Question(
+                "É preciso capacitar os fiscais e gestores do contrato? Quem faz cada "
+                "providência, e até quando?",
+                "Quanto à capacitação e aos responsáveis pelas providências:",
+                "As providências, seus responsáveis e prazos são:",
+            ),
         ),
         (
-            Check("actions", has_any(r"respons[áa]vel", r"at[ée] ", r"prazo", r"capacita", r"treina", _NONE),
-                  "Para cada providência, informe quem a fará e até quando; se não houver "
-                  "nenhuma, diga \"não há\" e por quê.",
-                  "responsável e prazo de cada providência"),
+            Check(
+                "actions",
+                has_any(r"respons[áa]vel", r"at[ée] ", r"prazo", r"capacita", r"treina", _NONE),
+                "Para cada providência, informe quem a fará e até quando; se não houver "
+                'nenhuma, diga "não há" e por quê.',
+                "responsável e prazo de cada providência",
+            ),
         ),
     ),
     SectionSpec(
-        11, 8, "Contratações correlatas e/ou interdependentes",
+        11,
+        8,
+        "Contratações correlatas e/ou interdependentes",
         "contratações correlatas e/ou interdependentes",
         False,
         (
-            Question("Esta contratação depende de outra, ou outra depende dela?",
-                     "Quanto a contratações interdependentes:",
-                     "Sobre a interdependência com outras contratações:"),
-            Question("Há contrato vigente relacionado?", "Quanto a contratos vigentes relacionados:",
-                     "Relativamente a contratos em vigor:"),
+            Question(
+                "Esta contratação depende de outra, ou outra depende dela?",
+                "Quanto a contratações interdependentes:",
+                "Sobre a interdependência com outras contratações:",
+            ),
+            Question(
+                "Há contrato vigente relacionado?",
+                "Quanto a contratos vigentes relacionados:",
+                "Relativamente a contratos em vigor:",
+            ),
         ),
         (
-            Check("listed", min_words(3),
-                  "Liste as contratações relacionadas, ou responda \"não há\" com o motivo.",
-                  "relação de contratações correlatas, ou declaração de inexistência"),
+            Check(
+                "listed",
+                min_words(3),
+                'Liste as contratações relacionadas, ou responda "não há" com o motivo.',
+                "relação de contratações correlatas, ou declaração de inexistência",
+            ),
         ),
     ),
     SectionSpec(
-        12, 12, "Impactos ambientais",
+        12,
+        12,
+        "Impactos ambientais",
         "descrição de possíveis impactos ambientais e respectivas medidas mitigadoras, incluídos "
         "requisitos de baixo consumo de energia e de outros recursos, bem como logística reversa "
         "para desfazimento e reciclagem de bens e refugos, quando aplicável",
         False,
         (
-            Question("A contratação gera resíduos ou consumo relevante de energia ou de outros "
-                     "recursos?", "Quanto aos impactos ambientais:",
-                     "Os possíveis impactos ambientais são:"),
-            Question("Como mitigar esses impactos, e como descartar os bens ao fim da vida útil "
-                     "(logística reversa)?", "Como medidas mitigadoras e de descarte:",
-                     "Para mitigação e desfazimento:"),
+            Question(
+                "A contratação gera resíduos ou consumo relevante de energia ou de outros "
+                "recursos?",
+                "Quanto aos impactos ambientais:",
+                "Os possíveis impactos ambientais são:",
+            ),
+            Question(
+                "Como mitigar esses impactos, e como descartar os bens ao fim da vida útil "
+                "(logística reversa)?",
+                "Como medidas mitigadoras e de descarte:",
+                "Para mitigação e desfazimento:",
+            ),
         ),
         (
-            Check("mitigation", has_any(r"mitig", r"descart", r"log[íi]stica reversa", r"recicl", r"efici[êe]ncia", r"consumo", _NONE),
-                  "Para cada impacto, indique a medida mitigadora; se não houver impacto, "
-                  "diga \"não se aplica\" e por quê.",
-                  "medidas mitigadoras de cada impacto"),
+            Check(
+                "mitigation",
+                has_any(
+                    r"mitig",
+                    r"descart",
+                    r"log[íi]stica reversa",
+                    r"recicl",
+                    r"efici[êe]ncia",
+                    r"consumo",
+                    _NONE,
+                ),
+                "Para cada impacto, indique a medida mitigadora; se não houver impacto, "
+                'diga "não se aplica" e por quê.',
+                "medidas mitigadoras de cada impacto",
+            ),
         ),
     ),
     SectionSpec(
-        13, 13, "Posicionamento conclusivo",
+        13,
+        13,
+        "Posicionamento conclusivo",
         "posicionamento conclusivo sobre a adequação da contratação para o atendimento da "
         "necessidade a que se destina",
         True,
         (
-            Question("A contratação é viável técnica e economicamente? Responda \"viável\" ou "
-                     "\"não viável\".", "Quanto à viabilidade:", "Em conclusão:"),
-            Question("Os benefícios justificam o custo? Por quê?",
-                     "Quanto à relação entre benefícios e custo:",
-                     "Ponderados benefícios e custos:"),
+            Question(
+                'A contratação é viável técnica e economicamente? Responda "viável" ou '
+                '"não viável".',
+                "Quanto à viabilidade:",
+                "Em conclusão:",
+            ),
+            Question(
+                "Os benefícios justificam o custo? Por quê?",
+                "Quanto à relação entre benefícios e custo:",
+                "Ponderados benefícios e custos:",
+            ),
         ),
         (
-            Check("verdict", lambda t: verdict(t) is not None,
-                  "O posicionamento precisa ser explícito: a contratação é \"viável\" ou "
-                  "\"não viável\"?",
-                  "declaração explícita de viabilidade"),
+            Check(
+                "verdict",
+                lambda t: verdict(t) is not None,
+                'O posicionamento precisa ser explícito: a contratação é "viável" ou "não viável"?',
+                "declaração explícita de viabilidade",
+            ),
         ),
     ),
 )
@@ -407,7 +598,11 @@ IN58_ORDER: tuple[int, ...] = tuple(s.number for s in sorted(SECTIONS, key=lambd
 
 def verdict(text: str) -> bool | None:
     """True for an explicit 'viável', False for 'não viável'/'inviável', None when unclear."""
-    negative = re.search(r"\b(n[ãa]o\s+(?:[ée]\s+|ser[áa]\s+|se\s+mostra\s+)?vi[áa]vel|invi[áa]vel|inviabilidade)", text, re.I)
+    negative = re.search(
+        r"\b(n[ãa]o\s+(?:[ée]\s+|ser[áa]\s+|se\s+mostra\s+)?vi[áa]vel|invi[áa]vel|inviabilidade)",
+        text,
+        re.I,
+    )
     if negative:
         return False
     if re.search(r"\b(vi[áa]vel|viabilidade)\b", text, re.I):

@@ -94,25 +94,47 @@ def build_document(etp: Etp, *, order: str = "law", now: datetime) -> EtpDocumen
         else:
             state, text, justification = "missing", "", ""
             what = m.DOC_MISSING_MANDATORY if spec.mandatory else m.DOC_MISSING_OPTIONAL
-            missing.append(m.DOC_MISSING_SECTION.format(roman=spec.roman, title=spec.title, what=what))
+            missing.append(
+                m.DOC_MISSING_SECTION.format(roman=spec.roman, title=spec.title, what=what)
+            )
         names = tuple(entry.author_names())
         all_authors.extend(n for n in names if n not in all_authors)
-        sections.append(DocSection(
-            number=number, roman=spec.roman, in58=spec.in58, title=spec.title,
-            statute=spec.statute, legal_ref=m.DOC_LEGAL_REF.format(roman=spec.roman),
-            mandatory=spec.mandatory, state=state, text=text, justification=justification,
-            gaps=tuple(entry.gaps) if state == "accepted" else (), authors=names,
-        ))
+        sections.append(
+            DocSection(
+                number=number,
+                roman=spec.roman,
+                in58=spec.in58,
+                title=spec.title,
+                statute=spec.statute,
+                legal_ref=m.DOC_LEGAL_REF.format(roman=spec.roman),
+                mandatory=spec.mandatory,
+                state=state,
+                text=text,
+                justification=justification,
+                gaps=tuple(entry.gaps) if state == "accepted" else (),
+                authors=names,
+            )
+        )
     for field_spec in m.IDENT_FIELDS:
         if not field_spec.optional and not ident.value(field_spec.key):
             missing.insert(0, m.DOC_MISSING_IDENT.format(label=field_spec.label))
     created = etp.created_at or now
     return EtpDocument(
-        etp_id=etp.id, number=f"{etp.id}/{created.year}", title=etp.title, status=etp.status,
-        orgao=ident.orgao, unidade=ident.unidade, processo=ident.processo,
-        objeto=ident.objeto or etp.title, portaria=ident.portaria, team=tuple(ident.equipe),
-        sections=tuple(sections), missing=tuple(dict.fromkeys(missing)), order=order,
-        generated_at=now, authors=tuple(dict.fromkeys(all_authors)),
+        etp_id=etp.id,
+        number=f"{etp.id}/{created.year}",
+        title=etp.title,
+        status=etp.status,
+        orgao=ident.orgao,
+        unidade=ident.unidade,
+        processo=ident.processo,
+        objeto=ident.objeto or etp.title,
+        portaria=ident.portaria,
+        team=tuple(ident.equipe),
+        sections=tuple(sections),
+        missing=tuple(dict.fromkeys(missing)),
+        order=order,
+        generated_at=now,
+        authors=tuple(dict.fromkeys(all_authors)),
     )
 
 
@@ -126,16 +148,26 @@ def document_json(doc: EtpDocument) -> dict[str, Any]:
         "complete": doc.complete,
         "order": doc.order,
         "identification": {
-            "orgao": doc.orgao, "unidade": doc.unidade, "processo": doc.processo,
-            "objeto": doc.objeto, "portaria": doc.portaria,
+            "orgao": doc.orgao,
+            "unidade": doc.unidade,
+            "processo": doc.processo,
+            "objeto": doc.objeto,
+            "portaria": doc.portaria,
             "equipe": [t.to_json() for t in doc.team],
         },
         "sections": [
             {
-                "number": s.number, "roman": s.roman, "in58": s.in58, "title": s.title,
-                "legal_ref": s.legal_ref, "mandatory": s.mandatory, "status": s.state,
-                "content": s.text or None, "justification": s.justification or None,
-                "gaps": list(s.gaps), "authors": list(s.authors),
+                "number": s.number,
+                "roman": s.roman,
+                "in58": s.in58,
+                "title": s.title,
+                "legal_ref": s.legal_ref,
+                "mandatory": s.mandatory,
+                "status": s.state,
+                "content": s.text or None,
+                "justification": s.justification or None,
+                "gaps": list(s.gaps),
+                "authors": list(s.authors),
             }
             for s in doc.sections
         ],

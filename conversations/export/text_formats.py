@@ -42,7 +42,14 @@ def render_markdown(doc: EtpDocument) -> bytes:
         lines += [m.DOC_PORTARIA.format(portaria=doc.portaria), ""]
     lines += [doc.place_date, ""]
     for member in doc.team:
-        lines += ["", "\\_" * 40, "", f"**{member.name}**  ", f"{member.cargo} · Matrícula {member.matricula}", ""]
+        lines += [
+            "",
+            "\\_" * 40,
+            "",
+            f"**{member.name}**  ",
+            f"{member.cargo} · Matrícula {member.matricula}",
+            "",
+        ]
     return ("\n".join(lines).rstrip() + "\n").encode("utf-8")
 
 

@@ -1,0 +1,20 @@
+"""The FastAPI application factory. Each feature is an APIRouter wired here, in one place."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import FastAPI
+
+from api import health
+from etp import __version__
+from etp.container import App
+
+
+def create_api(app: App) -> FastAPI:
+    """Build the HTTP app around an already built ETP Express App (no work at import)."""
+    api = FastAPI(title="ETP Express", version=__version__)
+    api.state.etp = app
+    api.state.started = time.monotonic()
+    api.include_router(health.router)
+    return api
