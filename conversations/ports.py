@@ -149,3 +149,27 @@ class DraftQueue(Protocol):
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware."""
+
+
+class Observer(Protocol):
+    """Hears what the engine does, for metrics; it must never fail the event."""
+
+    def event_handled(self, channel: str, kind: str, seconds: float, outcome: str) -> None:
+        """One inbound event finished: outcome is ok, refused, duplicate or error."""
+
+    def draft_finished(self, provider: str, outcome: str, seconds: float, tokens: int) -> None:
+        """One draft job finished: outcome is ok, fallback or failed."""
+
+    def exported(self, fmt: str) -> None:
+        """A document was rendered."""
+
+
+class NullObserver:
+    def event_handled(self, channel: str, kind: str, seconds: float, outcome: str) -> None:
+        pass
+
+    def draft_finished(self, provider: str, outcome: str, seconds: float, tokens: int) -> None:
+        pass
+
+    def exported(self, fmt: str) -> None:
+        pass

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
+
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from conversations.catalogue import messages as m
 from conversations.drafting import OfflineDrafter, build_context
@@ -25,10 +28,12 @@ from conversations.ports import (
     DraftWriter,
     EtpStore,
     Notifier,
+    NullObserver,
+    Observer,
     Revision,
     StoreTransaction,
 )
-from conversations.replies import Reply, Text
+from conversations.replies import Document, Reply, Text
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +107,7 @@ class EtpService:
         fallback: DraftWriter | None = None,
         draft_attempts: int = 3,
         retry_wait: float = 0.5,
-        on_event: Callable[[Inbound, float], None] | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.store = store
         self.drafter = drafter
@@ -117,27 +122,35 @@ class EtpService:
         )
         self.draft_attempts = draft_attempts
         self.retry_wait = retry_wait
-        self.on_event = on_event
+        self.observer: Observer = observer or NullObserver()
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Process one event; the replies are for the author. Raises StoreUnavailable."""
-        async with self.locks.hold(inbound.address.key):
-            for _ in range(5):
-                try:
-                    replies, drafts = await self._handle_once(inbound)
-                except ConcurrentUpdate:
-                    continue
-                for request in drafts:
-                    await self.queue.submit(request)
-                return replies
-        return [Text(m.BUSY_RETRY)]
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            async with self.locks.hold(inbound.address.key):
+                for _ in range(5):
+                    try:
+                        replies, drafts, outcome = await self._handle_once(inbound)
+                    except ConcurrentUpdate:
+                        continue
+                    for request in drafts:
+                        await self.queue.submit(request)
+                    return replies
+            outcome = "busy"
+            return [Text(m.BUSY_RETRY)]
+        finally:
+            self.observer.event_handled(
+                inbound.address.channel, inbound.kind, time.perf_counter() - started, outcome
+            )
 
-    async def _handle_once(self, inbound: Inbound) -> tuple[list[Reply], list[DraftRequest]]:
+    async def _handle_once(self, inbound: Inbound) -> tuple[list[Reply], list[DraftRequest], str]:
         async with self.store.transaction() as tx:
             if inbound.event_id and not await tx.claim_event(
                 inbound.author.platform, inbound.event_id
             ):
-                return [], []
+                return [], [], "duplicate"
             person_id = await tx.touch_person(inbound.author)
             conv = await tx.lock_conversation(inbound.address)
             etp = await tx.load_etp(conv.etp_id) if conv.etp_id else None
@@ -149,7 +162,7 @@ class EtpService:
             try:
                 outcome = step(ctx)
             except InputError as refusal:
-                return [Text(str(refusal))], []
+                return [Text(str(refusal))], [], "refused"
             saved = outcome.etp
             if saved is not None and (saved.dirty or saved.dirty_sections):
                 saved = await tx.save_etp(saved)
@@ -179,7 +192,10 @@ class EtpService:
                     person_id=person_id,
                     conversation_id=conv.id,
                 )
-            return outcome.replies, requests
+            for reply in outcome.replies:
+                if isinstance(reply, Document):
+                    self.observer.exported(reply.filename.rsplit(".", 1)[-1])
+            return outcome.replies, requests, "ok"
 
     async def _load_needs(
         self, tx: StoreTransaction, ctx: StepContext, wanted: Needs, address: Address
@@ -221,18 +237,36 @@ class EtpService:
             await self.notifier.notify(request.address, replies)
 
     async def _write(self, context: DraftContext) -> Draft | None:
-        for attempt in range(1, self.draft_attempts + 1):
-            try:
-                return await self.drafter.write(context)
-            except Exception:  # a drafter may fail in any way; the job must not die
-                log.warning(
-                    "drafter %s failed (attempt %d)", self.drafter.name, attempt, exc_info=True
-                )
-                if attempt < self.draft_attempts:
-                    await asyncio.sleep(self.retry_wait * attempt)
+        """Draft with retries; after the last failure, the fallback drafter (if any) writes it."""
+        started = time.perf_counter()
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self.draft_attempts),
+                wait=wait_exponential(multiplier=self.retry_wait, max=10),
+                retry=retry_if_exception_type(Exception),
+                before_sleep=lambda state: log.warning(
+                    "drafter %s failed (attempt %d): %s",
+                    self.drafter.name,
+                    state.attempt_number,
+                    state.outcome.exception() if state.outcome else None,
+                ),
+                reraise=True,
+            ):
+                with attempt:
+                    draft = await self.drafter.write(context)
+            self.observer.draft_finished(
+                draft.provider, "ok", time.perf_counter() - started, draft.tokens
+            )
+            return draft
+        except Exception:  # a drafter may fail in any way; the job must not die
+            log.exception("drafter %s gave up", self.drafter.name)
         if self.fallback is not None:
             draft = await self.fallback.write(context)
+            self.observer.draft_finished(
+                self.drafter.name, "fallback", time.perf_counter() - started, 0
+            )
             return Draft(draft.text, draft.provider, note=m.LLM_FALLBACK)
+        self.observer.draft_finished(self.drafter.name, "failed", time.perf_counter() - started, 0)
         return None
 
     async def _apply(self, request: DraftRequest, draft: Draft | None) -> list[Reply]:
