@@ -32,9 +32,11 @@ def chat(
 
     async def main() -> None:
         from bot.console import ConsoleChannel
+        from conversations.service import InProcessDraftQueue
         from etp.container import build_app
 
-        app = await build_app(load_settings())
+        app = await build_app(load_settings(), in_process_drafts=True)
+        assert isinstance(app.queue, InProcessDraftQueue)
         channel = ConsoleChannel(app.service, app.queue, name)
         app.notifier.register("console", channel)
         try:
@@ -49,6 +51,9 @@ def chat(
 def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    worker: Annotated[
+        bool, typer.Option(help="with REDIS_URL, also run draft jobs in this process")
+    ] = True,
 ) -> None:
     """The HTTP service: health, metrics, admin API, Telegram webhook, Slack events."""
     _logging()
@@ -69,7 +74,39 @@ def serve(
             )
             gc.collect()
             gc.freeze()  # start-up objects leave the collector's working set (PERFORMANCE.md)
-            await server.serve()
+            url = app.settings.redis.redis_url
+            if worker and url:
+                from storage.jobs import build_worker
+
+                jobs = build_worker(url, app.service.run_draft)
+                await asyncio.gather(server.serve(), jobs.async_run())
+            else:
+                await server.serve()
+        finally:
+            await app.close()
+
+    asyncio.run(main())
+
+
+@cli.command("worker")
+def worker_cmd(
+    burst: Annotated[bool, typer.Option(help="stop when the queue is empty")] = False,
+) -> None:
+    """Background drafting worker: runs draft jobs from the Redis queue (arq)."""
+    _logging()
+
+    async def main() -> None:
+        from etp.container import build_app
+        from storage.jobs import build_worker
+
+        settings = load_settings()
+        url = settings.redis.redis_url
+        if not url:
+            typer.echo("etp worker needs REDIS_URL (without it drafts run in-process)", err=True)
+            raise typer.Exit(2)
+        app = await build_app(settings)
+        try:
+            await build_worker(url, app.service.run_draft, burst=burst).async_run()
         finally:
             await app.close()
 

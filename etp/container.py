@@ -16,6 +16,7 @@ from conversations.replies import Reply
 from conversations.service import EtpService, InProcessDraftQueue, MemoryLocks
 from etp.settings import Settings
 from storage.db import create_engine, is_sqlite
+from storage.jobs import QUEUE_NAME, ArqDraftQueue
 from storage.migrate import upgrade_async
 from storage.redis_locks import RedisLocks
 from storage.store import SqlEtpStore
@@ -55,13 +56,15 @@ class App:
     settings: Settings
     engine: AsyncEngine
     service: EtpService
-    queue: InProcessDraftQueue
+    queue: InProcessDraftQueue | ArqDraftQueue
     notifier: RoutingNotifier
     redis: Redis | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
         await self.queue.drain()
+        if isinstance(self.queue, ArqDraftQueue):
+            await self.queue.close()
         for closer in reversed(self.closers):
             await closer()
         if self.redis is not None:
@@ -70,19 +73,34 @@ class App:
 
 
 async def build_app(
-    settings: Settings, *, drafter: DraftWriter | None = None, migrate: bool | None = None
+    settings: Settings,
+    *,
+    drafter: DraftWriter | None = None,
+    migrate: bool | None = None,
+    in_process_drafts: bool = False,
+    queue_name: str = QUEUE_NAME,
 ) -> App:
-    """Build the service on the configured database; SQLite (the embedded default) migrates itself."""
+    """Build the service on the configured database; SQLite (the embedded default) migrates itself.
+
+    With REDIS_URL, draft jobs go through the arq queue (run by `etp worker` or the worker
+    embedded in `etp serve`), unless `in_process_drafts` (the console chat) keeps them here.
+    """
     url = settings.database.database_url
     if migrate if migrate is not None else is_sqlite(url):
         await upgrade_async(url)
     engine = create_engine(url)
     notifier = RoutingNotifier()
-    queue = InProcessDraftQueue()
-    redis = Redis.from_url(settings.redis.redis_url) if settings.redis.redis_url else None
+    redis_url = settings.redis.redis_url
+    redis = Redis.from_url(redis_url) if redis_url else None
     locks = RedisLocks(redis) if redis is not None else MemoryLocks()
+    queue: InProcessDraftQueue | ArqDraftQueue
+    if redis_url and not in_process_drafts:
+        queue = await ArqDraftQueue.connect(redis_url, queue_name=queue_name)
+    else:
+        queue = InProcessDraftQueue()
     service = EtpService(
         SqlEtpStore(engine), drafter or build_drafter(settings), queue, notifier, locks=locks
     )
-    queue.bind(service.run_draft)
+    if isinstance(queue, InProcessDraftQueue):
+        queue.bind(service.run_draft)
     return App(settings, engine, service, queue, notifier, redis)

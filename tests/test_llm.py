@@ -28,7 +28,9 @@ def drafter_for(server: FakeOpenAI, sqlite_url: str) -> object:
     return build_drafter(settings)
 
 
-async def test_openai_drafter_writes_the_draft_from_the_answers(llm: FakeOpenAI, sqlite_url: str) -> None:
+async def test_openai_drafter_writes_the_draft_from_the_answers(
+    llm: FakeOpenAI, sqlite_url: str
+) -> None:
     drafter = drafter_for(llm, sqlite_url)
     assert drafter.name == "openai"  # type: ignore[attr-defined]
     app = await make_app(sqlite_url, drafter=drafter)  # type: ignore[arg-type]
@@ -50,7 +52,9 @@ async def test_openai_drafter_writes_the_draft_from_the_answers(llm: FakeOpenAI,
         await app.close()
 
 
-async def test_a_dead_llm_is_retried_then_the_offline_drafter_takes_over(llm: FakeOpenAI, sqlite_url: str) -> None:
+async def test_a_dead_llm_is_retried_then_the_offline_drafter_takes_over(
+    llm: FakeOpenAI, sqlite_url: str
+) -> None:
     llm.fail_with = 503
     app = await make_app(sqlite_url, drafter=drafter_for(llm, sqlite_url))  # type: ignore[arg-type]
     app.service.retry_wait = 0.01

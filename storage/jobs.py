@@ -1,0 +1,115 @@
+"""The draft job queue on Redis (arq): any `etp worker` (or `etp serve`'s embedded one) runs it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+from arq.worker import Retry, Worker, func
+
+from conversations.events import Address
+from conversations.ports import DraftRequest, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "etp:drafts"
+JOB_NAME = "draft_section"
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+def _loads(raw: bytes) -> Any:
+    return json.loads(raw)
+
+
+def request_to_json(request: DraftRequest) -> dict[str, Any]:
+    a = request.address
+    return {
+        "etp_id": request.etp_id,
+        "section": request.section,
+        "attempt": request.attempt,
+        "requested_by": request.requested_by,
+        "address": {
+            "channel": a.channel,
+            "chat_id": a.chat_id,
+            "thread_id": a.thread_id,
+            "shared": a.shared,
+        },
+    }
+
+
+def request_from_json(data: dict[str, Any]) -> DraftRequest:
+    return DraftRequest(
+        etp_id=int(data["etp_id"]),
+        section=int(data["section"]),
+        attempt=int(data["attempt"]),
+        address=Address(**data["address"]),
+        requested_by=str(data.get("requested_by", "")),
+    )
+
+
+class ArqDraftQueue:
+    """DraftQueue port on arq; the job id makes a resubmitted request a no-op."""
+
+    def __init__(self, pool: ArqRedis, *, queue_name: str = QUEUE_NAME) -> None:
+        self.pool = pool
+        self.queue_name = queue_name
+
+    @classmethod
+    async def connect(cls, redis_url: str, *, queue_name: str = QUEUE_NAME) -> ArqDraftQueue:
+        pool = await create_pool(
+            RedisSettings.from_dsn(redis_url),
+            job_serializer=_dumps,
+            job_deserializer=_loads,
+            default_queue_name=queue_name,
+        )
+        return cls(pool, queue_name=queue_name)
+
+    async def submit(self, request: DraftRequest) -> None:
+        await self.pool.enqueue_job(
+            JOB_NAME, request_to_json(request), _job_id=request.job_id, _queue_name=self.queue_name
+        )
+
+    async def drain(self) -> None:
+        """Jobs run in workers; nothing to wait for in this process."""
+
+    async def close(self) -> None:
+        await self.pool.aclose()
+
+
+async def _draft_section(ctx: dict[str, Any], payload: dict[str, Any]) -> None:
+    try:
+        await ctx["run_draft"](request_from_json(payload))
+    except StoreUnavailable as exc:
+        # the database blinked: run the job again later; the user's answers are already stored
+        log.warning("draft job deferred: %s", exc)
+        raise Retry(defer=ctx["job_try"] * 2) from exc
+
+
+def build_worker(
+    redis_url: str,
+    run_draft: Any,
+    *,
+    queue_name: str = QUEUE_NAME,
+    burst: bool = False,
+    max_jobs: int = 10,
+) -> Worker:
+    """An arq worker that runs draft jobs with `run_draft` (EtpService.run_draft)."""
+    return Worker(
+        functions=[func(_draft_section, name=JOB_NAME, max_tries=5, timeout=300)],
+        queue_name=queue_name,
+        redis_settings=RedisSettings.from_dsn(redis_url),
+        ctx={"run_draft": run_draft},
+        burst=burst,
+        handle_signals=False,
+        max_jobs=max_jobs,
+        poll_delay=0.2,
+        keep_result=60,
+        job_serializer=_dumps,
+        job_deserializer=_loads,
+    )

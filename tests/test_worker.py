@@ -1,0 +1,58 @@
+"""Draft jobs through the real Redis queue (arq): any worker runs them, a resubmission is a no-op."""
+
+from __future__ import annotations
+
+import uuid
+
+from conversations.events import Inbound
+from conversations.service import InProcessDraftQueue
+from etp.container import build_app
+from etp.settings import RedisSettings
+from storage.jobs import ArqDraftQueue, build_worker
+from tests.conftest import REDIS_TEST_URL
+from tests.helpers import GOOD_ANSWERS, make_chat, settings_for
+from tests.test_redis import _need_redis
+
+
+async def test_a_separate_worker_drafts_and_notifies(sqlite_url: str) -> None:
+    _need_redis()
+    settings = settings_for(sqlite_url)
+    settings.__dict__["redis"] = RedisSettings(redis_url=REDIS_TEST_URL)
+    queue_name = f"etp:test:{uuid.uuid4().hex}"
+    web = await build_app(settings, migrate=False, queue_name=queue_name)
+    worker_app = await build_app(settings, migrate=False, queue_name=queue_name)
+    try:
+        assert isinstance(web.queue, ArqDraftQueue)
+        chat = make_chat(web)
+        await chat.identify()
+        for answer in GOOD_ANSWERS[1]:
+            await chat.say(answer)
+        assert "Redigindo a minuta da seção I" in chat.last_text()
+        await chat.say("/aceitar")
+        assert "ainda está sendo redigida" in chat.last_text()  # no worker has run yet
+        # coming back (/start) resubmits the same job id: the queue keeps one job
+        await chat.send(Inbound(chat.address, chat.author, "start"))
+        assert "Redigindo a minuta da seção I" in chat.last_text()
+
+        delivered = make_chat(worker_app)  # the worker process delivers through its notifiers
+        done = await build_worker(
+            REDIS_TEST_URL, worker_app.service.run_draft, queue_name=queue_name, burst=True
+        ).run_check()
+        assert done == 1
+        assert "Minuta:" in delivered.last_text() and GOOD_ANSWERS[1][0] in delivered.last_text()
+        await chat.say("/aceitar")
+        assert chat.last_text().startswith("Seção 2 de 13")
+    finally:
+        await web.close()
+        await worker_app.close()
+
+
+async def test_console_keeps_drafts_in_process_even_with_redis(sqlite_url: str) -> None:
+    settings = settings_for(sqlite_url)
+    settings.__dict__["redis"] = RedisSettings(redis_url=REDIS_TEST_URL)
+    _need_redis()
+    app = await build_app(settings, migrate=False, in_process_drafts=True)
+    try:
+        assert isinstance(app.queue, InProcessDraftQueue)
+    finally:
+        await app.close()
