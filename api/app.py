@@ -17,4 +17,9 @@ def create_api(app: App) -> FastAPI:
     api.state.etp = app
     api.state.started = time.monotonic()
     api.include_router(health.router)
+    if app.settings.slack.enabled:
+        from api.slack import build_router
+        from bot.slack.app import build_slack
+
+        api.include_router(build_router(build_slack(app)))
     return api
