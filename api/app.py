@@ -21,5 +21,6 @@ def create_api(app: App) -> FastAPI:
         from api.slack import build_router
         from bot.slack.app import build_slack
 
-        api.include_router(build_router(build_slack(app)))
+        api.state.slack = build_slack(app)
+        api.include_router(build_router(api.state.slack))
     return api

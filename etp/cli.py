@@ -99,7 +99,7 @@ def slack() -> None:
         try:
             channel = build_slack(app)
             handler = AsyncSocketModeHandler(channel.bolt, app_token)
-            await handler.start_async()
+            await handler.start_async()  # type: ignore[no-untyped-call]
         finally:
             await app.close()
 

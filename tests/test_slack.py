@@ -1,0 +1,170 @@
+"""The Slack channel over real HTTP: signed requests in, a local Slack Web API out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.helpers import GOOD_ANSWERS, IDENTIFICATION
+from tests.slack_bot import RunningBot, running_bot
+from tests.slack_fake import FakeSlackApi, Posted
+
+CHANNEL = "C1"
+NAMES = {"U1": "Maria Silva", "U2": "João Souza"}
+
+
+@pytest.fixture
+async def slack_api() -> AsyncIterator[FakeSlackApi]:
+    api = FakeSlackApi()
+    await api.start()
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+async def bot(db_url: str, slack_api: FakeSlackApi) -> AsyncIterator[RunningBot]:
+    async with running_bot(db_url, slack_api) as running:
+        yield running
+
+
+async def start_etp(bot: RunningBot, user: str = "U1", title: str = "Papel A4") -> str:
+    """`/etp novo` in the channel; returns the thread the bot opened for it."""
+    response = await bot.workspace.slash(user, CHANNEL, f"novo {title}")
+    assert response.status_code == 200
+    await bot.settle()
+    root = bot.api.roots(CHANNEL)[-1]
+    assert f"{NAMES[user]} abriu uma conversa do ETP Express" in root.text
+    return root.ts
+
+
+async def say(bot: RunningBot, user: str, thread: str, text: str) -> None:
+    response = await bot.workspace.say(user, CHANNEL, text, thread)
+    assert response.status_code == 200
+    await bot.settle()
+
+
+async def press(bot: RunningBot, user: str, thread: str, label: str) -> Posted:
+    message = bot.api.with_button(CHANNEL, thread, label)
+    response = await bot.workspace.press(user, message, label)
+    assert response.status_code == 200
+    await bot.settle()
+    return message
+
+
+async def identify(bot: RunningBot, thread: str) -> None:
+    users = ["U1", "U2"]
+    for i, line in enumerate(IDENTIFICATION):
+        if line == "/aceitar":
+            await press(bot, "U2", thread, "Concluir equipe")
+        else:
+            await say(bot, users[i % 2], thread, line)
+
+
+async def answer(bot: RunningBot, thread: str, number: int, first_user: str = "U1") -> None:
+    users = ["U1", "U2"] if first_user == "U1" else ["U2", "U1"]
+    for j, text in enumerate(GOOD_ANSWERS[number]):
+        await say(bot, users[j % 2], thread, text)
+
+
+async def test_two_users_finish_one_etp_in_a_thread_and_both_sign_the_export(
+    bot: RunningBot,
+) -> None:
+    thread = await start_etp(bot)
+    bodies = bot.api.bodies(CHANNEL, thread)
+    assert "ETP nº 1 criado: Papel A4" in bodies[0]
+    assert "Identificação · Órgão/entidade" in bodies[-1]
+
+    await identify(bot, thread)
+    assert "Seção 1 de 13" in bot.api.bodies(CHANNEL, thread)[-1]
+    for number in range(1, 14):
+        await answer(bot, thread, number, first_user="U1" if number % 2 else "U2")
+        draft = bot.api.with_button(CHANNEL, thread, "Aceitar")
+        assert f"Seção {number} de 13" in draft.body and "Minuta:" in draft.body
+        assert "Redigindo" not in draft.body  # the "redigindo…" message became the draft
+        await press(bot, "U2" if number % 2 else "U1", thread, "Aceitar")
+    bodies = bot.api.bodies(CHANNEL, thread)
+    assert any("ETP nº 1 concluído" in body for body in bodies)
+
+    response = await bot.workspace.mention("U1", CHANNEL, "status", thread)
+    assert response.status_code == 200
+    await bot.settle()
+    status = bot.api.bodies(CHANNEL, thread)[-1]
+    assert "ETP nº 1 — Papel A4 · concluído" in status
+    assert "por Maria Silva, João Souza" in status or "por João Souza, Maria Silva" in status
+
+    await press(bot, "U1", thread, "Exportar MD")
+    completed = bot.api.called("files.completeUploadExternal")
+    assert len(completed) == 1
+    assert completed[0].args["channel_id"] == CHANNEL
+    assert completed[0].args["thread_ts"] == thread
+    (document,) = bot.api.uploads.values()
+    text = document.decode("utf-8")
+    assert "ESTUDO TÉCNICO PRELIMINAR" in text and "MINUTA" not in text
+    signed = [line for line in text.splitlines() if "Elaborado por" in line]
+    assert len(signed) >= 13
+    assert all("Maria Silva" in line and "João Souza" in line for line in signed[1:14])
+
+
+async def test_edit_through_the_modal_replaces_the_draft_and_names_the_editor(
+    bot: RunningBot,
+) -> None:
+    thread = await start_etp(bot)
+    await identify(bot, thread)
+    await answer(bot, thread, 1)
+    draft = bot.api.with_button(CHANNEL, thread, "Editar")
+    posted_before = len(bot.api.thread(CHANNEL, thread))
+
+    await press(bot, "U2", thread, "Editar")
+    view = bot.workspace.last_view()
+    assert view["title"]["text"] == "Editar a minuta"
+    first_input = next(b for b in view["blocks"] if b["type"] == "input")
+    current = first_input["element"]["initial_value"]
+    assert current in draft.body  # the form holds the draft as it is
+    assert len(bot.api.thread(CHANNEL, thread)) == posted_before  # nothing posted for it
+
+    edited = "Texto da equipe: faltam resmas de papel para os processos das unidades."
+    response = await bot.workspace.submit("U2", view, edited)
+    assert response.status_code == 200
+    await bot.settle()
+    bodies = bot.api.bodies(CHANNEL, thread)
+    assert any("Seção I atualizada com o seu texto e aceita." in b for b in bodies)
+    assert "Seção 2 de 13" in bodies[-1]
+
+    await bot.workspace.mention("U1", CHANNEL, "exportar md", thread)
+    await bot.settle()
+    (document,) = bot.api.uploads.values()
+    text = document.decode("utf-8")
+    assert edited in text
+    assert "João Souza" in text.split("## II")[0].split("## I ")[1]
+
+
+async def test_skip_through_the_modal_and_refused_on_a_mandatory_section(
+    bot: RunningBot,
+) -> None:
+    thread = await start_etp(bot)
+    await identify(bot, thread)
+    # the portaria prompt's "Pular" button, pressed again once section I (mandatory) is open
+    await press(bot, "U1", thread, "Pular")
+    refusal = bot.api.bodies(CHANNEL, thread)[-1]
+    assert "é obrigatória" in refusal and "não pode ser pulada" in refusal
+    assert not bot.api.called("views.open")
+
+    await answer(bot, thread, 1)
+    await press(bot, "U1", thread, "Aceitar")
+    assert "Seção 2 de 13" in bot.api.bodies(CHANNEL, thread)[-1]
+
+    await press(bot, "U2", thread, "Pular")
+    view = bot.workspace.last_view()
+    assert view["title"]["text"] == "Pular a seção"
+    response = await bot.workspace.submit("U2", view, "O objeto não consta do plano anual.")
+    assert response.status_code == 200
+    await bot.settle()
+    bodies = bot.api.bodies(CHANNEL, thread)
+    assert any("Seção II pulada com a justificativa registrada." in b for b in bodies)
+    assert "Seção 3 de 13" in bodies[-1]
+
+    await bot.workspace.mention("U1", CHANNEL, "status", thread)
+    await bot.settle()
+    status = bot.api.bodies(CHANNEL, thread)[-1]
+    assert "II. " in status and "pulada · por João Souza" in status
