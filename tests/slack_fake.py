@@ -21,6 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
+FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass
@@ -322,7 +323,10 @@ class Workspace:
         return await self.send_event(event)
 
     async def slash(self, user: str, channel: str, text: str) -> httpx.Response:
-        body = urlencode(
+        return await self.post(self.slash_body(user, channel, text), FORM)
+
+    def slash_body(self, user: str, channel: str, text: str) -> str:
+        return urlencode(
             {
                 "token": "legacy",
                 "team_id": self.team,
@@ -338,11 +342,10 @@ class Workspace:
                 "trigger_id": f"trigger-{self.team}-{next(self._n)}",
             }
         )
-        return await self.post(body, "application/x-www-form-urlencoded")
 
     async def interact(self, payload: dict[str, Any]) -> httpx.Response:
         body = urlencode({"payload": json.dumps(payload)})
-        return await self.post(body, "application/x-www-form-urlencoded")
+        return await self.post(body, FORM)
 
     async def press(self, user: str, message: Posted, label: str) -> httpx.Response:
         button = next(b for b in message.buttons() if b["text"]["text"] == label)

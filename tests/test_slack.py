@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers import GOOD_ANSWERS, IDENTIFICATION
 from tests.slack_bot import RunningBot, running_bot
-from tests.slack_fake import FakeSlackApi, Posted
+from tests.slack_fake import FORM, FakeSlackApi, Posted
 
 CHANNEL = "C1"
 NAMES = {"U1": "Maria Silva", "U2": "João Souza"}
@@ -168,3 +168,109 @@ async def test_skip_through_the_modal_and_refused_on_a_mandatory_section(
     await bot.settle()
     status = bot.api.bodies(CHANNEL, thread)[-1]
     assert "II. " in status and "pulada · por João Souza" in status
+
+
+# --- delivery: signatures, redeliveries, the bot's own messages --------------------------
+
+
+async def test_forged_or_stale_requests_are_refused_with_401(bot: RunningBot) -> None:
+    body = bot.workspace.slash_body("U1", CHANNEL, "novo Papel")
+    forged = bot.workspace.headers(body, FORM) | {"X-Slack-Signature": "v0=" + "0" * 64}
+    response = await bot.http.post("/slack/events", content=body, headers=forged)
+    assert response.status_code == 401
+    stale = bot.workspace.headers(body, FORM, age=6 * 60)  # signed correctly, 6 minutes ago
+    response = await bot.http.post("/slack/events", content=body, headers=stale)
+    assert response.status_code == 401
+    await bot.settle()
+    assert bot.api.messages == []
+    fresh = bot.workspace.headers(body, FORM)
+    response = await bot.http.post("/slack/events", content=body, headers=fresh)
+    assert response.status_code == 200
+    await bot.settle()
+    assert len(bot.api.roots(CHANNEL)) == 1
+
+
+async def test_an_event_delivered_three_times_takes_effect_once(bot: RunningBot) -> None:
+    thread = await start_etp(bot)
+    event = bot.workspace.message_event("U1", CHANNEL, IDENTIFICATION[0], thread)
+    for retry in (None, 1, 2):
+        response = await bot.workspace.send_event(event, event_id="EvSame1", retry=retry)
+        assert response.status_code == 200
+        await bot.settle()
+    bodies = bot.api.bodies(CHANNEL, thread)
+    assert sum("Identificação · Unidade requisitante" in b for b in bodies) == 1
+    assert not any("Identificação · Processo" in b for b in bodies)
+
+
+async def test_a_replayed_slash_command_opens_one_thread(bot: RunningBot) -> None:
+    body = bot.workspace.slash_body("U1", CHANNEL, "novo Papel")
+    headers = bot.workspace.headers(body, FORM)
+    for _ in range(2):
+        response = await bot.http.post("/slack/events", content=body, headers=headers)
+        assert response.status_code == 200
+        await bot.settle()
+    (root,) = bot.api.roots(CHANNEL)
+    assert sum("ETP nº 1 criado" in b for b in bot.api.bodies(CHANNEL, root.ts)) == 1
+    assert not any("ETP nº 2" in b for b in bot.api.bodies(CHANNEL, root.ts))
+
+
+async def test_the_bot_ignores_its_own_messages_and_other_threads(bot: RunningBot) -> None:
+    thread = await start_etp(bot)
+    posted = len(bot.api.messages)
+    own = bot.workspace.message_event(
+        "UBOT", CHANNEL, IDENTIFICATION[0], thread, bot_id="BBOT", subtype="bot_message"
+    )
+    await bot.workspace.send_event(own)
+    own_plain = bot.workspace.message_event("UBOT", CHANNEL, IDENTIFICATION[0], thread)
+    await bot.workspace.send_event(own_plain)
+    # a thread someone else started, and a message in the channel itself: not ETP talk
+    other = bot.workspace.message_event("U1", CHANNEL, "almoço?", "1700000099.000001")
+    other["parent_user_id"] = "U2"
+    await bot.workspace.send_event(other)
+    await bot.workspace.say("U1", CHANNEL, "bom dia a todos")
+    await bot.settle()
+    assert len(bot.api.messages) == posted
+    await say(bot, "U1", thread, IDENTIFICATION[0])  # the same words from a person count
+    assert "Identificação · Unidade requisitante" in bot.api.bodies(CHANNEL, thread)[-1]
+
+
+# --- DMs and the channel outside threads -------------------------------------------------
+
+
+async def test_a_direct_message_conversation_is_private_and_threadless(bot: RunningBot) -> None:
+    dm = "D1"
+    await bot.workspace.say("U1", dm, "Bom dia")
+    await bot.settle()
+    assert "Não há ETP em andamento" in bot.api.bodies(dm)[-1]
+    await bot.workspace.slash("U1", dm, "novo Cadeiras")
+    await bot.settle()
+    assert bot.api.roots(CHANNEL) == []
+    assert "ETP nº 1 criado: Cadeiras" in bot.api.bodies(dm)[-2]
+    await bot.workspace.say("U1", dm, IDENTIFICATION[0])
+    await bot.settle()
+    assert "Identificação · Unidade requisitante" in bot.api.bodies(dm)[-1]
+    assert all(not p.thread_ts for p in bot.api.thread(dm))
+    # another user's DM is another conversation
+    await bot.workspace.say("U2", "D2", IDENTIFICATION[1])
+    await bot.settle()
+    assert "Não há ETP em andamento" in bot.api.bodies("D2")[-1]
+
+
+async def test_channel_commands_outside_a_thread_answer_privately(bot: RunningBot) -> None:
+    await start_etp(bot)
+    roots = len(bot.api.roots(CHANNEL))
+    await bot.workspace.slash("U2", CHANNEL, "status")
+    await bot.workspace.slash("U1", CHANNEL, "listar")
+    await bot.settle()
+    hint, listing = bot.api.roots(CHANNEL)[roots:]
+    assert hint.private_to == "U2" and "dentro da thread do ETP" in hint.body
+    assert listing.private_to == "U1" and "nº 1 — Papel A4" in listing.body
+    assert len([r for r in bot.api.roots(CHANNEL) if not r.private_to]) == roots
+
+
+async def test_a_mention_in_the_channel_starts_an_etp_in_a_thread(bot: RunningBot) -> None:
+    await bot.workspace.mention("U2", CHANNEL, "Aquisição de cadeiras")
+    await bot.settle()
+    (root,) = bot.api.roots(CHANNEL)
+    assert "João Souza abriu" in root.text
+    assert "ETP nº 1 criado: Aquisição de cadeiras" in bot.api.bodies(CHANNEL, root.ts)[0]
