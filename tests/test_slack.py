@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable
 
+import httpx
 import pytest
+import sqlalchemy as sa
+
+from bot.slack.blocks import MAX_BLOCKS, SECTION_LIMIT, form_view, text_messages
+from conversations.ports import Draft, DraftContext
+from conversations.replies import Button, Text, TextRequest
 
 from tests.helpers import GOOD_ANSWERS, IDENTIFICATION
-from tests.slack_bot import RunningBot, running_bot
+from tests.slack_bot import CLIENT_ID, RunningBot, running_bot
 from tests.slack_fake import FORM, FakeSlackApi, Posted
 
 CHANNEL = "C1"
@@ -274,3 +282,172 @@ async def test_a_mention_in_the_channel_starts_an_etp_in_a_thread(bot: RunningBo
     (root,) = bot.api.roots(CHANNEL)
     assert "João Souza abriu" in root.text
     assert "ETP nº 1 criado: Aquisição de cadeiras" in bot.api.bodies(CHANNEL, root.ts)[0]
+
+
+# --- acknowledgement within 3 seconds while a slow draft is written ----------------------
+
+
+class SlowDrafter:
+    """A drafter that takes 10 seconds, like a slow LLM."""
+
+    name = "slow"
+
+    async def write(self, context: DraftContext) -> Draft:
+        await asyncio.sleep(10)
+        return Draft(f"Minuta lenta da seção {context.section}.", self.name)
+
+
+async def test_every_request_is_acknowledged_quickly_while_a_draft_takes_10_seconds(
+    sqlite_url: str, slack_api: FakeSlackApi
+) -> None:
+    async with running_bot(sqlite_url, slack_api, drafter=SlowDrafter()) as bot:
+        took: list[float] = []
+
+        async def timed(request: Awaitable[httpx.Response]) -> None:
+            started = time.perf_counter()
+            response = await request
+            took.append(time.perf_counter() - started)
+            assert response.status_code == 200
+            await bot.channel.drain()  # the listener's replies; not the draft job
+
+        await timed(bot.workspace.slash("U1", CHANNEL, "novo Papel A4"))
+        thread = bot.api.roots(CHANNEL)[-1].ts
+        for line in IDENTIFICATION:
+            if line == "/aceitar":
+                message = bot.api.with_button(CHANNEL, thread, "Concluir equipe")
+                await timed(bot.workspace.press("U2", message, "Concluir equipe"))
+            else:
+                await timed(bot.workspace.say("U1", CHANNEL, line, thread))
+        for text in GOOD_ANSWERS[1]:
+            await timed(bot.workspace.say("U2", CHANNEL, text, thread))
+        drafting = bot.api.thread(CHANNEL, thread)[-1]
+        assert drafting.body.startswith("Redigindo a minuta da seção I")
+        drafting_started = time.perf_counter()
+        # while the drafter works: a mention, a DM, a slash command, a button
+        await timed(bot.workspace.mention("U1", CHANNEL, "status", thread))
+        await timed(bot.workspace.say("U3", "D3", "Bom dia"))
+        await timed(bot.workspace.slash("U3", "D3", "ajuda"))
+        message = bot.api.with_button(CHANNEL, thread, "Pular")  # the portaria prompt
+        await timed(bot.workspace.press("U1", message, "Pular"))
+        assert "redigindo" in bot.api.bodies(CHANNEL, thread)[-2]  # the status line, meanwhile
+        assert max(took) < 3.0, took
+        assert drafting.body.startswith("Redigindo")  # not replaced yet
+
+        await bot.settle()
+        assert time.perf_counter() - drafting_started > 5  # it did wait for the drafter
+        (update,) = [c for c in slack_api.called("chat.update") if c.args["ts"] == drafting.ts]
+        assert "Minuta lenta da seção 1." in drafting.body
+        assert drafting.labels() == ["Aceitar", "Editar", "Refazer"]
+
+
+# --- Block Kit limits --------------------------------------------------------------------
+
+
+def test_long_texts_are_split_within_slack_limits() -> None:
+    paragraph = "Texto da minuta com muitas palavras. " * 40  # ~1500 characters
+    long_text = "\n\n".join(paragraph.strip() for _ in range(100))  # ~150k characters
+    reply = Text(long_text, (Button("Aceitar", "/aceitar"), Button("Editar", "/editar")))
+    messages = text_messages(reply)
+    assert len(messages) >= 2
+    for message in messages:
+        assert len(message.blocks) <= MAX_BLOCKS
+        for block in message.blocks:
+            if block["type"] == "section":
+                assert 0 < len(block["text"]["text"]) <= SECTION_LIMIT
+    words = [b["text"]["text"] for msg in messages for b in msg.blocks if b["type"] == "section"]
+    assert "".join(words).replace("\n", "").replace(" ", "") == long_text.replace("\n", "").replace(" ", "")
+    assert messages[-1].blocks[-1]["type"] == "actions"
+    assert all(b["type"] != "actions" for msg in messages[:-1] for b in msg.blocks)
+
+    view = form_view(TextRequest("/editar", "\n\n".join([paragraph] * 6)), {"channel": "C1"})
+    inputs = [b for b in view["blocks"] if b["type"] == "input"]
+    assert len(inputs) >= 4  # the draft in parts, and room to add
+    assert all(len(b["element"].get("initial_value", "")) <= 3000 for b in inputs)
+
+
+# --- multi-workspace: OAuth installation and the allow-list ------------------------------
+
+
+async def install(bot: RunningBot, team: str) -> httpx.Response:
+    """A workspace admin goes through /slack/install and Slack redirects back with a code."""
+    started = await bot.http.get("/slack/install")
+    assert started.status_code == 302
+    location = httpx.URL(started.headers["location"])
+    assert location.params["client_id"] == CLIENT_ID
+    state = location.params["state"]
+    cookie = started.headers["set-cookie"].split(";")[0]
+    bot.api.oauth_codes[f"code-{team}"] = team
+    return await bot.http.get(
+        "/slack/oauth_redirect",
+        params={"code": f"code-{team}", "state": state},
+        headers={"Cookie": cookie},
+    )
+
+
+async def rows(bot: RunningBot, table: str, team: str) -> int:
+    column = "chat_id" if table == "conversations" else "team_id"
+    if table == "people":
+        column = "external_id"
+    async with bot.app.engine.connect() as conn:
+        result = await conn.execute(
+            sa.text(f"SELECT count(*) FROM {table} WHERE {column} LIKE :team"),
+            {"team": f"{team}%"},
+        )
+        return int(result.scalar_one())
+
+
+async def test_oauth_installs_a_workspace_whose_events_then_work(
+    db_url: str, slack_api: FakeSlackApi
+) -> None:
+    async with running_bot(db_url, slack_api, oauth=True, allowed=frozenset({"T2"})) as bot:
+        page = await install(bot, "T2")
+        assert page.status_code == 200
+        assert "O ETP Express foi instalado no espaço de trabalho Equipe T2" in page.text
+        assert await rows(bot, "slack_installations", "T2") == 1
+        assert await rows(bot, "slack_bots", "T2") == 1
+
+        t2 = bot.team("T2")
+        await t2.slash("U1", CHANNEL, "novo Papel")
+        await bot.settle()
+        root = bot.api.roots(CHANNEL)[-1]
+        await t2.say("U2", CHANNEL, IDENTIFICATION[0], root.ts)
+        await bot.settle()
+        assert "Identificação · Unidade requisitante" in bot.api.bodies(CHANNEL, root.ts)[-1]
+        posts = bot.api.called("chat.postMessage")
+        assert posts and all(c.token == "xoxb-T2" for c in posts)
+
+
+async def test_a_workspace_outside_the_allow_list_is_refused_and_nothing_is_stored(
+    db_url: str, slack_api: FakeSlackApi
+) -> None:
+    async with running_bot(db_url, slack_api, oauth=True, allowed=frozenset({"T2"})) as bot:
+        page = await install(bot, "T3")
+        assert page.status_code == 403
+        assert "não está autorizado a usar o ETP Express" in page.text
+        assert await rows(bot, "slack_installations", "T3") == 0
+        assert await rows(bot, "slack_bots", "T3") == 0
+        assert [c.token for c in slack_api.called("auth.revoke")] == ["xoxb-T3"]
+
+        t3 = bot.team("T3")
+        answer = await t3.slash("U1", CHANNEL, "novo Papel")
+        assert answer.status_code == 200
+        assert answer.json() == {
+            "response_type": "ephemeral",
+            "text": "Este espaço de trabalho do Slack não está autorizado a usar o ETP Express. "
+            "Fale com o administrador do sistema no seu órgão. Nada foi registrado.",
+        }
+        await t3.say("U1", "D9", "Bom dia")
+        await bot.settle()
+        assert await rows(bot, "people", "T3") == 0
+        assert await rows(bot, "conversations", "T3") == 0
+        assert bot.api.called("chat.postMessage") == []
+
+
+async def test_the_single_token_mode_refuses_other_workspaces_too(
+    sqlite_url: str, slack_api: FakeSlackApi
+) -> None:
+    async with running_bot(sqlite_url, slack_api, allowed=frozenset({"T1"})) as bot:
+        refused = await bot.team("T7").slash("U1", CHANNEL, "novo Papel")
+        assert "não está autorizado" in refused.json()["text"]
+        await start_etp(bot)  # T1, the token's workspace, works
+        assert await rows(bot, "people", "T7") == 0
