@@ -101,9 +101,7 @@ class FakeSlackApi:
         return [p for p in self.messages if p.channel == channel and not p.thread_ts]
 
     def thread(self, channel: str, thread_ts: str = "") -> list[Posted]:
-        return [
-            p for p in self.messages if p.channel == channel and p.thread_ts == thread_ts
-        ]
+        return [p for p in self.messages if p.channel == channel and p.thread_ts == thread_ts]
 
     def bodies(self, channel: str, thread_ts: str = "") -> list[str]:
         return [p.body for p in self.thread(channel, thread_ts)]
@@ -284,9 +282,7 @@ class Workspace:
                 "type": "event_callback",
                 "event_id": event_id,
                 "event_time": int(time.time()),
-                "authorizations": [
-                    {"team_id": self.team, "user_id": BOT_USER, "is_bot": True}
-                ],
+                "authorizations": [{"team_id": self.team, "user_id": BOT_USER, "is_bot": True}],
             }
         )
         extra = {}
@@ -362,7 +358,12 @@ class Workspace:
             {
                 "type": "block_actions",
                 "team": {"id": self.team, "domain": self.team.lower()},
-                "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": self.team},
+                "user": {
+                    "id": user,
+                    "username": user.lower(),
+                    "name": user.lower(),
+                    "team_id": self.team,
+                },
                 "api_app_id": "A1",
                 "token": "legacy",
                 "container": container,
@@ -399,7 +400,12 @@ class Workspace:
             {
                 "type": "view_submission",
                 "team": {"id": self.team, "domain": self.team.lower()},
-                "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": self.team},
+                "user": {
+                    "id": user,
+                    "username": user.lower(),
+                    "name": user.lower(),
+                    "team_id": self.team,
+                },
                 "api_app_id": "A1",
                 "token": "legacy",
                 "trigger_id": f"trigger-{self.team}-{next(self._n)}",
