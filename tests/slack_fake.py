@@ -7,6 +7,7 @@ presses and modal submissions to `POST /slack/events`, signed as Slack signs the
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -15,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
@@ -74,12 +75,16 @@ class FakeSlackApi:
     uploads: dict[str, bytes] = field(default_factory=dict)
     url: str = ""
     _runner: web.AppRunner | None = None
+    _socket: web.WebSocketResponse | None = None
+    _socket_acks: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    _socket_open: asyncio.Event = field(default_factory=asyncio.Event)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/link", self._link)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -134,7 +139,8 @@ class FakeSlackApi:
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
-        if method not in ("oauth.v2.access",) and token not in self.tokens:
+        app_level = method == "apps.connections.open" and token.startswith("xapp-")
+        if method != "oauth.v2.access" and not app_level and token not in self.tokens:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         body: dict[str, Any] = handler(args, token)
         return web.json_response(body)
@@ -240,6 +246,31 @@ class FakeSlackApi:
             "enterprise": None,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        return {"ok": True, "url": self.base.replace("http://", "ws://") + "/link"}
+
+    async def _link(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: envelopes go out on this WebSocket, the app's acks come back."""
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._socket = socket
+        self._socket_open.set()
+        async for message in socket:
+            if message.type == WSMsgType.TEXT:
+                await self._socket_acks.put(json.loads(message.data))
+        return socket
+
+    async def deliver(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """Send one Socket Mode envelope and return the app's acknowledgement of it."""
+        async with asyncio.timeout(10):
+            await self._socket_open.wait()
+            assert self._socket is not None
+            await self._socket.send_str(json.dumps(envelope))
+            while True:
+                ack = await self._socket_acks.get()
+                if ack.get("envelope_id") == envelope["envelope_id"]:
+                    return ack
 
     async def _upload(self, request: web.Request) -> web.Response:
         self.uploads[request.match_info["file_id"]] = await request.read()

@@ -5,17 +5,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from pydantic import SecretStr
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+from bot.slack.app import build_slack
 from bot.slack.blocks import MAX_BLOCKS, SECTION_LIMIT, form_view, text_messages
+from conversations.drafting import OfflineDrafter
 from conversations.ports import Draft, DraftContext
 from conversations.replies import Button, Text, TextRequest
-from tests.helpers import GOOD_ANSWERS, IDENTIFICATION
+from etp.container import build_app
+from etp.settings import SlackSettings
+from tests.helpers import GOOD_ANSWERS, IDENTIFICATION, settings_for
 from tests.slack_bot import CLIENT_ID, RunningBot, running_bot
-from tests.slack_fake import FORM, FakeSlackApi, Posted
+from tests.slack_fake import FORM, FakeSlackApi, Posted, Workspace
 
 CHANNEL = "C1"
 NAMES = {"U1": "Maria Silva", "U2": "João Souza"}
@@ -453,3 +460,61 @@ async def test_the_single_token_mode_refuses_other_workspaces_too(
         assert "não está autorizado" in refused.json()["text"]
         await start_etp(bot)  # T1, the token's workspace, works
         assert await rows(bot, "people", "T7") == 0
+
+
+# --- Socket Mode (`etp slack`) -----------------------------------------------------------
+
+
+async def test_socket_mode_receives_envelopes_acks_them_and_answers(
+    sqlite_url: str, slack_api: FakeSlackApi
+) -> None:
+    settings = settings_for(sqlite_url)
+    settings.__dict__["slack"] = SlackSettings(
+        slack_bot_token=SecretStr("xoxb-T1"),
+        slack_app_token=SecretStr("xapp-1"),
+        slack_api_url=slack_api.url,
+    )
+    app = await build_app(settings, drafter=OfflineDrafter(), migrate=False)
+    channel = build_slack(app)
+    handler = AsyncSocketModeHandler(channel.bolt, "xapp-1")
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    try:
+        async with httpx.AsyncClient() as unused:  # payloads only: Socket Mode needs no HTTP
+            workspace = Workspace(unused, slack_api)
+        command = parse_qs(workspace.slash_body("U1", "D1", "novo Cadeiras"))
+        ack = await slack_api.deliver(
+            {
+                "envelope_id": "env-1",
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": {key: values[0] for key, values in command.items()},
+            }
+        )
+        assert ack["envelope_id"] == "env-1"
+        event = workspace.message_event("U1", "D1", IDENTIFICATION[0])
+        ack = await slack_api.deliver(
+            {
+                "envelope_id": "env-2",
+                "type": "events_api",
+                "accepts_response_payload": False,
+                "retry_attempt": 0,
+                "payload": {
+                    "team_id": "T1",
+                    "api_app_id": "A1",
+                    "event": event,
+                    "type": "event_callback",
+                    "event_id": "EvSocket1",
+                    "event_time": int(time.time()),
+                },
+            }
+        )
+        assert ack == {"envelope_id": "env-2"}
+        for _ in range(3):
+            await channel.drain()
+            await app.queue.drain()
+        bodies = slack_api.bodies("D1")
+        assert "ETP nº 1 criado: Cadeiras" in bodies[0]
+        assert "Identificação · Unidade requisitante" in bodies[-1]
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+        await app.close()
