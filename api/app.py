@@ -17,4 +17,11 @@ def create_api(app: App) -> FastAPI:
     api.state.etp = app
     api.state.started = time.monotonic()
     api.include_router(health.router)
+    slack = app.settings.slack
+    if slack.enabled and slack.slack_signing_secret is not None:  # HTTP mode needs the secret
+        from api.slack import build_router
+        from bot.slack.app import build_slack
+
+        api.state.slack = build_slack(app)
+        api.include_router(build_router(api.state.slack))
     return api

@@ -26,7 +26,7 @@ from conversations.model import (
     TeamMember,
 )
 from conversations.ports import AuditEntry, Draft, DraftRequest
-from conversations.replies import Button, Document, DraftingStarted, Reply, Text
+from conversations.replies import Button, Document, DraftingStarted, Reply, Text, TextRequest
 
 MAX_TEXT = 12_000
 MAX_TITLE = 200
@@ -354,7 +354,13 @@ class Flow:
             current = entry.draft or entry.accepted_text
             if not current:
                 raise InputError(m.EDIT_NOTHING)
-            self.out.say(m.EDIT_USAGE.format(text=current), expects_text=True)
+            self.out.replies.append(
+                Text(
+                    m.EDIT_USAGE.format(text=current),
+                    expects_text=True,
+                    request=TextRequest("/editar", current),
+                )
+            )
             return
         self._accept_text(spec, text, "edited")
         self.out.say(m.EDITED.format(roman=spec.roman))
@@ -657,9 +663,12 @@ class Flow:
             else (Button(m.BTN_SKIP, "/pular"),)
         )
         if conv.mode == "justify":
-            self.out.say(
-                m.SKIP_ASK_JUSTIFICATION.format(roman=spec.roman, title=spec.title),
-                expects_text=True,
+            self.out.replies.append(
+                Text(
+                    m.SKIP_ASK_JUSTIFICATION.format(roman=spec.roman, title=spec.title),
+                    expects_text=True,
+                    request=TextRequest("/pular"),
+                )
             )
         elif conv.mode == "followup":
             check = next((c for c in spec.checks if c.id == conv.check), spec.checks[0])

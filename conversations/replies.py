@@ -14,11 +14,23 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class TextRequest:
+    """The engine waits for a text that completes `command` (e.g. '/editar <texto>').
+
+    Channels with forms (Slack modals) may ask for it in one; `current` prefills the form.
+    """
+
+    command: str
+    current: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Text:
     text: str
     buttons: tuple[Button, ...] = ()
     expects_text: bool = False  # the next free text is an answer, not a choice
     replaces: str | None = None  # the job id of a DraftingStarted message this text replaces
+    request: TextRequest | None = None  # the text asked for, for channels that have forms
 
 
 @dataclass(frozen=True, slots=True)

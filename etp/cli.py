@@ -113,6 +113,36 @@ def worker_cmd(
     asyncio.run(main())
 
 
+@cli.command()
+def slack() -> None:
+    """Slack app in Socket Mode (SLACK_APP_TOKEN); no public URL needed."""
+    _logging()
+    settings = load_settings()
+    if settings.slack.slack_app_token is None:
+        typer.echo("etp slack needs SLACK_APP_TOKEN (an app-level xapp- token)", err=True)
+        raise typer.Exit(2)
+    if not settings.slack.enabled:
+        typer.echo("etp slack needs SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and SECRET", err=True)
+        raise typer.Exit(2)
+    app_token = settings.slack.slack_app_token.get_secret_value()
+
+    async def main() -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        from bot.slack.app import build_slack
+        from etp.container import build_app
+
+        app = await build_app(settings)
+        try:
+            channel = build_slack(app)
+            handler = AsyncSocketModeHandler(channel.bolt, app_token)
+            await handler.start_async()  # type: ignore[no-untyped-call]
+        finally:
+            await app.close()
+
+    asyncio.run(main())
+
+
 @db_cli.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply Alembic migrations to DATABASE_URL."""

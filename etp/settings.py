@@ -68,17 +68,52 @@ class TelegramSettings(BaseSettings):
         return _refuse_placeholder(value, "TELEGRAM_*")
 
 
+DEFAULT_SLACK_SCOPES = (
+    "app_mentions:read,channels:history,chat:write,commands,files:write,groups:history,"
+    "im:history,mpim:history,users:read"
+)
+
+
 class SlackSettings(BaseSettings):
     model_config = _CONFIG
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str | None = None
+    # multi-workspace OAuth installation (used instead of SLACK_BOT_TOKEN when both are set)
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_scopes: str = DEFAULT_SLACK_SCOPES
+    slack_redirect_uri: str | None = None
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token")
+    @field_validator(
+        "slack_bot_token", "slack_signing_secret", "slack_app_token", "slack_client_secret"
+    )
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         return _refuse_placeholder(value, "SLACK_*")
+
+    @model_validator(mode="after")
+    def _oauth_pair(self) -> SlackSettings:
+        if (self.slack_client_id is None) != (self.slack_client_secret is None):
+            raise ValueError("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together")
+        return self
+
+    @property
+    def oauth(self) -> bool:
+        """Multi-workspace mode: installations come from the OAuth flow, not one bot token."""
+        return self.slack_client_id is not None
+
+    @property
+    def enabled(self) -> bool:
+        return self.oauth or self.slack_bot_token is not None
+
+    @property
+    def api_url(self) -> str | None:
+        """The Web API base URL as slack-sdk wants it (with a trailing slash)."""
+        if not self.slack_api_url:
+            return None
+        return self.slack_api_url.rstrip("/") + "/"
 
 
 class AccessSettings(BaseSettings):

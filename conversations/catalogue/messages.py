@@ -251,3 +251,43 @@ DRAFT_SECTION_REF = "seção {roman} ({title})"
 LLM_FALLBACK = (
     "O serviço de redação automática está indisponível; a minuta foi redigida pelo redator local."
 )
+
+# --- Slack -------------------------------------------------------------------------------
+
+SLACK_THREAD_ROOT = (
+    "{name} abriu uma conversa do ETP Express. Toda a equipe de planejamento pode responder "
+    "nesta thread; cada resposta, aceite e edição fica registrada com o nome de quem a fez."
+)
+SLACK_USE_THREAD = (
+    "Neste canal, o comando {command} vale dentro da thread do ETP: mencione o ETP Express na "
+    "thread (por exemplo, @ETP Express {command}) ou use os botões da thread. Para começar um "
+    "novo ETP, use /etp novo <título>."
+)
+SLACK_TEAM_NOT_ALLOWED = (
+    "Este espaço de trabalho do Slack não está autorizado a usar o ETP Express. Fale com o "
+    "administrador do sistema no seu órgão. Nada foi registrado."
+)
+SLACK_AUTHORIZE_ERROR = (
+    "O ETP Express não está instalado neste espaço de trabalho. Peça ao administrador que o "
+    "instale."
+)
+SLACK_FORM_TITLES = {"/editar": "Editar a minuta", "/pular": "Pular a seção"}
+SLACK_FORM_DEFAULT_TITLE = "ETP Express"
+SLACK_FORM_HINTS = {
+    "/editar": "Altere o texto da seção. Ao enviar, o texto substitui a minuta e é aceito.",
+    "/pular": "Informe a justificativa para não elaborar esta seção (art. 18, §2º, da Lei nº "
+    "14.133/2021).",
+}
+SLACK_FORM_LABELS = {"/editar": "Texto da seção", "/pular": "Justificativa"}
+SLACK_FORM_DEFAULT_LABEL = "Texto"
+SLACK_FORM_MORE = "Continuação do texto"
+SLACK_FORM_SUBMIT = "Enviar"
+SLACK_FORM_CLOSE = "Cancelar"
+SLACK_INSTALL_OK_TITLE = "ETP Express instalado"
+SLACK_INSTALL_OK = (
+    "O ETP Express foi instalado no espaço de trabalho {team}. Volte ao Slack e use /etp novo "
+    "<título> para começar um ETP."
+)
+SLACK_INSTALL_REFUSED_TITLE = "Instalação recusada"
+SLACK_INSTALL_FAILED_TITLE = "Instalação não concluída"
+SLACK_INSTALL_FAILED = "Não foi possível concluir a instalação ({reason}). Tente novamente."

@@ -1,0 +1,1 @@
+"""The Slack channel (slack-bolt): slash command, mentions, DMs, threads, buttons and modals."""

@@ -1,0 +1,340 @@
+"""The Slack channel: where an event belongs, who said it, and how the replies look in Slack.
+
+Listeners (commands, events, actions, views) call this; it hands each event to the engine and
+renders the replies. No conversation rule lives here, only Slack's shape of things.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from cachetools import TTLCache
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.blocks import Message, form_view, plain_message, text_messages
+from bot.slack.memory import DraftMessages, Memo
+from conversations.catalogue import messages as m
+from conversations.events import (
+    COMMAND_NAMES_PT,
+    COMMANDS,
+    Address,
+    Author,
+    Inbound,
+    is_known_command,
+    parse_command,
+)
+from conversations.ports import StoreUnavailable
+from conversations.replies import Document, DraftingStarted, Reply, Text
+from conversations.service import EtpService
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+# Outside a thread, in a channel: these commands open a thread of their own ...
+THREAD_OPENERS = frozenset({"new", "resume"})
+# ... these answer there (privately) ...
+CHANNEL_WIDE = frozenset({"list", "help", "start"})
+# ... and the rest need an ETP's thread (Slack sends no thread with a slash command).
+
+DRAFT_WAIT = 10.0  # seconds a finished draft waits for its "redigindo…" message to be posted
+ROOT_TTL = 3600  # a redelivered event finds the thread its first delivery opened
+NAME_TTL = 3600
+
+_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where in Slack a conversation lives: a DM, or a thread of a channel."""
+
+    team: str
+    channel: str
+    thread: str = ""
+    shared: bool = False
+
+    @property
+    def address(self) -> Address:
+        return Address(PLATFORM, f"{self.team}:{self.channel}", self.thread, self.shared)
+
+    @property
+    def outside_thread(self) -> bool:
+        return self.shared and not self.thread
+
+    @staticmethod
+    def of(address: Address) -> Place:
+        team, _, channel = address.chat_id.partition(":")
+        return Place(team, channel, address.thread_id, address.shared)
+
+    @staticmethod
+    def at(team: str, channel: str, thread: str = "") -> Place:
+        """DMs (channel ids starting with D) are private and threadless; the rest are shared."""
+        if channel.startswith("D"):
+            return Place(team, channel, "", shared=False)
+        return Place(team, channel, thread, shared=True)
+
+    def metadata(self) -> dict[str, str]:
+        return {"team": self.team, "channel": self.channel, "thread": self.thread}
+
+
+def command_line(words: str) -> str:
+    """The words after /etp ('novo Compra de papel') as the engine's command line."""
+    words = words.strip()
+    return f"/{words}" if words else "/ajuda"
+
+
+def mention_line(text: str, bot_user_id: str | None) -> tuple[str, bool]:
+    """A mention's text without the bot's name; a leading sub-command word makes it a command."""
+    stripped = _MENTION.sub(
+        lambda match: "" if match.group(1) == bot_user_id else match.group(0), text
+    ).strip()
+    first = stripped.split(maxsplit=1)[0].lower() if stripped else ""
+    if first in COMMANDS:
+        return f"/{stripped}", True
+    return stripped, stripped.startswith("/")
+
+
+class TeamClients:
+    """The Web API client of each workspace: the single bot token, or the installation's."""
+
+    def __init__(self, base: AsyncWebClient, store: AsyncInstallationStore | None) -> None:
+        self.base = base
+        self.store = store
+        self._clients: TTLCache[str, AsyncWebClient] = TTLCache(maxsize=1000, ttl=600)
+
+    async def for_team(self, team: str) -> AsyncWebClient | None:
+        if self.store is None:
+            return self.base
+        client = self._clients.get(team)
+        if client is None:
+            bot = await self.store.async_find_bot(enterprise_id=None, team_id=team)
+            if bot is None or not bot.bot_token:
+                return None
+            client = AsyncWebClient(token=bot.bot_token, base_url=self.base.base_url)
+            self._clients[team] = client
+        return client
+
+
+class SlackChannel:
+    """Slack events in, the engine's replies out as Block Kit messages, modals and files."""
+
+    def __init__(
+        self, service: EtpService, clients: TeamClients, memo: Memo, bolt: AsyncApp
+    ) -> None:
+        self.service = service
+        self.bolt = bolt
+        self.clients = clients
+        self.memo = memo
+        self.drafts = DraftMessages(memo)
+        self._names: TTLCache[str, str] = TTLCache(maxsize=10_000, ttl=NAME_TTL)
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # --- in-flight work (graceful shutdown, tests) ---------------------------------------
+
+    @asynccontextmanager
+    async def working(self) -> AsyncIterator[None]:
+        """Count a listener's work from before its ack until its last reply is out."""
+        self._busy += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._busy -= 1
+            if self._busy == 0:
+                self._idle.set()
+
+    async def drain(self) -> None:
+        """Wait until no listener is still working."""
+        await self._idle.wait()
+
+    # --- who and where -------------------------------------------------------------------
+
+    async def author(
+        self, client: AsyncWebClient, team: str, user: str, fallback: str = ""
+    ) -> Author:
+        """The Slack user with the name users.info gives (cached), for attribution."""
+        key = f"{team}:{user}"
+        name = self._names.get(key)
+        if name is None:
+            name = fallback or user
+            try:
+                found = (await client.users_info(user=user)).get("user") or {}
+                profile = found.get("profile") or {}
+                name = (
+                    profile.get("real_name")
+                    or found.get("real_name")
+                    or profile.get("display_name")
+                    or found.get("name")
+                    or name
+                )
+                self._names[key] = name
+            except SlackApiError as error:
+                log.warning("users.info failed for %s: %s", key, error.response.get("error"))
+        return Author(PLATFORM, key, name)
+
+    async def open_thread(
+        self, client: AsyncWebClient, place: Place, author: Author, key: str
+    ) -> Place:
+        """Post the root message of a new ETP thread (once per delivery key) and return it."""
+        memo_key = f"root:{place.team}:{key}"
+        ts = await self.memo.get(memo_key)
+        if ts is None:
+            posted = await client.chat_postMessage(
+                channel=place.channel, text=m.SLACK_THREAD_ROOT.format(name=author.display_name)
+            )
+            ts = str(posted["ts"])
+            await self.memo.set(memo_key, ts, ROOT_TTL)
+        return Place(place.team, place.channel, ts, shared=True)
+
+    # --- events --------------------------------------------------------------------------
+
+    async def command(
+        self,
+        client: AsyncWebClient,
+        place: Place,
+        user: str,
+        author: Author,
+        line: str,
+        *,
+        event_id: str,
+        key: str,
+        kind: str | None = None,
+        trigger_id: str | None = None,
+    ) -> None:
+        """A command line (or text) from a slash command, a mention or a button, routed."""
+        if place.outside_thread:
+            parsed = parse_command(line)
+            name = parsed[0] if parsed else "new"
+            if name in THREAD_OPENERS:
+                place = await self.open_thread(client, place, author, key)
+            elif name in CHANNEL_WIDE or not is_known_command(name):
+                await self.handle(
+                    client, place, author, line, event_id=event_id, kind=kind, private_to=user
+                )
+                return
+            else:
+                word = COMMAND_NAMES_PT.get(name, name)
+                hint = m.SLACK_USE_THREAD.format(command=word)
+                await self._post(client, place, plain_message(hint), private_to=user)
+                return
+        await self.handle(
+            client, place, author, line, event_id=event_id, kind=kind, trigger_id=trigger_id
+        )
+
+    async def handle(
+        self,
+        client: AsyncWebClient,
+        place: Place,
+        author: Author,
+        line: str,
+        *,
+        event_id: str | None,
+        kind: str | None = None,
+        trigger_id: str | None = None,
+        private_to: str | None = None,
+    ) -> None:
+        """Hand one event to the engine and render its replies where it happened."""
+        inbound = Inbound.from_text(place.address, author, line, event_id, kind=kind)
+        try:
+            replies = await self.service.handle(inbound)
+        except StoreUnavailable:
+            log.exception("store unavailable for %s", place.address.key)
+            replies = [Text(m.BUSY_RETRY)]
+        await self.render(client, place, replies, trigger_id=trigger_id, private_to=private_to)
+
+    async def notify(self, address: Address, replies: Sequence[Reply]) -> None:
+        """Late replies (finished drafts) for a Slack conversation."""
+        place = Place.of(address)
+        client = await self.clients.for_team(place.team)
+        if client is None:
+            log.warning(
+                "no Slack installation for team %s; %d replies dropped", place.team, len(replies)
+            )
+            return
+        async with self.working():
+            await self.render(client, place, replies)
+
+    # --- rendering -----------------------------------------------------------------------
+
+    async def render(
+        self,
+        client: AsyncWebClient,
+        place: Place,
+        replies: Sequence[Reply],
+        *,
+        trigger_id: str | None = None,
+        private_to: str | None = None,
+    ) -> None:
+        for reply in replies:
+            try:
+                if isinstance(reply, Text):
+                    if reply.request is not None and trigger_id is not None:
+                        view = form_view(reply.request, place.metadata())
+                        await client.views_open(trigger_id=trigger_id, view=view)
+                        trigger_id = None  # a trigger opens one view
+                        if reply.request.current:
+                            continue  # the form shows what this message would
+                    await self._post_text(client, place, reply, private_to)
+                elif isinstance(reply, DraftingStarted):
+                    ts = await self._post(client, place, plain_message(reply.text), private_to)
+                    if ts is not None:
+                        await self.drafts.remember(reply.job_id, place.channel, ts)
+                elif isinstance(reply, Document):
+                    await client.files_upload_v2(
+                        channel=place.channel,
+                        thread_ts=place.thread or None,
+                        content=reply.content,
+                        filename=reply.filename,
+                        title=reply.filename,
+                        initial_comment=reply.caption or None,
+                    )
+            except SlackApiError as error:
+                log.error(
+                    "Slack refused a reply in %s: %s",
+                    place.address.key,
+                    error.response.get("error"),
+                )
+
+    async def _post_text(
+        self, client: AsyncWebClient, place: Place, reply: Text, private_to: str | None
+    ) -> None:
+        messages = text_messages(reply)
+        if reply.replaces is not None:
+            found = await self.drafts.find(reply.replaces, DRAFT_WAIT)
+            if found is not None:
+                channel, ts = found
+                first = messages.pop(0)
+                await client.chat_update(
+                    channel=channel, ts=ts, text=first.text, blocks=first.blocks
+                )
+        for message in messages:
+            await self._post(client, place, message, private_to)
+
+    async def _post(
+        self, client: AsyncWebClient, place: Place, message: Message, private_to: str | None
+    ) -> str | None:
+        if private_to is not None:
+            await client.chat_postEphemeral(
+                channel=place.channel,
+                user=private_to,
+                thread_ts=place.thread or None,
+                text=message.text,
+                blocks=message.blocks,
+            )
+            return None
+        posted = await client.chat_postMessage(
+            channel=place.channel,
+            thread_ts=place.thread or None,
+            text=message.text,
+            blocks=message.blocks,
+        )
+        return str(posted["ts"])
