@@ -163,8 +163,20 @@ class Flow:
             self.out.say(m.RESUMING.format(id=self.etp.id, title=self.etp.title))
             entry = self._entry()
             if self.conv.mode == "drafting" and entry is not None and entry.status == "drafting":
-                # a draft job may have died with the previous process: ask for it again
-                self._start_draft(entry.number, complement=False)
+                # a draft job may have died with the previous process: submit the same job again
+                # (same attempt, same job id: a queue that still holds it keeps one)
+                spec = BY_NUMBER[entry.number]
+                self.out.drafts.append((entry.number, entry.draft_attempt))
+                job_id = DraftRequest(
+                    self.etp.id or 0,
+                    entry.number,
+                    entry.draft_attempt,
+                    self.ctx.inbound.address,
+                    "",
+                ).job_id
+                self.out.replies.append(
+                    DraftingStarted(job_id, m.DRAFTING.format(roman=spec.roman, title=spec.title))
+                )
                 return
             self._prompt()
 

@@ -77,6 +77,8 @@ class InProcessDraftQueue:
     async def submit(self, request: DraftRequest) -> None:
         if self._runner is None:
             raise RuntimeError("draft queue not bound to a service")
+        if any(t.get_name() == request.job_id for t in self._tasks):
+            return  # the same job is already running
         task = asyncio.create_task(self._runner(request), name=request.job_id)
         self._tasks.add(task)
         task.add_done_callback(self._done)

@@ -101,6 +101,5 @@ async def build_app(
     service = EtpService(
         SqlEtpStore(engine), drafter or build_drafter(settings), queue, notifier, locks=locks
     )
-    if isinstance(queue, InProcessDraftQueue):
-        queue.bind(service.run_draft)
+    queue.bind(service.run_draft)
     return App(settings, engine, service, queue, notifier, redis)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Retry, Worker, func
+from redis.exceptions import RedisError
 
 from conversations.events import Address
 from conversations.ports import DraftRequest, StoreUnavailable
+from conversations.service import InProcessDraftQueue
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +57,18 @@ def request_from_json(data: dict[str, Any]) -> DraftRequest:
 
 
 class ArqDraftQueue:
-    """DraftQueue port on arq; the job id makes a resubmitted request a no-op."""
+    """DraftQueue port on arq; the job id makes a resubmitted request a no-op.
+
+    If Redis cannot take the job, it runs in this process instead (Redis only accelerates).
+    """
 
     def __init__(self, pool: ArqRedis, *, queue_name: str = QUEUE_NAME) -> None:
         self.pool = pool
         self.queue_name = queue_name
+        self.fallback = InProcessDraftQueue()
+
+    def bind(self, runner: Callable[[DraftRequest], Coroutine[Any, Any, None]]) -> None:
+        self.fallback.bind(runner)
 
     @classmethod
     async def connect(cls, redis_url: str, *, queue_name: str = QUEUE_NAME) -> ArqDraftQueue:
@@ -71,15 +81,27 @@ class ArqDraftQueue:
         return cls(pool, queue_name=queue_name)
 
     async def submit(self, request: DraftRequest) -> None:
-        await self.pool.enqueue_job(
-            JOB_NAME, request_to_json(request), _job_id=request.job_id, _queue_name=self.queue_name
-        )
+        try:
+            # the queue name keeps job ids of deployments sharing one Redis apart
+            await self.pool.enqueue_job(
+                JOB_NAME,
+                request_to_json(request),
+                _job_id=f"{self.queue_name}:{request.job_id}",
+                _queue_name=self.queue_name,
+            )
+        except (RedisError, OSError):
+            log.warning("draft queue unavailable; running %s in-process", request.job_id)
+            await self.fallback.submit(request)
 
     async def drain(self) -> None:
-        """Jobs run in workers; nothing to wait for in this process."""
+        """Jobs run in workers; only the in-process fallback jobs are waited for."""
+        await self.fallback.drain()
 
     async def close(self) -> None:
-        await self.pool.aclose()
+        try:
+            await self.pool.aclose()
+        except (RedisError, OSError):
+            log.warning("draft queue connection did not close cleanly")
 
 
 async def _draft_section(ctx: dict[str, Any], payload: dict[str, Any]) -> None:

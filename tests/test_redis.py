@@ -50,7 +50,7 @@ async def test_app_with_redis_is_ready_and_works(sqlite_url: str) -> None:
     from etp.settings import RedisSettings
 
     settings.__dict__["redis"] = RedisSettings(redis_url=REDIS_TEST_URL)
-    app = await build_app(settings, migrate=False)
+    app = await build_app(settings, migrate=False, in_process_drafts=True)
     try:
         transport = httpx.ASGITransport(app=create_api(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://etp") as client:
@@ -68,7 +68,7 @@ async def test_redis_down_degrades_to_database_locks(sqlite_url: str, unused_tcp
     from etp.settings import RedisSettings
 
     settings.__dict__["redis"] = RedisSettings(redis_url=f"redis://127.0.0.1:{unused_tcp_port}/0")
-    app = await build_app(settings, migrate=False)
+    app = await build_app(settings, migrate=False, in_process_drafts=True)
     try:
         transport = httpx.ASGITransport(app=create_api(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://etp") as client:

@@ -10,7 +10,7 @@ from etp.container import build_app
 from etp.settings import RedisSettings
 from storage.jobs import ArqDraftQueue, build_worker
 from tests.conftest import REDIS_TEST_URL
-from tests.helpers import GOOD_ANSWERS, make_chat, settings_for
+from tests.helpers import GOOD_ANSWERS, make_app, make_chat, settings_for
 from tests.test_redis import _need_redis
 
 
@@ -54,5 +54,24 @@ async def test_console_keeps_drafts_in_process_even_with_redis(sqlite_url: str) 
     app = await build_app(settings, migrate=False, in_process_drafts=True)
     try:
         assert isinstance(app.queue, InProcessDraftQueue)
+    finally:
+        await app.close()
+
+
+async def test_redis_down_at_submit_runs_the_draft_in_process(
+    sqlite_url: str, unused_tcp_port: int
+) -> None:
+    from arq.connections import ArqRedis
+
+    app = await make_app(sqlite_url)
+    dead = ArqDraftQueue(ArqRedis.from_url(f"redis://127.0.0.1:{unused_tcp_port}/0"))
+    dead.bind(app.service.run_draft)
+    app.service.queue = dead
+    app.queue = dead
+    try:
+        chat = make_chat(app)
+        await chat.identify()
+        await chat.answer_section(1, accept=False)
+        assert "Minuta:" in chat.last_text()  # the draft arrived although Redis was down
     finally:
         await app.close()
