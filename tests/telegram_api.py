@@ -64,6 +64,7 @@ class FakeBotApi:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.on_call: Callable[[Call], None] | None = None  # e.g. a benchmark's counters
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -154,6 +155,8 @@ class FakeBotApi:
         return _answer(200, {"ok": True, "result": self._result(call)})
 
     async def _record(self, call: Call) -> None:
+        if self.on_call is not None:
+            self.on_call(call)
         async with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
