@@ -19,7 +19,6 @@ import os
 import platform
 import random
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -27,7 +26,6 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -110,10 +108,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+async def wait_ready(url: str, process: asyncio.subprocess.Process) -> None:
     async with aiohttp.ClientSession() as session:
         for _ in range(300):
-            if process.poll() is not None:
+            if process.returncode is not None:
                 raise RuntimeError(f"server exited with {process.returncode}")
             try:
                 async with session.get(url) as response:
@@ -240,9 +238,16 @@ async def run_load(
         warm_status: Counter[int] = Counter()
         ref = base_id - 1
         await drive(
-            session, url, ref, updates, steps, inbox,
-            drafts=drafts, latencies=warm, statuses=warm_status,
-        )  # fmt: skip
+            session,
+            url,
+            ref,
+            updates,
+            steps,
+            inbox,
+            drafts=drafts,
+            latencies=warm,
+            statuses=warm_status,
+        )
         await asyncio.sleep(0.5)
         expected_messages = inbox.messages[str(ref)]
         expected_documents = inbox.documents[str(ref)]
@@ -262,7 +267,7 @@ async def run_load(
                     drafts=drafts,
                     latencies=latencies,
                     statuses=statuses,
-                )  # fmt: skip
+                )
                 for c in ids
             )
         )
@@ -286,8 +291,11 @@ async def run_load(
 
 async def bench_echo(api: FakeBotApi, chats: int) -> Result:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "echo_bot.py"), "--port", str(port)],
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "bench" / "echo_bot.py"),
+        "--port",
+        str(port),
         env=server_env(api.url, {}),
         cwd=ROOT,
     )
@@ -298,7 +306,7 @@ async def bench_echo(api: FakeBotApi, chats: int) -> Result:
         )
     finally:
         process.terminate()
-        process.wait(10)
+        await process.wait()
 
 
 async def bench_etp(api: FakeBotApi, chats: int) -> Result:
@@ -314,12 +322,16 @@ async def bench_etp(api: FakeBotApi, chats: int) -> Result:
             "TELEGRAM_CHAT_RATE": "100000",
         },
     )
-    process: subprocess.Popen[bytes] | None = None
+    process: asyncio.subprocess.Process | None = None
     try:
-        subprocess.run([str(BIN / "etp"), "db", "upgrade"], env=env, cwd=ROOT, check=True)
+        upgrade = await asyncio.create_subprocess_exec(
+            str(BIN / "etp"), "db", "upgrade", env=env, cwd=ROOT
+        )
+        if await upgrade.wait() != 0:
+            raise RuntimeError("etp db upgrade failed")
         port = free_port()
-        process = subprocess.Popen(
-            [str(BIN / "etp"), "serve", "--port", str(port)], env=env, cwd=ROOT
+        process = await asyncio.create_subprocess_exec(
+            str(BIN / "etp"), "serve", "--port", str(port), env=env, cwd=ROOT
         )
         await wait_ready(f"http://127.0.0.1:{port}/health", process)
 
@@ -337,7 +349,7 @@ async def bench_etp(api: FakeBotApi, chats: int) -> Result:
     finally:
         if process is not None:
             process.terminate()
-            process.wait(10)
+            await process.wait()
         await admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
