@@ -12,9 +12,9 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from api.deps import EtpApp
 from bot.telegram import TelegramBot
 from conversations.ports import StoreUnavailable
+from etp.container import App
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,12 @@ def _known_type(update: Update) -> bool:
 @router.post("/telegram/webhook")
 async def telegram_webhook(
     request: Request,
-    app: EtpApp,
     secret_token: Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")] = None,
 ) -> JSONResponse:
     """One Telegram update. 200 once it took effect (or was a duplicate); 503 asks Telegram to
     deliver it again (the database was down, nothing was committed)."""
+    # state read directly: a sync dependency would cost a thread hop on every update
+    app: App = request.app.state.etp
     telegram: TelegramBot | None = request.app.state.telegram
     if telegram is None:
         return _error(404, "Telegram is not configured (TELEGRAM_BOT_TOKEN)")

@@ -14,13 +14,20 @@ from aiogram.client.session.middlewares.base import (
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import (
+    AnswerCallbackQuery,
     CopyMessage,
+    DeleteWebhook,
     EditMessageText,
     ForwardMessage,
+    GetMe,
+    GetUpdates,
     Response,
+    SendChatAction,
     SendDocument,
     SendMessage,
     SendPhoto,
+    SetMyCommands,
+    SetWebhook,
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
@@ -33,6 +40,25 @@ from tenacity import (
 )
 
 log = logging.getLogger(__name__)
+
+# aiogram validates every answer as Response[<result type>]; pydantic keeps parametrized models
+# only while something references them, so without these references each call could build the
+# model class again (milliseconds of schema work per Bot API call under load).
+_RESPONSE_MODELS = tuple(
+    Response[method.__returning__]  # type: ignore[name-defined]
+    for method in (
+        SendMessage,
+        SendDocument,
+        SendChatAction,
+        AnswerCallbackQuery,
+        EditMessageText,
+        SetMyCommands,
+        SetWebhook,
+        DeleteWebhook,
+        GetMe,
+        GetUpdates,
+    )
+)
 
 # Methods that put a message into a chat; Telegram asks bots to keep to about one per second.
 PACED = (SendMessage, SendDocument, SendPhoto, CopyMessage, ForwardMessage, EditMessageText)
