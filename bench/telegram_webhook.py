@@ -102,6 +102,12 @@ class Inbox:
 # --- servers ----------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -169,6 +175,7 @@ class Result:
     expected_messages: int
     expected_documents: int
     chat_ids: list[str]
+    server_cpu: float = 0.0  # CPU seconds the server spent during the measured load
     processed: int | None = None
 
     @property
@@ -223,6 +230,7 @@ async def run_load(
     *,
     chats: int,
     drafts: bool,
+    pid: int,
     after: Callable[[], Awaitable[int | None]] | None = None,
 ) -> Result:
     inbox = Inbox()
@@ -254,6 +262,7 @@ async def run_load(
         latencies: list[float] = []
         statuses: Counter[int] = Counter()
         ids = [base_id + i for i in range(chats)]
+        cpu_before = cpu_seconds(pid)
         started = time.perf_counter()
         await asyncio.gather(
             *(
@@ -273,6 +282,7 @@ async def run_load(
         )
         seconds = time.perf_counter() - started
     await asyncio.sleep(1.0)  # late replies (drafts) still in flight
+    server_cpu = cpu_seconds(pid) - cpu_before
     result = Result(
         name,
         len(latencies),
@@ -283,6 +293,7 @@ async def run_load(
         expected_messages,
         expected_documents,
         [str(c) for c in ids],
+        server_cpu,
     )
     if after is not None:
         result.processed = await after()
@@ -302,7 +313,12 @@ async def bench_echo(api: FakeBotApi, chats: int) -> Result:
     try:
         await wait_ready(f"http://127.0.0.1:{port}/health", process)
         return await run_load(
-            "bare aiogram echo", f"http://127.0.0.1:{port}", api, chats=chats, drafts=False
+            "bare aiogram echo",
+            f"http://127.0.0.1:{port}",
+            api,
+            chats=chats,
+            drafts=False,
+            pid=process.pid,
         )
     finally:
         process.terminate()
@@ -344,6 +360,7 @@ async def bench_etp(api: FakeBotApi, chats: int) -> Result:
             api,
             chats=chats,
             drafts=True,
+            pid=process.pid,
             after=processed,
         )
     finally:
@@ -358,7 +375,9 @@ def report(result: Result) -> str:
     extra = f", processed_events {result.processed}" if result.processed is not None else ""
     return (
         f"{result.name:<18} {result.rate:8.0f} updates/s  p50 {result.pct(50):6.1f} ms  "
-        f"p99 {result.pct(99):6.1f} ms  ({result.updates} updates in {result.seconds:.2f} s; "
+        f"p99 {result.pct(99):6.1f} ms  "
+        f"server CPU {result.server_cpu / result.updates * 1000:5.2f} ms/update  "
+        f"({result.updates} updates in {result.seconds:.2f} s; "
         f"per chat {result.expected_messages} messages + {result.expected_documents} documents; "
         f"exactly once: {once}{extra})"
     )
@@ -379,7 +398,8 @@ async def main(chats: int, rounds: int) -> None:
             print(report(etp))
             print(
                 f"ratio: throughput {etp.rate / echo.rate:.2f}x, "
-                f"p99 {etp.pct(99) / echo.pct(99):.2f}x of the baseline's"
+                f"p99 {etp.pct(99) / echo.pct(99):.2f}x, "
+                f"server CPU per update {etp.server_cpu / echo.server_cpu:.2f}x of the baseline's"
             )
             wrong = [c for c in etp.chat_ids if etp.inbox.messages[c] != etp.expected_messages]
             if wrong or not echo.exactly_once or not etp.exactly_once:

@@ -9,12 +9,24 @@ is remembered once committed, so a known person with an unchanged name costs no 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, func, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -56,7 +68,8 @@ _ETP_COLUMNS = (
     _etps.c.status.label("etp_status"),
     _etps.c.owner_id,
     _etps.c.shared_key,
-    _etps.c.identification,
+    # repeated on every section row: read as text and decoded once, from the first row
+    cast(_etps.c.identification, Text).label("identification_json"),
     _etps.c.created_at,
     _etps.c.updated_at.label("etp_updated_at"),
     *[c for c in _sections.c if c.name not in ("id", "etp_id")],
@@ -71,7 +84,7 @@ def _etp_from_rows(rows: Sequence[Any]) -> Etp:
         status=head.etp_status,
         owner_id=head.owner_id,
         shared_key=head.shared_key,
-        identification=Identification.from_json(head.identification),
+        identification=Identification.from_json(json.loads(head.identification_json)),
         created_at=head.created_at,
         updated_at=head.etp_updated_at,
     )
@@ -79,6 +92,58 @@ def _etp_from_rows(rows: Sequence[Any]) -> Etp:
         if row.number is not None:
             etp.sections[row.number] = _entry_from_row(row)
     return etp
+
+
+# The hot path's statements, built once (building and cache-keying them costs per event).
+_CLAIM = {
+    pg: (postgresql.insert(_events) if pg else sqlite.insert(_events))
+    .values(platform=bindparam("platform"), event_id=bindparam("event_id"))
+    .on_conflict_do_nothing()
+    .returning(_events.c.event_id)
+    for pg in (False, True)
+}
+
+_LOAD_ETP = (
+    select(*_ETP_COLUMNS)
+    .select_from(_etps.outerjoin(_sections, _sections.c.etp_id == _etps.c.id))
+    .where(_etps.c.id == bindparam("etp_id"))
+    .order_by(_sections.c.number)
+)
+
+
+def _lock_conversation_query() -> Any:
+    c = _conversations.c
+    # After waiting for the lock, PostgreSQL returns the row's newest version but the joined
+    # ETP as of the statement's snapshot; the version seen in that snapshot tells them apart.
+    seen = _conversations.alias("seen")
+    seen_version = (
+        select(seen.c.version).where(seen.c.id == c.id).scalar_subquery().label("seen_version")
+    )
+    return (
+        select(
+            c.id.label("conv_id"),
+            c.etp_id.label("conv_etp_id"),
+            cast(c.state, Text).label("state_json"),
+            c.version,
+            seen_version,
+            *_ETP_COLUMNS,
+        )
+        .select_from(
+            _conversations.outerjoin(_etps, _etps.c.id == c.etp_id).outerjoin(
+                _sections, _sections.c.etp_id == _etps.c.id
+            )
+        )
+        .where(
+            c.channel == bindparam("channel"),
+            c.chat_id == bindparam("chat_id"),
+            c.thread_id == bindparam("thread_id"),
+        )
+        .order_by(_sections.c.number)
+        .with_for_update(of=_conversations)
+    )
+
+
+_LOCK_CONVERSATION = _lock_conversation_query()
 
 
 def _now() -> datetime:
@@ -109,13 +174,9 @@ class SqlTransaction:
         return postgresql.insert(table) if self.dialect == "postgresql" else sqlite.insert(table)
 
     async def claim_event(self, platform: str, event_id: str) -> bool:
-        stmt = (
-            self._insert(_events)
-            .values(platform=platform, event_id=event_id[:200])
-            .on_conflict_do_nothing()
-            .returning(_events.c.event_id)
-        )
-        return (await self.conn.execute(stmt)).first() is not None
+        stmt = _CLAIM[self.dialect == "postgresql"]
+        params = {"platform": platform, "event_id": event_id[:200]}
+        return (await self.conn.execute(stmt, params)).first() is not None
 
     async def touch_person(self, author: Author) -> int:
         key = (author.platform, author.user_id[:128])
@@ -138,37 +199,10 @@ class SqlTransaction:
 
     async def lock_conversation(self, address: Address) -> ConversationState:
         # one round trip: the row is locked and its current ETP read with it (see load_etp)
-        c = _conversations.c
-        key = and_(
-            c.channel == address.channel,
-            c.chat_id == address.chat_id,
-            c.thread_id == address.thread_id,
-        )
-        # After waiting for the lock, PostgreSQL returns the row's newest version but the joined
-        # ETP as of the statement's snapshot; the version seen in that snapshot tells them apart.
-        seen = _conversations.alias("seen")
-        seen_version = (
-            select(seen.c.version).where(seen.c.id == c.id).scalar_subquery().label("seen_version")
-        )
-        query = (
-            select(
-                c.id.label("conv_id"),
-                c.etp_id.label("conv_etp_id"),
-                c.state,
-                c.version,
-                seen_version,
-                *_ETP_COLUMNS,
-            )
-            .select_from(
-                _conversations.outerjoin(_etps, _etps.c.id == c.etp_id).outerjoin(
-                    _sections, _sections.c.etp_id == _etps.c.id
-                )
-            )
-            .where(key)
-            .order_by(_sections.c.number)
-            .with_for_update(of=_conversations)
-        )
-        rows = (await self.conn.execute(query)).all()
+        query = _LOCK_CONVERSATION
+        params = {"channel": address.channel, "chat_id": address.chat_id}
+        params["thread_id"] = address.thread_id
+        rows = (await self.conn.execute(query, params)).all()
         if not rows:
             await self.conn.execute(
                 self._insert(_conversations)
@@ -181,10 +215,10 @@ class SqlTransaction:
                 )
                 .on_conflict_do_nothing()
             )
-            rows = (await self.conn.execute(query)).all()
+            rows = (await self.conn.execute(query, params)).all()
         head = rows[0]
         state = ConversationState(id=head.conv_id, etp_id=head.conv_etp_id, version=head.version)
-        state.load_json(head.state)
+        state.load_json(json.loads(head.state_json))
         fresh = head.etp_id_ is not None and head.seen_version == head.version
         self._prefetched = _etp_from_rows(rows) if fresh else None  # else load_etp reads again
         return state
@@ -207,13 +241,7 @@ class SqlTransaction:
         prefetched, self._prefetched = self._prefetched, None
         if prefetched is not None and prefetched.id == etp_id:
             return prefetched  # read with the conversation lock, in this transaction
-        query = (
-            select(*_ETP_COLUMNS)
-            .select_from(_etps.outerjoin(_sections, _sections.c.etp_id == _etps.c.id))
-            .where(_etps.c.id == etp_id)
-            .order_by(_sections.c.number)
-        )
-        rows = (await self.conn.execute(query)).all()
+        rows = (await self.conn.execute(_LOAD_ETP, {"etp_id": etp_id})).all()
         return _etp_from_rows(rows) if rows else None
 
     async def save_etp(self, etp: Etp) -> Etp:
