@@ -52,7 +52,7 @@ async def telegram_webhook(
         return _error(401, "invalid secret token")
     try:
         data = json.loads(await request.body())
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return _error(400, "the body is not JSON")
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         return _error(400, "the body is not a Telegram update")
