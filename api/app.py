@@ -6,7 +6,8 @@ import time
 
 from fastapi import FastAPI
 
-from api import health
+from api import health, telegram
+from bot.telegram import build_telegram
 from etp import __version__
 from etp.container import App
 
@@ -17,6 +18,8 @@ def create_api(app: App) -> FastAPI:
     api.state.etp = app
     api.state.started = time.monotonic()
     api.include_router(health.router)
+    api.state.telegram = build_telegram(app) if app.settings.telegram.telegram_bot_token else None
+    api.include_router(telegram.router)
     slack = app.settings.slack
     if slack.enabled and slack.slack_signing_secret is not None:  # HTTP mode needs the secret
         from api.slack import build_router

@@ -143,6 +143,50 @@ def slack() -> None:
     asyncio.run(main())
 
 
+@cli.command()
+def telegram(
+    set_webhook: Annotated[
+        str | None,
+        typer.Option(
+            "--set-webhook",
+            metavar="URL",
+            help="register URL (ending in /telegram/webhook) with Telegram, then exit",
+        ),
+    ] = None,
+) -> None:
+    """Telegram bot in long-polling mode, or register the webhook of `etp serve`."""
+    _logging()
+
+    async def main() -> None:
+        import gc
+
+        from bot.telegram import TelegramNotConfigured, build_telegram
+        from etp.container import build_app
+
+        settings = load_settings()
+        app = await build_app(settings)
+        try:
+            try:
+                telegram = build_telegram(app)
+            except TelegramNotConfigured as exc:
+                typer.echo(f"{exc}; set it in the environment or .env", err=True)
+                raise typer.Exit(2) from exc
+            if set_webhook is not None:
+                secret = settings.telegram.telegram_webhook_secret
+                await telegram.set_webhook(
+                    set_webhook, secret.get_secret_value() if secret else None
+                )
+                typer.echo(f"webhook set to {set_webhook}")
+                return
+            gc.collect()
+            gc.freeze()  # start-up objects leave the collector's working set (PERFORMANCE.md)
+            await telegram.run_polling()
+        finally:
+            await app.close()
+
+    asyncio.run(main())
+
+
 @db_cli.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply Alembic migrations to DATABASE_URL."""

@@ -61,6 +61,8 @@ class TelegramSettings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
+    # messages per second to one chat (Telegram asks for about one); short bursts of 3 pass
+    telegram_chat_rate: float = Field(default=1.0, gt=0)
 
     @field_validator("telegram_bot_token", "telegram_webhook_secret")
     @classmethod

@@ -1,17 +1,32 @@
 """SqlEtpStore: the engine's EtpStore port on SQLAlchemy Core (async), SQLite or PostgreSQL.
 
-Statements are kept few per event (see shared/PERFORMANCE.md): the dedupe insert, the person
-upsert, the conversation lock, two reads of the ETP, and only the changed rows written back.
+Round trips are kept few per event (see shared/PERFORMANCE.md), as they dominate its cost: the
+dedupe insert, the conversation lock, one read of the ETP with its sections, and the writes
+(the ETP and its changed sections, the conversation, revisions, audit) deferred to the end of
+the unit of work and sent as one statement on PostgreSQL (data-modifying CTEs). A person's id
+is remembered once committed, so a known person with an unchanged name costs no statement.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -46,6 +61,91 @@ _events: Table = ProcessedEvent.__table__  # type: ignore[assignment]
 _audit: Table = AuditEvent.__table__  # type: ignore[assignment]
 
 
+# An ETP with its sections, in one query: the ETP's columns repeat on each section row.
+_ETP_COLUMNS = (
+    _etps.c.id.label("etp_id_"),
+    _etps.c.title,
+    _etps.c.status.label("etp_status"),
+    _etps.c.owner_id,
+    _etps.c.shared_key,
+    # repeated on every section row: read as text and decoded once, from the first row
+    cast(_etps.c.identification, Text).label("identification_json"),
+    _etps.c.created_at,
+    _etps.c.updated_at.label("etp_updated_at"),
+    *[c for c in _sections.c if c.name not in ("id", "etp_id")],
+)
+
+
+def _etp_from_rows(rows: Sequence[Any]) -> Etp:
+    head = rows[0]
+    etp = Etp(
+        id=head.etp_id_,
+        title=head.title,
+        status=head.etp_status,
+        owner_id=head.owner_id,
+        shared_key=head.shared_key,
+        identification=Identification.from_json(json.loads(head.identification_json)),
+        created_at=head.created_at,
+        updated_at=head.etp_updated_at,
+    )
+    for row in rows:
+        if row.number is not None:
+            etp.sections[row.number] = _entry_from_row(row)
+    return etp
+
+
+# The hot path's statements, built once (building and cache-keying them costs per event).
+_CLAIM = {
+    pg: (postgresql.insert(_events) if pg else sqlite.insert(_events))
+    .values(platform=bindparam("platform"), event_id=bindparam("event_id"))
+    .on_conflict_do_nothing()
+    .returning(_events.c.event_id)
+    for pg in (False, True)
+}
+
+_LOAD_ETP = (
+    select(*_ETP_COLUMNS)
+    .select_from(_etps.outerjoin(_sections, _sections.c.etp_id == _etps.c.id))
+    .where(_etps.c.id == bindparam("etp_id"))
+    .order_by(_sections.c.number)
+)
+
+
+def _lock_conversation_query() -> Any:
+    c = _conversations.c
+    # After waiting for the lock, PostgreSQL returns the row's newest version but the joined
+    # ETP as of the statement's snapshot; the version seen in that snapshot tells them apart.
+    seen = _conversations.alias("seen")
+    seen_version = (
+        select(seen.c.version).where(seen.c.id == c.id).scalar_subquery().label("seen_version")
+    )
+    return (
+        select(
+            c.id.label("conv_id"),
+            c.etp_id.label("conv_etp_id"),
+            cast(c.state, Text).label("state_json"),
+            c.version,
+            seen_version,
+            *_ETP_COLUMNS,
+        )
+        .select_from(
+            _conversations.outerjoin(_etps, _etps.c.id == c.etp_id).outerjoin(
+                _sections, _sections.c.etp_id == _etps.c.id
+            )
+        )
+        .where(
+            c.channel == bindparam("channel"),
+            c.chat_id == bindparam("chat_id"),
+            c.thread_id == bindparam("thread_id"),
+        )
+        .order_by(_sections.c.number)
+        .with_for_update(of=_conversations)
+    )
+
+
+_LOCK_CONVERSATION = _lock_conversation_query()
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -61,23 +161,29 @@ def _is_connection_error(exc: BaseException) -> bool:
 class SqlTransaction:
     """One unit of work on one connection. Repositories never commit; the store does."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, people: PeopleCache | None = None) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
+        self.people = people if people is not None else PeopleCache()
+        self.learned: list[tuple[tuple[str, str], str, int]] = []  # people ids, once committed
+        self._writes: list[Any] = []  # statements deferred to flush()
+        self._conversation_check: Any = None  # the versioned conversation update, if any
+        self._prefetched: Etp | None = None  # the ETP read by lock_conversation
 
     def _insert(self, table: Any) -> Any:
         return postgresql.insert(table) if self.dialect == "postgresql" else sqlite.insert(table)
 
     async def claim_event(self, platform: str, event_id: str) -> bool:
-        stmt = (
-            self._insert(_events)
-            .values(platform=platform, event_id=event_id[:200])
-            .on_conflict_do_nothing()
-            .returning(_events.c.event_id)
-        )
-        return (await self.conn.execute(stmt)).first() is not None
+        stmt = _CLAIM[self.dialect == "postgresql"]
+        params = {"platform": platform, "event_id": event_id[:200]}
+        return (await self.conn.execute(stmt, params)).first() is not None
 
     async def touch_person(self, author: Author) -> int:
+        key = (author.platform, author.user_id[:128])
+        name = author.display_name[:200]
+        known = self.people.get(key, name)
+        if known is not None:
+            return known
         stmt = self._insert(_people).values(
             platform=author.platform,
             external_id=author.user_id[:128],
@@ -87,26 +193,17 @@ class SqlTransaction:
             index_elements=["platform", "external_id"],
             set_={"display_name": stmt.excluded.display_name},
         ).returning(_people.c.id)
-        return int((await self.conn.execute(stmt)).scalar_one())
+        person_id = int((await self.conn.execute(stmt)).scalar_one())
+        self.learned.append((key, name, person_id))
+        return person_id
 
     async def lock_conversation(self, address: Address) -> ConversationState:
-        key = and_(
-            _conversations.c.channel == address.channel,
-            _conversations.c.chat_id == address.chat_id,
-            _conversations.c.thread_id == address.thread_id,
-        )
-        query = (
-            select(
-                _conversations.c.id,
-                _conversations.c.etp_id,
-                _conversations.c.state,
-                _conversations.c.version,
-            )
-            .where(key)
-            .with_for_update()
-        )
-        row = (await self.conn.execute(query)).first()
-        if row is None:
+        # one round trip: the row is locked and its current ETP read with it (see load_etp)
+        query = _LOCK_CONVERSATION
+        params = {"channel": address.channel, "chat_id": address.chat_id}
+        params["thread_id"] = address.thread_id
+        rows = (await self.conn.execute(query, params)).all()
+        if not rows:
             await self.conn.execute(
                 self._insert(_conversations)
                 .values(
@@ -118,13 +215,17 @@ class SqlTransaction:
                 )
                 .on_conflict_do_nothing()
             )
-            row = (await self.conn.execute(query)).one()
-        state = ConversationState(id=row.id, etp_id=row.etp_id, version=row.version)
-        state.load_json(row.state)
+            rows = (await self.conn.execute(query, params)).all()
+        head = rows[0]
+        state = ConversationState(id=head.conv_id, etp_id=head.conv_etp_id, version=head.version)
+        state.load_json(json.loads(head.state_json))
+        fresh = head.etp_id_ is not None and head.seen_version == head.version
+        self._prefetched = _etp_from_rows(rows) if fresh else None  # else load_etp reads again
         return state
 
     async def save_conversation(self, state: ConversationState) -> None:
-        result = await self.conn.execute(
+        # deferred to flush(); a stale version raises ConcurrentUpdate there, rolling back all
+        self._conversation_check = (
             update(_conversations)
             .where(_conversations.c.id == state.id, _conversations.c.version == state.version)
             .values(
@@ -134,32 +235,14 @@ class SqlTransaction:
                 updated_at=_now(),
             )
         )
-        if result.rowcount != 1:
-            raise ConcurrentUpdate(f"conversation {state.id} changed")
         state.version += 1
 
     async def load_etp(self, etp_id: int) -> Etp | None:
-        row = (await self.conn.execute(select(_etps).where(_etps.c.id == etp_id))).first()
-        if row is None:
-            return None
-        rows = (
-            await self.conn.execute(
-                select(_sections).where(_sections.c.etp_id == etp_id).order_by(_sections.c.number)
-            )
-        ).all()
-        etp = Etp(
-            id=row.id,
-            title=row.title,
-            status=row.status,
-            owner_id=row.owner_id,
-            shared_key=row.shared_key,
-            identification=Identification.from_json(row.identification),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
-        for s in rows:
-            etp.sections[s.number] = _entry_from_row(s)
-        return etp
+        prefetched, self._prefetched = self._prefetched, None
+        if prefetched is not None and prefetched.id == etp_id:
+            return prefetched  # read with the conversation lock, in this transaction
+        rows = (await self.conn.execute(_LOAD_ETP, {"etp_id": etp_id})).all()
+        return _etp_from_rows(rows) if rows else None
 
     async def save_etp(self, etp: Etp) -> Etp:
         now = _now()
@@ -188,10 +271,10 @@ class SqlTransaction:
                 insert(_sections),
                 [{**_entry_values(entry), "etp_id": etp.id} for entry in etp.sections.values()],
             )
-        else:
-            await self.conn.execute(update(_etps).where(_etps.c.id == etp.id).values(**values))
+        else:  # deferred to flush(), with the values as they are now
+            self._writes.append(update(_etps).where(_etps.c.id == etp.id).values(**values))
             for number in sorted(etp.dirty_sections):
-                await self.conn.execute(
+                self._writes.append(
                     update(_sections)
                     .where(_sections.c.etp_id == etp.id, _sections.c.number == number)
                     .values(**_entry_values(etp.sections[number]))
@@ -229,7 +312,7 @@ class SqlTransaction:
         return [EtpSummary(r.id, r.title, r.status, int(r.done), r.updated_at) for r in rows]
 
     async def add_revision(self, revision: Revision) -> None:
-        await self.conn.execute(
+        self._writes.append(
             insert(_revisions).values(
                 etp_id=revision.etp_id,
                 section=revision.section,
@@ -248,7 +331,7 @@ class SqlTransaction:
         person_id: int | None,
         conversation_id: int | None,
     ) -> None:
-        await self.conn.execute(
+        self._writes.append(
             insert(_audit).values(
                 etp_id=etp_id,
                 person_id=person_id,
@@ -257,6 +340,46 @@ class SqlTransaction:
                 detail=entry.detail,
             )
         )
+
+    async def flush(self) -> None:
+        """Send the deferred writes: one statement on PostgreSQL, in order on SQLite."""
+        writes, check = self._writes, self._conversation_check
+        self._writes, self._conversation_check = [], None
+        if self.dialect == "postgresql" and (len(writes) + (check is not None)) > 1:
+            ctes = [w.cte(f"w{i}") for i, w in enumerate(writes)]
+            if check is not None:
+                checked = check.returning(literal_column("1")).cte("conversation_saved")
+                query = select(func.count()).select_from(checked)
+            else:
+                query = select(literal_column("1"))
+            for cte in ctes:
+                query = query.add_cte(cte)
+            saved = (await self.conn.execute(query)).scalar_one()
+            if check is not None and saved != 1:
+                raise ConcurrentUpdate("conversation changed")
+            return
+        for write in writes:
+            await self.conn.execute(write)
+        if check is not None and (await self.conn.execute(check)).rowcount != 1:
+            raise ConcurrentUpdate("conversation changed")
+
+
+class PeopleCache:
+    """Person ids by platform identity, learned from committed transactions (ids never change)."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._ids: dict[tuple[str, str], tuple[str, int]] = {}
+
+    def get(self, key: tuple[str, str], name: str) -> int | None:
+        known = self._ids.get(key)
+        return known[1] if known is not None and known[0] == name else None
+
+    def learn(self, entries: Sequence[tuple[tuple[str, str], str, int]]) -> None:
+        if len(self._ids) + len(entries) > self.capacity:
+            self._ids.clear()
+        for key, name, person_id in entries:
+            self._ids[key] = (name, person_id)
 
 
 def _entry_values(entry: SectionEntry) -> dict[str, Any]:
@@ -302,12 +425,16 @@ class SqlEtpStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.people = PeopleCache()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
         try:
             async with self.engine.begin() as conn:
-                yield SqlTransaction(conn)
+                tx = SqlTransaction(conn, self.people)
+                yield tx
+                await tx.flush()
+            self.people.learn(tx.learned)
         except ConcurrentUpdate:
             raise
         except Exception as exc:

@@ -89,6 +89,31 @@ HELP = (
     "Seções obrigatórias (art. 18, §2º): I, IV, VI, VIII e XIII."
 )
 
+# The command menu chat platforms show (e.g. Telegram's setMyCommands): (command, description).
+COMMAND_MENU: tuple[tuple[str, str], ...] = (
+    ("novo", "Começa um novo ETP: /novo <título>"),
+    ("listar", "Lista os seus ETPs"),
+    ("retomar", "Retoma um ETP: /retomar <nº>"),
+    ("status", "Mostra a situação das 13 seções"),
+    ("secao", "Vai para uma seção: /secao <1-13>"),
+    ("voltar", "Volta à etapa anterior"),
+    ("pular", "Pula uma seção não obrigatória, com justificativa"),
+    ("aceitar", "Aceita a minuta apresentada"),
+    ("refazer", "Redige a minuta novamente"),
+    ("editar", "Substitui a minuta pelo seu texto: /editar <texto>"),
+    ("exportar", "Gera o documento do ETP"),
+    ("cancelar", "Cancela a operação em curso"),
+    ("ajuda", "Mostra a lista de comandos"),
+)
+
+# --- access and chat platforms -------------------------------------------------------------
+
+ACCESS_DENIED = (
+    "Desculpe, este assistente está disponível apenas para usuários autorizados pelo órgão. "
+    "Se precisar de acesso, procure o responsável pelo ETP Express na sua unidade."
+)
+BUTTON_EXPIRED = "Este botão não está mais disponível. Use o comando correspondente ou /ajuda."
+
 # --- buttons -----------------------------------------------------------------------------
 
 BTN_ACCEPT = "Aceitar"

@@ -1,0 +1,419 @@
+"""Benchmark: Telegram updates through POST /telegram/webhook, against a bare aiogram echo bot.
+
+    .venv/bin/python bench/telegram_webhook.py [--chats 50] [--rounds 1]
+
+One uvicorn worker per server (`etp serve` itself for ETP Express, with PostgreSQL, Redis and the
+offline drafter; bench/echo_bot.py for the baseline). The same load generator drives both:
+`--chats` concurrent chats, each posting the same 40 updates one after the other (typed text,
+commands and button presses of a real ETP session); replies go to a local Bot API server in
+this process (tests/telegram_api.py), which counts what every chat received. ETP Express's
+per-chat pacing is raised for the run (TELEGRAM_CHAT_RATE), or it alone would set the pace.
+Everything stays on 127.0.0.1; the load is a fixed number of updates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import socket
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.helpers import GOOD_ANSWERS, IDENTIFICATION  # noqa: E402
+from tests.telegram_api import TOKEN, Call, FakeBotApi, Updates  # noqa: E402
+
+BIN = Path(sys.executable).parent
+SECRET = "bench-secret-7d2e"
+PG_ADMIN = os.environ.get("ETP_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("ETP_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+
+# --- the script every chat follows ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    text: str
+    press: bool = False  # a button press (callback_query) instead of a typed message
+    then_wait_draft: bool = False  # the next step needs the draft this one started
+
+
+def script() -> list[Step]:
+    """40 updates: /start, a new ETP, its identification, sections 1-8, /status, /exportar."""
+    steps = [Step("/start"), Step("/novo Aquisição de papel A4")]
+    steps += [Step(line, press=line == "/aceitar") for line in IDENTIFICATION]
+    for number in range(1, 9):
+        answers = GOOD_ANSWERS[number]
+        steps += [Step(a, then_wait_draft=i == len(answers) - 1) for i, a in enumerate(answers)]
+        steps.append(Step("/aceitar", press=True))
+    steps += [Step("/status"), Step("/exportar md")]
+    assert len(steps) == 40, len(steps)
+    return steps
+
+
+# --- the Bot API side: counts per chat --------------------------------------------------
+
+
+@dataclass
+class Inbox:
+    messages: Counter[str] = field(default_factory=Counter)
+    documents: Counter[str] = field(default_factory=Counter)
+    drafts: Counter[str] = field(default_factory=Counter)
+    waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+    def on_call(self, call: Call) -> None:
+        if call.status != 200:
+            return
+        if call.method == "sendMessage":
+            self.messages[call.chat_id] += 1
+            if "Minuta:" in call.text:
+                self.drafts[call.chat_id] += 1
+                pending = self.waiters[call.chat_id]
+                for wanted, future in list(pending):
+                    if self.drafts[call.chat_id] >= wanted and not future.done():
+                        future.set_result(None)
+                        pending.remove((wanted, future))
+        elif call.method == "sendDocument":
+            self.documents[call.chat_id] += 1
+
+    async def draft_number(self, chat_id: str, wanted: int) -> None:
+        if self.drafts[chat_id] >= wanted:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters[chat_id].append((wanted, future))
+        async with asyncio.timeout(60):
+            await future
+
+
+# --- servers ----------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_ready(url: str, process: asyncio.subprocess.Process) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            if process.returncode is not None:
+                raise RuntimeError(f"server exited with {process.returncode}")
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} never answered")
+
+
+def server_env(api_url: str, extra: dict[str, str]) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": api_url,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "ETP_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+    return env
+
+
+async def admin_sql(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def count_processed(database: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{database}")
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM processed_events"))
+    finally:
+        await conn.close()
+
+
+# --- load -------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    name: str
+    updates: int
+    seconds: float
+    latencies: list[float]
+    statuses: Counter[int]
+    inbox: Inbox
+    expected_messages: int
+    expected_documents: int
+    chat_ids: list[str]
+    server_cpu: float = 0.0  # CPU seconds the server spent during the measured load
+    processed: int | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.updates / self.seconds
+
+    def pct(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+    @property
+    def exactly_once(self) -> bool:
+        return all(
+            self.inbox.messages[c] == self.expected_messages
+            and self.inbox.documents[c] == self.expected_documents
+            for c in self.chat_ids
+        ) and self.statuses == Counter({200: self.updates})
+
+
+async def drive(
+    session: aiohttp.ClientSession,
+    url: str,
+    chat_id: int,
+    updates: Updates,
+    steps: list[Step],
+    inbox: Inbox,
+    *,
+    drafts: bool,
+    latencies: list[float],
+    statuses: Counter[int],
+) -> None:
+    """One chat: post its updates one after the other, as one person typing."""
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    who = {"chat_id": chat_id, "user_id": chat_id}
+    drafted = 0
+    for step in steps:
+        body = updates.press(step.text, **who) if step.press else updates.message(step.text, **who)
+        started = time.perf_counter()
+        async with session.post(url, json=body, headers=headers) as response:
+            await response.read()
+            statuses[response.status] += 1
+        latencies.append(time.perf_counter() - started)
+        if drafts and step.then_wait_draft:
+            drafted += 1
+            await inbox.draft_number(str(chat_id), drafted)
+
+
+async def run_load(
+    name: str,
+    base: str,
+    api: FakeBotApi,
+    *,
+    chats: int,
+    drafts: bool,
+    pid: int,
+    after: Callable[[], Awaitable[int | None]] | None = None,
+) -> Result:
+    inbox = Inbox()
+    api.on_call = inbox.on_call
+    steps = script()
+    updates = Updates(start=random.randint(10**6, 10**8))
+    url = f"{base}/telegram/webhook"
+    base_id = random.randint(10**9, 2 * 10**9)
+    connector = aiohttp.TCPConnector(limit=chats + 10)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        # a reference chat, alone: warms the server up and says what every chat must receive
+        warm: list[float] = []
+        warm_status: Counter[int] = Counter()
+        ref = base_id - 1
+        await drive(
+            session,
+            url,
+            ref,
+            updates,
+            steps,
+            inbox,
+            drafts=drafts,
+            latencies=warm,
+            statuses=warm_status,
+        )
+        await asyncio.sleep(0.5)
+        expected_messages = inbox.messages[str(ref)]
+        expected_documents = inbox.documents[str(ref)]
+        latencies: list[float] = []
+        statuses: Counter[int] = Counter()
+        ids = [base_id + i for i in range(chats)]
+        cpu_before = cpu_seconds(pid)
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                drive(
+                    session,
+                    url,
+                    c,
+                    updates,
+                    steps,
+                    inbox,
+                    drafts=drafts,
+                    latencies=latencies,
+                    statuses=statuses,
+                )
+                for c in ids
+            )
+        )
+        seconds = time.perf_counter() - started
+    await asyncio.sleep(1.0)  # late replies (drafts) still in flight
+    server_cpu = cpu_seconds(pid) - cpu_before
+    result = Result(
+        name,
+        len(latencies),
+        seconds,
+        latencies,
+        statuses,
+        inbox,
+        expected_messages,
+        expected_documents,
+        [str(c) for c in ids],
+        server_cpu,
+    )
+    if after is not None:
+        result.processed = await after()
+    return result
+
+
+async def bench_echo(api: FakeBotApi, chats: int) -> Result:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "bench" / "echo_bot.py"),
+        "--port",
+        str(port),
+        env=server_env(api.url, {}),
+        cwd=ROOT,
+    )
+    try:
+        await wait_ready(f"http://127.0.0.1:{port}/health", process)
+        return await run_load(
+            "bare aiogram echo",
+            f"http://127.0.0.1:{port}",
+            api,
+            chats=chats,
+            drafts=False,
+            pid=process.pid,
+        )
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def bench_etp(api: FakeBotApi, chats: int) -> Result:
+    database = f"etp_bench_{uuid.uuid4().hex[:10]}"
+    await admin_sql(f'CREATE DATABASE "{database}"')
+    db_url = PG_ADMIN.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0]
+    env = server_env(
+        api.url,
+        {
+            "DATABASE_URL": f"{db_url}/{database}",
+            "REDIS_URL": REDIS_URL,
+            "LLM_PROVIDER": "offline",
+            "TELEGRAM_CHAT_RATE": "100000",
+        },
+    )
+    process: asyncio.subprocess.Process | None = None
+    try:
+        upgrade = await asyncio.create_subprocess_exec(
+            str(BIN / "etp"), "db", "upgrade", env=env, cwd=ROOT
+        )
+        if await upgrade.wait() != 0:
+            raise RuntimeError("etp db upgrade failed")
+        port = free_port()
+        process = await asyncio.create_subprocess_exec(
+            str(BIN / "etp"), "serve", "--port", str(port), env=env, cwd=ROOT
+        )
+        await wait_ready(f"http://127.0.0.1:{port}/health", process)
+
+        async def processed() -> int:
+            return await count_processed(database)
+
+        return await run_load(
+            "ETP Express",
+            f"http://127.0.0.1:{port}",
+            api,
+            chats=chats,
+            drafts=True,
+            pid=process.pid,
+            after=processed,
+        )
+    finally:
+        if process is not None:
+            process.terminate()
+            await process.wait()
+        await admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def report(result: Result) -> str:
+    once = "yes" if result.exactly_once else "NO"
+    extra = f", processed_events {result.processed}" if result.processed is not None else ""
+    return (
+        f"{result.name:<18} {result.rate:8.0f} updates/s  p50 {result.pct(50):6.1f} ms  "
+        f"p99 {result.pct(99):6.1f} ms  "
+        f"server CPU {result.server_cpu / result.updates * 1000:5.2f} ms/update  "
+        f"({result.updates} updates in {result.seconds:.2f} s; "
+        f"per chat {result.expected_messages} messages + {result.expected_documents} documents; "
+        f"exactly once: {once}{extra})"
+    )
+
+
+async def main(chats: int, rounds: int) -> None:
+    api = FakeBotApi()
+    await api.start()
+    print(
+        f"# {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores, {chats} chats"
+    )
+    try:
+        for round_no in range(1, rounds + 1):
+            echo = await bench_echo(api, chats)
+            etp = await bench_etp(api, chats)
+            print(f"round {round_no}")
+            print(report(echo))
+            print(report(etp))
+            print(
+                f"ratio: throughput {etp.rate / echo.rate:.2f}x, "
+                f"p99 {etp.pct(99) / echo.pct(99):.2f}x, "
+                f"server CPU per update {etp.server_cpu / echo.server_cpu:.2f}x of the baseline's"
+            )
+            wrong = [c for c in etp.chat_ids if etp.inbox.messages[c] != etp.expected_messages]
+            if wrong or not echo.exactly_once or not etp.exactly_once:
+                print(f"!! delivery check failed: statuses {etp.statuses}, chats off {wrong[:5]}")
+            if etp.processed is not None and etp.processed != (chats + 1) * 40:
+                print(f"!! processed_events {etp.processed} != {(chats + 1) * 40}")
+            api.calls.clear()
+    finally:
+        await api.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chats", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    asyncio.run(main(args.chats, args.rounds))

@@ -1,0 +1,110 @@
+"""The Telegram channel: Telegram objects → engine events, engine replies → Bot API calls."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from aiogram import Bot
+from aiogram.enums import ChatAction, ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BotCommand, BufferedInputFile, Chat, User
+
+from bot.telegram.render import MAX_CAPTION, CallbackCodec, keyboard, split_text
+from conversations.catalogue import messages as m
+from conversations.events import Address, Author, Inbound
+from conversations.replies import Document, DraftingStarted, Reply, Text
+from conversations.service import EtpService
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+
+
+def address_of(chat: Chat) -> Address:
+    """One conversation per chat; a group or supergroup is a shared conversation."""
+    return Address(CHANNEL, str(chat.id), "", shared=chat.type != ChatType.PRIVATE)
+
+
+def author_of(user: User) -> Author:
+    return Author(CHANNEL, str(user.id), user.full_name)
+
+
+def command_menu() -> list[BotCommand]:
+    return [BotCommand(command=name, description=text) for name, text in m.COMMAND_MENU]
+
+
+class TelegramChannel:
+    """Hands events to the engine and renders its replies; also the channel's Notifier."""
+
+    def __init__(
+        self,
+        service: EtpService,
+        bot: Bot,
+        *,
+        allowed_ids: frozenset[int] = frozenset(),
+        codec: CallbackCodec | None = None,
+    ) -> None:
+        self.service = service
+        self.bot = bot
+        self.allowed_ids = allowed_ids
+        self.codec = codec or CallbackCodec()
+
+    def allows(self, user: User | None, chat: Chat | None) -> bool:
+        """Open when no allow-list is set; else the user (or the whole chat) must be listed."""
+        if not self.allowed_ids:
+            return True
+        ids = {user.id if user else None, chat.id if chat else None}
+        return bool(ids & self.allowed_ids)
+
+    def inbound(
+        self, chat: Chat, user: User, text: str, update_id: int, *, kind: str | None = None
+    ) -> Inbound:
+        return Inbound.from_text(address_of(chat), author_of(user), text, str(update_id), kind=kind)
+
+    def start(self, chat: Chat, user: User, update_id: int) -> Inbound:
+        return Inbound(address_of(chat), author_of(user), "start", event_id=str(update_id))
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        """The engine's answer; raises StoreUnavailable when nothing could be committed."""
+        return await self.service.handle(inbound)
+
+    async def notify(self, address: Address, replies: Sequence[Reply]) -> None:
+        """Late replies (a finished draft) for a conversation of this channel."""
+        await self.send(address.chat_id, replies)
+
+    async def send(self, chat_id: int | str, replies: Sequence[Reply]) -> None:
+        """Render the replies in order; a chat that refuses messages is logged, not retried."""
+        try:
+            for reply in replies:
+                await self._send_one(chat_id, reply)
+        except TelegramAPIError as exc:
+            log.warning("Telegram refused a reply to chat %s: %s", chat_id, exc)
+
+    async def _send_one(self, chat_id: int | str, reply: Reply) -> None:
+        if isinstance(reply, Text):
+            chunks = split_text(reply.text)
+            for chunk in chunks[:-1]:
+                await self.bot.send_message(chat_id, chunk)
+            await self.bot.send_message(
+                chat_id, chunks[-1], reply_markup=keyboard(reply.buttons, self.codec)
+            )
+        elif isinstance(reply, DraftingStarted):
+            await self.bot.send_message(chat_id, reply.text)
+            await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        elif isinstance(reply, Document):
+            caption = reply.caption if len(reply.caption) <= MAX_CAPTION else None
+            await self.bot.send_document(
+                chat_id, BufferedInputFile(reply.content, reply.filename), caption=caption
+            )
+            if caption is None and reply.caption:
+                await self._send_one(chat_id, Text(reply.caption))
+
+    async def refuse(self, chat_id: int | str) -> None:
+        await self.send(chat_id, [Text(m.ACCESS_DENIED)])
+
+    async def button_expired(self, chat_id: int | str) -> None:
+        await self.send(chat_id, [Text(m.BUTTON_EXPIRED)])
+
+    async def set_commands(self) -> None:
+        await self.bot.set_my_commands(command_menu())

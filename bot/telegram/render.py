@@ -1,0 +1,111 @@
+"""Engine replies → Bot API calls: text split for Telegram's limit, buttons as inline keyboards."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from conversations.replies import Button
+
+MAX_MESSAGE = 4096  # Telegram's limit for one message's text (characters)
+MAX_CAPTION = 1024
+MAX_CALLBACK_DATA = 64  # bytes
+BUTTONS_PER_ROW = 3
+_MAPPED_PREFIX = "#"
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Split at paragraph boundaries; a paragraph longer than `limit` at lines, then words."""
+    if len(text) <= limit:
+        return [text]
+    chunks: list[str] = []
+    current = ""
+    for piece in _pieces(text, limit):
+        candidate = f"{current}\n\n{piece}" if current else piece
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            chunks.append(current)
+            current = piece
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    """Paragraphs no longer than `limit`, cut further only when a paragraph must be."""
+    pieces: list[str] = []
+    for paragraph in text.split("\n\n"):
+        if len(paragraph) <= limit:
+            pieces.append(paragraph)
+            continue
+        pieces.extend(_cut(paragraph, limit, "\n"))
+    return pieces
+
+
+def _cut(text: str, limit: int, separator: str) -> list[str]:
+    parts: list[str] = []
+    current = ""
+    for unit in text.split(separator):
+        if len(unit) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            if separator == "\n":
+                parts.extend(_cut(unit, limit, " "))
+            else:
+                parts.extend(unit[i : i + limit] for i in range(0, len(unit), limit))
+            continue
+        candidate = f"{current}{separator}{unit}" if current else unit
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            parts.append(current)
+            current = unit
+    if current:
+        parts.append(current)
+    return parts
+
+
+class CallbackCodec:
+    """Button commands as callback_data: as they are when they fit in 64 bytes, else a token.
+
+    Every command the engine offers fits; the token map is a safety net held by this process.
+    """
+
+    def __init__(self, *, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._commands: dict[str, str] = {}
+
+    def encode(self, command: str) -> str:
+        if len(command.encode()) <= MAX_CALLBACK_DATA and not command.startswith(_MAPPED_PREFIX):
+            return command
+        token = _MAPPED_PREFIX + hashlib.sha256(command.encode()).hexdigest()[:32]
+        self._commands.pop(token, None)
+        self._commands[token] = command
+        while len(self._commands) > self.capacity:
+            del self._commands[next(iter(self._commands))]
+        return token
+
+    def decode(self, data: str | None) -> str | None:
+        """The command a button stands for, or None when its token is unknown here."""
+        if not data:
+            return None
+        if data.startswith(_MAPPED_PREFIX):
+            return self._commands.get(data)
+        return data
+
+
+def keyboard(buttons: Sequence[Button], codec: CallbackCodec) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    row_list = [
+        [
+            InlineKeyboardButton(text=b.label, callback_data=codec.encode(b.command))
+            for b in buttons[i : i + BUTTONS_PER_ROW]
+        ]
+        for i in range(0, len(buttons), BUTTONS_PER_ROW)
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=row_list)

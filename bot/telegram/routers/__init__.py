@@ -1,0 +1,1 @@
+"""One Router per feature; `build_dispatcher` wires them in one place."""

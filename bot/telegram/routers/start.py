@@ -1,0 +1,23 @@
+"""/start: the platform's first contact becomes the engine's "start" event."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import CommandStart
+from aiogram.types import Message, Update
+
+from bot.telegram.channel import TelegramChannel
+
+
+async def on_start(message: Message, event_update: Update, channel: TelegramChannel) -> None:
+    if message.from_user is None:
+        return
+    inbound = channel.start(message.chat, message.from_user, event_update.update_id)
+    await channel.send(message.chat.id, await channel.handle(inbound))
+
+
+def build_router() -> Router:
+    """A fresh router (a Router joins one Dispatcher only)."""
+    router = Router(name="start")
+    router.message.register(on_start, CommandStart())
+    return router

@@ -1,0 +1,150 @@
+"""The Bot API HTTP session: another server when configured, 429s waited out, per-chat pacing."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    CopyMessage,
+    DeleteWebhook,
+    EditMessageText,
+    ForwardMessage,
+    GetMe,
+    GetUpdates,
+    Response,
+    SendChatAction,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+    SetMyCommands,
+    SetWebhook,
+    TelegramMethod,
+)
+from aiogram.methods.base import TelegramType
+from aiolimiter import AsyncLimiter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+)
+
+log = logging.getLogger(__name__)
+
+# aiogram validates every answer as Response[<result type>]; pydantic keeps parametrized models
+# only while something references them, so without these references each call could build the
+# model class again (milliseconds of schema work per Bot API call under load).
+_RESPONSE_MODELS = tuple(
+    Response[method.__returning__]  # type: ignore[name-defined]
+    for method in (
+        SendMessage,
+        SendDocument,
+        SendChatAction,
+        AnswerCallbackQuery,
+        EditMessageText,
+        SetMyCommands,
+        SetWebhook,
+        DeleteWebhook,
+        GetMe,
+        GetUpdates,
+    )
+)
+
+# Methods that put a message into a chat; Telegram asks bots to keep to about one per second.
+PACED = (SendMessage, SendDocument, SendPhoto, CopyMessage, ForwardMessage, EditMessageText)
+
+
+class RetryAfterMiddleware(BaseRequestMiddleware):
+    """Waits out Bot API 429 answers (their retry_after) and tries again, a bounded number of times."""
+
+    def __init__(self, *, attempts: int = 4, max_wait: float = 60.0) -> None:
+        self.attempts = attempts
+        self.max_wait = max_wait
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return float(exc.retry_after) if isinstance(exc, TelegramRetryAfter) else 1.0
+
+    def _retryable(self, exc: BaseException) -> bool:
+        # a flood wait longer than we are willing to hold a request is not waited out
+        return isinstance(exc, TelegramRetryAfter) and exc.retry_after <= self.max_wait
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=self._wait,
+            retry=retry_if_exception(self._retryable),
+            before_sleep=lambda state: log.warning(
+                "Bot API flood control on %s; waiting %.0f s",
+                type(method).__name__,
+                state.upcoming_sleep,
+            ),
+            reraise=True,
+        ):
+            with attempt:
+                result = await make_request(bot, method)
+        return result
+
+
+class ChatPacingMiddleware(BaseRequestMiddleware):
+    """Keeps messages to each chat at about `rate` per second (bursts of `burst`), with aiolimiter."""
+
+    def __init__(self, *, rate: float = 1.0, burst: int = 3, max_chats: int = 10_000) -> None:
+        self.rate = rate
+        self.burst = max(1, burst)
+        self.max_chats = max_chats
+        self._limiters: dict[Any, AsyncLimiter] = {}
+
+    def _limiter(self, chat_id: Any) -> AsyncLimiter:
+        limiter = self._limiters.get(chat_id)
+        if limiter is None:
+            if len(self._limiters) >= self.max_chats:
+                # forget chats whose bucket has drained: they would start afresh anyway
+                idle = [k for k, v in self._limiters.items() if v.has_capacity(self.burst)]
+                for key in idle:
+                    del self._limiters[key]
+            limiter = AsyncLimiter(self.burst, self.burst / self.rate)
+            self._limiters[chat_id] = limiter
+        return limiter
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        chat_id = getattr(method, "chat_id", None) if isinstance(method, PACED) else None
+        if chat_id is None:
+            return await make_request(bot, method)
+        async with self._limiter(str(chat_id)):
+            return await make_request(bot, method)
+
+
+def create_session(
+    api_url: str | None, *, rate: float = 1.0, burst: int = 3, pool: int = 100
+) -> AiohttpSession:
+    """An aiohttp session for the official Bot API or `api_url`, with flood control handled."""
+    session = (
+        AiohttpSession(api=TelegramAPIServer.from_base(api_url), limit=pool)
+        if api_url
+        else AiohttpSession(limit=pool)
+    )
+    # registered first = outermost: a retry goes through the pacing again
+    session.middleware(RetryAfterMiddleware())
+    session.middleware(ChatPacingMiddleware(rate=rate, burst=burst))
+    return session

@@ -1,0 +1,448 @@
+"""The Telegram channel end to end: webhook and polling, the real aiogram Bot talking over real
+HTTP to a local Bot API server (tests/telegram_api.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from api.app import create_api
+from bot.telegram import build_telegram
+from bot.telegram.render import MAX_MESSAGE, split_text
+from conversations.catalogue import messages as m
+from etp.container import App
+from etp.settings import AccessSettings, TelegramSettings
+from tests.conftest import need_service
+from tests.helpers import GOOD_ANSWERS, IDENTIFICATION, make_app
+from tests.telegram_api import TOKEN, FakeBotApi, Updates
+
+SECRET = "hook-secret-4f1c2a"
+ETP_BIN = Path(sys.executable).with_name("etp")
+
+
+@pytest.fixture
+async def bot_api() -> AsyncIterator[FakeBotApi]:
+    server = FakeBotApi()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def configure(app: App, bot_api: FakeBotApi, *, allowed: frozenset[int] = frozenset()) -> None:
+    app.settings.__dict__["telegram"] = TelegramSettings(
+        telegram_bot_token=TOKEN,
+        telegram_api_url=bot_api.url,
+        telegram_webhook_secret=SECRET,
+        telegram_chat_rate=1000.0,  # pacing is not what these tests are about
+    )
+    app.settings.__dict__["access"] = AccessSettings(etp_allowed_telegram_ids=allowed)
+
+
+@dataclass
+class Webhook:
+    """Telegram's side of the webhook: posts updates to POST /telegram/webhook."""
+
+    app: App
+    client: httpx.AsyncClient
+    api: FakeBotApi
+    updates: Updates
+
+    async def post(self, update: Any, *, secret: str | None = SECRET) -> httpx.Response:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+        body = update if isinstance(update, (bytes, str)) else json.dumps(update)
+        response = await self.client.post("/telegram/webhook", content=body, headers=headers)
+        await self.app.queue.drain()  # finished drafts reach the chat through the Notifier
+        return response
+
+    async def say(self, words: str, **who: Any) -> httpx.Response:
+        response = await self.post(self.updates.message(words, **who))
+        assert response.status_code == 200, response.text
+        return response
+
+    async def press(self, label: str, *, chat_id: int = 5001, **who: Any) -> httpx.Response:
+        """Press the button called `label` on the latest keyboard in that chat."""
+        buttons = dict(self.api.last_with_buttons(chat_id).buttons)
+        assert label in buttons, (label, buttons)
+        response = await self.post(self.updates.press(buttons[label], chat_id=chat_id, **who))
+        assert response.status_code == 200, response.text
+        return response
+
+
+async def open_webhook(app: App, bot_api: FakeBotApi) -> tuple[Webhook, httpx.AsyncClient]:
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_api(app)), base_url="http://etp"
+    )
+    return Webhook(app, client, bot_api, Updates()), client
+
+
+@pytest.fixture
+async def hook(db_url: str, bot_api: FakeBotApi) -> AsyncIterator[Webhook]:
+    app = await make_app(db_url)
+    configure(app, bot_api)
+    webhook, client = await open_webhook(app, bot_api)
+    try:
+        yield webhook
+    finally:
+        await client.aclose()
+        await app.close()
+
+
+async def count(app: App, table: str) -> int:
+    async with app.engine.connect() as conn:
+        return int((await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
+
+
+# --- a whole ETP ---------------------------------------------------------------------------
+
+
+async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhook) -> None:
+    await hook.say("/start")
+    assert hook.api.texts()[-1].startswith("Olá, Maria Silva!")
+    await hook.say("/novo Aquisição de papel A4")
+    for line in IDENTIFICATION:
+        if line == "/aceitar":
+            await hook.press(m.BTN_TEAM_DONE)
+        else:
+            await hook.say(line)
+    for number in range(1, 14):
+        if number == 11:
+            await hook.press(m.BTN_SKIP)
+            await hook.say("Não há contratações correlatas nem interdependentes.")
+            continue
+        for answer in GOOD_ANSWERS[number]:
+            await hook.say(answer)
+        # the draft arrived later, through the Notifier, as a message with its keyboard
+        draft = hook.api.last_with_buttons(5001)
+        assert draft.text.startswith(f"Seção {number} de 13") and "Minuta:" in draft.text
+        assert [label for label, _ in draft.buttons][:3] == [m.BTN_ACCEPT, m.BTN_EDIT, m.BTN_REDO]
+        await hook.press(m.BTN_ACCEPT)
+    assert any("ETP nº 1 concluído" in t for t in hook.api.texts())
+    await hook.say("/exportar md")
+
+    documents = hook.api.sent("sendDocument", 5001)
+    assert len(documents) == 1
+    filename, content = documents[0].files["document"]
+    assert filename == "ETP-1.md"
+    assert documents[0].params["caption"].startswith("Documento do ETP nº 1 (MD)")
+    body = content.decode()
+    assert "MINUTA" not in body
+    assert "**Processo nº:** 23000.001234/2026-11" in body
+    for number, answers in GOOD_ANSWERS.items():
+        if number != 11:
+            for answer in answers:
+                assert answer.rstrip(".") in body, (number, answer)
+    assert "Não há contratações correlatas nem interdependentes." in body
+    # drafting showed "typing"; the command menu is not the webhook's job
+    assert hook.api.sent("sendChatAction") and hook.api.sent("answerCallbackQuery")
+    assert all(c.params["action"] == "typing" for c in hook.api.sent("sendChatAction"))
+    assert len(hook.api.sent("answerCallbackQuery")) == 14
+
+
+async def test_polling_reaches_a_document(db_url: str, bot_api: FakeBotApi) -> None:
+    app = await make_app(db_url)
+    configure(app, bot_api)
+    telegram = build_telegram(app)
+    updates = Updates()
+    polling = asyncio.create_task(telegram.run_polling(handle_signals=False))
+    try:
+        await bot_api.push_update(updates.message("/start"))
+        await bot_api.push_update(updates.message("/novo Papel A4"))
+        await bot_api.push_update(updates.message(IDENTIFICATION[0]))
+        await bot_api.wait_for(lambda api: len(api.texts()) >= 4)
+        await bot_api.push_update(updates.press("/exportar md"))
+        await bot_api.wait_for(lambda api: bool(api.sent("sendDocument")))
+    finally:
+        await telegram.stop_polling()
+        await polling
+        await app.close()
+    texts = bot_api.texts()
+    assert texts[0].startswith("Olá, Maria Silva!")
+    assert texts[1] == "ETP nº 1 criado: Papel A4. Primeiro, a identificação."
+    assert texts[3].startswith("Identificação · Unidade requisitante")
+    body = bot_api.sent("sendDocument")[0].files["document"][1].decode()
+    assert "Ministério da Gestão e da Inovação" in body and "MINUTA — incompleta" in body
+    commands = bot_api.sent("setMyCommands")[0].params["commands"]
+    assert [c["command"] for c in commands][:3] == ["novo", "listar", "retomar"]
+    assert bot_api.sent("deleteWebhook")
+
+
+# --- the webhook as an HTTP endpoint -------------------------------------------------------
+
+
+async def test_wrong_or_missing_secret_is_401_and_does_nothing(hook: Webhook) -> None:
+    for secret in ("wrong", None):
+        response = await hook.post(hook.updates.message("/start"), secret=secret)
+        assert response.status_code == 401
+        assert response.json()["ok"] is False
+    assert hook.api.sent() == []
+    assert await count(hook.app, "processed_events") == 0
+
+
+async def test_the_same_update_twice_takes_effect_once(hook: Webhook) -> None:
+    await hook.say("/novo Papel")
+    update = hook.updates.message(IDENTIFICATION[0])
+    first = await hook.post(update)
+    sent_after_first = len(hook.api.sent())
+    again = await hook.post(update)
+    assert first.status_code == again.status_code == 200
+    assert len(hook.api.sent()) == sent_after_first  # no second answer
+    async with hook.app.engine.connect() as conn:
+        audits = (
+            await conn.execute(
+                text("SELECT count(*) FROM audit_events WHERE action = 'ident.answered'")
+            )
+        ).scalar_one()
+    assert audits == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[" * 100_000,
+        b"",
+        b"[1, 2, 3]",
+        b'"a string"',
+        b'{"update_id": "seven"}',
+        b'{"message": {"text": "no update id"}}',
+        b'{"update_id": 7, "message": {"chat": "not a chat"}}',
+        b'{"update_id": 8, "message": "\xff\xfe"}',
+    ],
+)
+async def test_garbage_is_a_4xx_json_error_and_the_bot_keeps_working(
+    hook: Webhook, body: bytes
+) -> None:
+    response = await hook.post(body)
+    assert 400 <= response.status_code < 500
+    assert response.json()["ok"] is False
+    await hook.say("/start")
+    assert hook.api.texts()[-1].startswith("Olá")
+
+
+async def test_unknown_update_kinds_are_acknowledged_without_effect(hook: Webhook) -> None:
+    response = await hook.post({"update_id": 99, "some_future_kind": {"x": 1}})
+    assert response.status_code == 200
+    assert hook.api.sent() == []
+
+
+async def test_bot_api_429_is_waited_out_and_the_message_delivered_once(hook: Webhook) -> None:
+    hook.api.fail_next("sendMessage", retry_after=1)
+    await hook.say("/ajuda")
+    attempts = [c for c in hook.api.calls if c.method == "sendMessage"]
+    assert [c.status for c in attempts] == [429, 200]
+    assert hook.api.texts() == [m.HELP.format(formats="md|json")]
+
+
+async def test_a_reply_longer_than_telegram_allows_is_split_at_paragraphs(hook: Webhook) -> None:
+    await hook.say("/novo Papel")
+    for line in IDENTIFICATION:
+        await hook.say(line)
+    long_answers = [f"Parágrafo longo da necessidade número {i}. " * 60 for i in range(1, 4)]
+    for answer in long_answers:
+        await hook.say(answer)
+    parts = [t for t in hook.api.texts() if "Parágrafo longo" in t]
+    assert len(parts) >= 2
+    assert all(len(p) <= MAX_MESSAGE for p in parts)
+    draft_messages = hook.api.sent()[-len(parts) :]
+    assert [bool(c.buttons) for c in draft_messages] == [False] * (len(parts) - 1) + [True]
+    joined = "\n\n".join(parts)
+    for answer in long_answers:
+        assert answer.strip() in joined
+
+
+def test_split_text_keeps_paragraphs_whole_when_it_can() -> None:
+    paragraphs = [f"{i}" * 1500 for i in range(1, 7)]
+    chunks = split_text("\n\n".join(paragraphs))
+    assert all(len(c) <= MAX_MESSAGE for c in chunks)
+    assert "\n\n".join(chunks) == "\n\n".join(paragraphs)
+    assert all(p in c for p in paragraphs for c in chunks if p[0] in c)
+    single = "x" * 10_000
+    assert "".join(split_text(single)) == single
+
+
+async def test_group_chat_shares_one_etp_and_attributes_each_answer(hook: Webhook) -> None:
+    group = -1001234
+    ana = {"chat_id": group, "user_id": 11, "first_name": "Ana", "last_name": "Souza"}
+    bruno = {"chat_id": group, "user_id": 22, "first_name": "Bruno", "last_name": None}
+    await hook.say("/novo Papel A4", **ana)
+    for line in IDENTIFICATION:
+        await hook.say(line, **ana)
+    await hook.say(GOOD_ANSWERS[1][0], **ana)
+    await hook.say(GOOD_ANSWERS[1][1], **bruno)
+    await hook.say(GOOD_ANSWERS[1][2], **ana)
+    await hook.press(m.BTN_ACCEPT, **bruno)
+    await hook.say("/status@etp_bot", **bruno)
+    assert (
+        "I. Descrição da necessidade (obrigatória) — aceita · por Ana Souza, Bruno"
+        in (hook.api.texts(group)[-1])
+    )
+    await hook.say("/listar", **bruno)
+    assert "nº 1 — Papel A4" in hook.api.texts(group)[-1]
+    assert all(c.chat_id == str(group) for c in hook.api.sent())
+
+
+async def test_strangers_are_refused_politely_and_nothing_about_them_is_stored(
+    sqlite_url: str, bot_api: FakeBotApi
+) -> None:
+    app = await make_app(sqlite_url)
+    configure(app, bot_api, allowed=frozenset({777}))
+    webhook, client = await open_webhook(app, bot_api)
+    try:
+        await webhook.say("/novo Papel", chat_id=5001, user_id=5001)
+        await webhook.post(webhook.updates.press("/aceitar", chat_id=5001, user_id=5001))
+        assert webhook.api.texts(5001) == [m.ACCESS_DENIED]
+        alert = webhook.api.sent("answerCallbackQuery")[0].params
+        assert alert["text"] == m.ACCESS_DENIED and alert["show_alert"] is True
+        for table in ("people", "conversations", "processed_events", "etps", "audit_events"):
+            assert await count(app, table) == 0, table
+        await webhook.say("/novo Papel", chat_id=777, user_id=777)
+        assert webhook.api.texts(777)[0] == "ETP nº 1 criado: Papel. Primeiro, a identificação."
+        assert await count(app, "people") == 1
+    finally:
+        await client.aclose()
+        await app.close()
+
+
+# --- the database blinks -------------------------------------------------------------------
+
+
+class TcpProxy:
+    """A TCP relay to PostgreSQL that the test can take down and bring back on the same port."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        await self._server.wait_closed()
+        self._writers.clear()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+
+async def test_database_down_answers_503_and_the_redelivered_update_succeeds(
+    pg_url: str, bot_api: FakeBotApi
+) -> None:
+    url = make_url(pg_url)
+    need_service("PostgreSQL", url.host or "127.0.0.1", url.port or 5432)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    via_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    app = await make_app(via_proxy)
+    configure(app, bot_api)
+    webhook, client = await open_webhook(app, bot_api)
+    try:
+        await webhook.say("/novo Papel")
+        sent_before = len(bot_api.sent())
+        update = webhook.updates.message(IDENTIFICATION[0])
+
+        await proxy.stop()
+        down = await webhook.post(update)
+        assert down.status_code == 503
+        assert down.json()["ok"] is False
+        assert len(bot_api.sent()) == sent_before  # nothing was said: nothing was done
+
+        await proxy.start()
+        again = await webhook.post(update)  # Telegram delivers it again
+        assert again.status_code == 200
+        assert bot_api.texts()[-1].startswith("Identificação · Unidade requisitante")
+        async with app.engine.connect() as conn:
+            ident = (await conn.execute(text("SELECT identification FROM etps"))).scalar_one()
+        assert "Ministério da Gestão e da Inovação" in json.dumps(ident, ensure_ascii=False)
+        assert await count(app, "processed_events") == 2
+    finally:
+        await client.aclose()
+        await app.close()
+        await proxy.stop()
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+async def test_set_webhook_registers_url_secret_and_the_portuguese_menu(
+    sqlite_url: str, bot_api: FakeBotApi, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": sqlite_url,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": bot_api.url,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "LLM_PROVIDER": "offline",
+    }
+    env.pop("REDIS_URL", None)
+    process = await asyncio.create_subprocess_exec(
+        str(ETP_BIN),
+        "telegram",
+        "--set-webhook",
+        "https://etp.example.gov.br/telegram/webhook",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    hook = bot_api.sent("setWebhook")[0].params
+    assert hook["url"] == "https://etp.example.gov.br/telegram/webhook"
+    assert hook["secret_token"] == SECRET
+    commands = bot_api.sent("setMyCommands")[0].params["commands"]
+    assert {c["command"]: c["description"] for c in commands} == dict(m.COMMAND_MENU)
+
+
+async def test_telegram_command_without_a_token_says_what_is_missing(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    env = {**os.environ, "DATABASE_URL": sqlite_url}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    process = await asyncio.create_subprocess_exec(
+        str(ETP_BIN),
+        "telegram",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN" in err.decode()
