@@ -65,6 +65,7 @@ def serve(
 
         from api.app import create_api
         from etp.container import build_app
+        from etp.runtime import run_with_jobs
 
         app = await build_app(load_settings())
         try:
@@ -74,14 +75,7 @@ def serve(
             )
             gc.collect()
             gc.freeze()  # start-up objects leave the collector's working set (PERFORMANCE.md)
-            url = app.settings.redis.redis_url
-            if worker and url:
-                from storage.jobs import build_worker
-
-                jobs = build_worker(url, app.service.run_draft)
-                await asyncio.gather(server.serve(), jobs.async_run())
-            else:
-                await server.serve()
+            await run_with_jobs(app, server.serve(), worker=worker)
         finally:
             await app.close()
 
@@ -97,6 +91,7 @@ def worker_cmd(
 
     async def main() -> None:
         from etp.container import build_app
+        from etp.runtime import register_notifiers
         from storage.jobs import build_worker
 
         settings = load_settings()
@@ -105,16 +100,23 @@ def worker_cmd(
             typer.echo("etp worker needs REDIS_URL (without it drafts run in-process)", err=True)
             raise typer.Exit(2)
         app = await build_app(settings)
+        register_notifiers(app)
+        jobs = build_worker(url, app.service.run_draft, burst=burst)
         try:
-            await build_worker(url, app.service.run_draft, burst=burst).async_run()
+            await jobs.async_run()
         finally:
+            await jobs.close()
             await app.close()
 
     asyncio.run(main())
 
 
 @cli.command()
-def slack() -> None:
+def slack(
+    worker: Annotated[
+        bool, typer.Option(help="with REDIS_URL, also run draft jobs in this process")
+    ] = True,
+) -> None:
     """Slack app in Socket Mode (SLACK_APP_TOKEN); no public URL needed."""
     _logging()
     settings = load_settings()
@@ -131,12 +133,13 @@ def slack() -> None:
 
         from bot.slack.app import build_slack
         from etp.container import build_app
+        from etp.runtime import run_with_jobs
 
         app = await build_app(settings)
         try:
             channel = build_slack(app)
             handler = AsyncSocketModeHandler(channel.bolt, app_token)
-            await handler.start_async()  # type: ignore[no-untyped-call]
+            await run_with_jobs(app, handler.start_async(), worker=worker)  # type: ignore[no-untyped-call]
         finally:
             await app.close()
 
@@ -153,6 +156,9 @@ def telegram(
             help="register URL (ending in /telegram/webhook) with Telegram, then exit",
         ),
     ] = None,
+    worker: Annotated[
+        bool, typer.Option(help="with REDIS_URL, also run draft jobs in this process")
+    ] = True,
 ) -> None:
     """Telegram bot in long-polling mode, or register the webhook of `etp serve`."""
     _logging()
@@ -162,6 +168,7 @@ def telegram(
 
         from bot.telegram import TelegramNotConfigured, build_telegram
         from etp.container import build_app
+        from etp.runtime import run_with_jobs
 
         settings = load_settings()
         app = await build_app(settings)
@@ -180,7 +187,7 @@ def telegram(
                 return
             gc.collect()
             gc.freeze()  # start-up objects leave the collector's working set (PERFORMANCE.md)
-            await telegram.run_polling()
+            await run_with_jobs(app, telegram.run_polling(), worker=worker)
         finally:
             await app.close()
 
