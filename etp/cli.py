@@ -99,7 +99,9 @@ def db_downgrade(revision: str) -> None:
 @cli.command("export")
 def export_cmd(
     etp_id: Annotated[int, typer.Argument(metavar="ID")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="docx, pdf, md, html or json")] = "md",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="docx, pdf, md, html or json")
+    ] = "docx",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="file to write")] = None,
     order: Annotated[str, typer.Option(help="law or in58")] = "law",
 ) -> None:

@@ -209,6 +209,21 @@ DOC_PLACE_DATE = "Local e data: ____________________, {date}."
 DOC_SIGNATURE = "Assinatura"
 DOC_LEGAL_REF = "Art. 18, §1º, inciso {roman}, da Lei nº 14.133/2021"
 DOC_AUTHORS = "Elaborado por: {names}"
+DOC_LEGAL_REF_IN58 = (
+    "Art. 9º, inciso {in58}, da IN SEGES/ME nº 58/2022 · "
+    "art. 18, §1º, inciso {roman}, da Lei nº 14.133/2021"
+)
+DOC_ORDER_IN58 = "Seções na ordem do art. 9º da IN SEGES/ME nº 58/2022."
+DOC_IDENTIFICATION = "Identificação"
+DOC_PAGE = "Página {page} de {pages}"
+DOC_MEMBER_LINE = "{cargo} · Matrícula {matricula}"
+DOC_CARGO = "Cargo"
+DOC_MATRICULA = "Matrícula"
+DOC_NO_TEAM = "[PENDENTE — equipe de planejamento não informada]"
+DOC_SUBJECT = "Estudo Técnico Preliminar (art. 18 da Lei nº 14.133/2021)"
+DOC_KEYWORDS = "ETP; estudo técnico preliminar; Lei nº 14.133/2021; processo {processo}"
+DOC_CATEGORY = "Estudo Técnico Preliminar"
+DOC_GENERATOR = "ETP Express"
 MONTHS = (
     "janeiro",
     "fevereiro",
