@@ -15,6 +15,7 @@ from conversations.ports import DraftWriter, Notifier
 from conversations.replies import Reply
 from conversations.service import EtpService, InProcessDraftQueue, MemoryLocks
 from etp.settings import Settings
+from storage.admin import AdminStore
 from storage.db import create_engine, is_sqlite
 from storage.migrate import upgrade_async
 from storage.redis_locks import RedisLocks
@@ -57,6 +58,7 @@ class App:
     service: EtpService
     queue: InProcessDraftQueue
     notifier: RoutingNotifier
+    admin: AdminStore
     redis: Redis | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -85,4 +87,4 @@ async def build_app(
         SqlEtpStore(engine), drafter or build_drafter(settings), queue, notifier, locks=locks
     )
     queue.bind(service.run_draft)
-    return App(settings, engine, service, queue, notifier, redis)
+    return App(settings, engine, service, queue, notifier, AdminStore(engine), redis)

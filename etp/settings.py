@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Annotated, Literal
 
+from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -101,6 +102,23 @@ class AccessSettings(BaseSettings):
         return value
 
 
+class ApiSettings(BaseSettings):
+    model_config = _CONFIG
+    # Requests per token, in the `limits` notation ("120/minute", "10/second;1000/hour").
+    etp_api_rate_limit: str = "120/minute"
+    # Largest request body the admin API accepts (413 above it).
+    etp_api_max_body_bytes: int = Field(default=65_536, ge=0)
+
+    @field_validator("etp_api_rate_limit")
+    @classmethod
+    def _parse_rate(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"ETP_API_RATE_LIMIT: {exc}") from exc
+        return value
+
+
 class ObservabilitySettings(BaseSettings):
     model_config = _CONFIG
     sentry_dsn: SecretStr | None = None
@@ -135,6 +153,10 @@ class Settings:
         return AccessSettings()
 
     @cached_property
+    def api(self) -> ApiSettings:
+        return ApiSettings()
+
+    @cached_property
     def observability(self) -> ObservabilitySettings:
         return ObservabilitySettings()
 
@@ -142,6 +164,6 @@ class Settings:
 def load_settings() -> Settings:
     """Read and validate every concern now, so that a bad value fails at start-up."""
     settings = Settings()
-    for part in ("database", "redis", "llm", "telegram", "slack", "access", "observability"):
+    for part in ("database", "redis", "llm", "telegram", "slack", "access", "api", "observability"):
         getattr(settings, part)
     return settings

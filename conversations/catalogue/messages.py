@@ -239,6 +239,19 @@ MONTHS = (
     "dezembro",
 )
 
+# --- admin API (errors an admin reads) -----------------------------------------------------
+
+API_UNAUTHORIZED = (
+    "Token ausente, inválido ou revogado. Envie o cabeçalho Authorization: Bearer <token>."
+)
+API_FORBIDDEN = "Este token não tem permissão para esta operação (escopo exigido: {scope})."
+API_ETP_NOT_FOUND = "ETP nº {id} não encontrado."
+API_NOT_FOUND = "Recurso não encontrado."
+API_RATE_LIMITED = "Limite de requisições excedido. Tente novamente em {seconds} s."
+API_TOO_LARGE = "A requisição excede o limite de {limit} bytes."
+API_UNAVAILABLE = "O banco de dados está indisponível. Tente novamente em instantes."
+API_CONTROL_CHARS = "O texto contém caracteres de controle não permitidos."
+
 # --- offline drafter ---------------------------------------------------------------------
 
 DRAFT_INTRO = (
