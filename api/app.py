@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import admin, health
+from api import admin, health, metrics
 from api.ratelimit import TokenRateLimiter
 from conversations.catalogue import messages as m
 from conversations.ports import StoreUnavailable
@@ -69,5 +69,6 @@ def create_api(app: App) -> FastAPI:
         api.add_exception_handler(exc_class, handler)
     api.add_middleware(BodyLimit, limit=app.settings.api.etp_api_max_body_bytes)
     api.include_router(health.router)
+    api.include_router(metrics.router)
     api.include_router(admin.router)
     return api

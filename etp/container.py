@@ -14,6 +14,8 @@ from conversations.events import Address
 from conversations.ports import DraftWriter, Notifier
 from conversations.replies import Reply
 from conversations.service import EtpService, InProcessDraftQueue, MemoryLocks
+from etp.metrics import Metrics
+from etp.observability import init_sentry
 from etp.settings import Settings
 from storage.admin import AdminStore
 from storage.db import create_engine, is_sqlite
@@ -59,6 +61,7 @@ class App:
     queue: InProcessDraftQueue
     notifier: RoutingNotifier
     admin: AdminStore
+    metrics: Metrics
     redis: Redis | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -75,6 +78,7 @@ async def build_app(
     settings: Settings, *, drafter: DraftWriter | None = None, migrate: bool | None = None
 ) -> App:
     """Build the service on the configured database; SQLite (the embedded default) migrates itself."""
+    init_sentry(settings.observability)
     url = settings.database.database_url
     if migrate if migrate is not None else is_sqlite(url):
         await upgrade_async(url)
@@ -83,8 +87,14 @@ async def build_app(
     queue = InProcessDraftQueue()
     redis = Redis.from_url(settings.redis.redis_url) if settings.redis.redis_url else None
     locks = RedisLocks(redis) if redis is not None else MemoryLocks()
+    metrics = Metrics(cost_per_1k_tokens=settings.llm.llm_cost_per_1k_tokens)
     service = EtpService(
-        SqlEtpStore(engine), drafter or build_drafter(settings), queue, notifier, locks=locks
+        SqlEtpStore(engine),
+        drafter or build_drafter(settings),
+        queue,
+        notifier,
+        locks=locks,
+        observer=metrics,
     )
     queue.bind(service.run_draft)
-    return App(settings, engine, service, queue, notifier, AdminStore(engine), redis)
+    return App(settings, engine, service, queue, notifier, AdminStore(engine), metrics, redis)

@@ -38,6 +38,8 @@ class LlmSettings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
+    # For the etp_llm_cost_usd metric: US dollars per 1,000 tokens (prompt and completion).
+    llm_cost_per_1k_tokens: float = Field(default=0.0, ge=0)
 
     @field_validator("openai_api_key")
     @classmethod
