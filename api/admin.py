@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
-from pydantic import AfterValidator, BaseModel
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
-from api.auth import AdminToken, Token
+from api.auth import AdminToken, Token, current_token
 from api.deps import EtpApp
 from conversations.catalogue import messages as m
 from conversations.export import FORMATS
@@ -21,19 +22,53 @@ from conversations.model import Etp
 from etp.container import App
 from storage.admin import EtpFilter
 
-router = APIRouter(prefix="/api", tags=["admin"])
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return frozenset(names)
+
+
+async def known_query_only(request: Request) -> None:
+    """422 for a query parameter the route does not know: a mistyped filter must not silently
+    return everything."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ["query", name],
+                    "msg": m.API_UNKNOWN_PARAMETER.format(
+                        name=name, known=", ".join(sorted(known)) or "—"
+                    ),
+                }
+                for name in unknown
+            ],
+        )
+
+
+router = APIRouter(
+    prefix="/api",
+    tags=["admin"],
+    dependencies=[Depends(current_token), Depends(known_query_only)],
+)
+
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"  # in the schema too, so clients know
 MAX_ID = 2**63 - 1  # BIGINT; larger ids cannot exist and must not reach the driver
 
 
-def _printable(value: str | None) -> str | None:
-    if value is not None and _CONTROL.search(value):
-        raise ValueError(m.API_CONTROL_CHARS)
-    return value.strip() or None if value is not None else None
+def _blank_is_none(value: str | None) -> str | None:
+    return (value.strip() or None) if value is not None else None
 
 
-SearchText = Annotated[str | None, AfterValidator(_printable)]
+SearchText = Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL)]
 EtpId = Annotated[int, Path(ge=1, le=MAX_ID, description="Número do ETP")]
 FormatName = Literal["docx", "pdf", "md", "html", "json"]
 Order = Literal["law", "in58"]
@@ -104,18 +139,19 @@ async def list_etps(
     app: EtpApp,
     _: Token,
     status_: Annotated[Literal["em_elaboracao", "concluido"] | None, Query(alias="status")] = None,
-    orgao: Annotated[
-        SearchText, Query(max_length=200, description="parte do nome do órgão")
-    ] = None,
-    q: Annotated[
-        SearchText, Query(max_length=200, description="busca no título e no órgão")
-    ] = None,
+    orgao: Annotated[SearchText, Query(description="parte do nome do órgão")] = None,
+    q: Annotated[SearchText, Query(description="busca no título e no órgão")] = None,
     updated_since: Annotated[datetime | None, Query(description="ISO 8601; sem fuso, UTC")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> EtpPage:
     """ETPs, most recently updated first, with filters and paging."""
-    where = EtpFilter(status=status_, orgao=orgao, text=q, updated_since=updated_since)
+    where = EtpFilter(
+        status=status_,
+        orgao=_blank_is_none(orgao),
+        text=_blank_is_none(q),
+        updated_since=updated_since,
+    )
     items, total = await app.admin.list_etps(where, limit=limit, offset=offset)
     return EtpPage(
         items=[

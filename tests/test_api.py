@@ -177,6 +177,15 @@ async def test_bad_list_queries_are_422_and_json(api: Api, query: str) -> None:
     assert response.json()["detail"]
 
 
+async def test_a_mistyped_filter_is_refused_not_ignored(api: Api) -> None:
+    response = await api.get("/api/etps?stauts=concluido", api.read)
+    assert response.status_code == 422
+    message = response.json()["detail"][0]["msg"]
+    assert message.startswith("Parâmetro desconhecido: 'stauts'. Parâmetros aceitos: limit, ")
+    assert (await api.get("/api/etps/1?formato=pdf", api.read)).status_code == 422
+    assert (await api.get("/api/etps?stauts=x")).status_code == 401  # authentication first
+
+
 async def test_one_etp_as_json(api: Api) -> None:
     data = (await api.get("/api/etps/1", api.read)).json()
     assert data["status"] == "concluido" and data["complete"] is True

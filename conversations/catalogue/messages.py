@@ -250,7 +250,7 @@ API_NOT_FOUND = "Recurso não encontrado."
 API_RATE_LIMITED = "Limite de requisições excedido. Tente novamente em {seconds} s."
 API_TOO_LARGE = "A requisição excede o limite de {limit} bytes."
 API_UNAVAILABLE = "O banco de dados está indisponível. Tente novamente em instantes."
-API_CONTROL_CHARS = "O texto contém caracteres de controle não permitidos."
+API_UNKNOWN_PARAMETER = "Parâmetro desconhecido: {name!r}. Parâmetros aceitos: {known}."
 
 # --- offline drafter ---------------------------------------------------------------------
 
