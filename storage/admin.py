@@ -185,6 +185,16 @@ class AdminStore:
             since = _utc(where.updated_since)
             conditions.append(_etps.c.updated_at >= since)
         match = and_(True, *conditions)
+        # The page is chosen first and only its rows are counted: a correlated count in the
+        # outer select would run for every row an OFFSET skips.
+        page_ids = (
+            select(_etps.c.id, _etps.c.updated_at)
+            .where(match)
+            .order_by(_etps.c.updated_at.desc(), _etps.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+            .subquery("page")
+        )
         done = (
             select(func.count())
             .where(
@@ -205,10 +215,8 @@ class AdminStore:
                 _etps.c.concluded_at,
                 done.label("done"),
             )
-            .where(match)
-            .order_by(_etps.c.updated_at.desc(), _etps.c.id.desc())
-            .limit(limit)
-            .offset(offset)
+            .join(page_ids, page_ids.c.id == _etps.c.id)
+            .order_by(page_ids.c.updated_at.desc(), page_ids.c.id.desc())
         )
         async with self.engine.connect() as conn:
             total = (
