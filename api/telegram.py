@@ -33,7 +33,19 @@ def _known_type(update: Update) -> bool:
     return True
 
 
-@router.post("/telegram/webhook")
+_ERROR = {"content": {"application/json": {"example": {"ok": False, "error": "…"}}}}
+
+
+@router.post(
+    "/telegram/webhook",
+    responses={
+        400: {"description": "the body is not a Telegram update", **_ERROR},
+        401: {"description": "wrong X-Telegram-Bot-Api-Secret-Token", **_ERROR},
+        404: {"description": "Telegram is not configured", **_ERROR},
+        413: {"description": "the body is too large", **_ERROR},
+        503: {"description": "database unavailable: Telegram delivers the update again", **_ERROR},
+    },
+)
 async def telegram_webhook(
     request: Request,
     secret_token: Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")] = None,

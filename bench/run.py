@@ -1,4 +1,4 @@
-"""Run every benchmark in bench/ (`make bench`); each prints its own figures."""
+"""Run every benchmark in bench/ (`make bench`); each script prints its own figures."""
 
 from __future__ import annotations
 
@@ -6,9 +6,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["telegram_webhook.py"]
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    failed = 0
+    for script in sorted(HERE.glob("*.py")):
+        if script.name in ("run.py", "__init__.py"):
+            continue
+        print(f"\n== {script.name} ==", flush=True)
+        failed += subprocess.call([sys.executable, str(script)]) != 0
+    return 1 if failed else 0
+
 
 if __name__ == "__main__":
-    here = Path(__file__).resolve().parent
-    failed = [b for b in BENCHES if subprocess.run([sys.executable, str(here / b)]).returncode]
-    sys.exit(1 if failed else 0)
+    sys.exit(main())

@@ -5,16 +5,24 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from etp.settings import load_settings
 
+if TYPE_CHECKING:
+    from storage.admin import AdminStore
+
+T = TypeVar("T")
+
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="ETP Express")
 db_cli = typer.Typer(no_args_is_help=True, help="Database commands")
 cli.add_typer(db_cli, name="db")
+token_cli = typer.Typer(no_args_is_help=True, help="Admin API tokens")
+cli.add_typer(token_cli, name="token")
 
 
 def _logging() -> None:
@@ -217,7 +225,9 @@ def db_downgrade(revision: str) -> None:
 @cli.command("export")
 def export_cmd(
     etp_id: Annotated[int, typer.Argument(metavar="ID")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="docx, pdf, md, html or json")] = "md",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="docx, pdf, md, html or json")
+    ] = "docx",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="file to write")] = None,
     order: Annotated[str, typer.Option(help="law or in58")] = "law",
 ) -> None:
@@ -249,6 +259,57 @@ def export_cmd(
         typer.echo(str(path))
 
     asyncio.run(main())
+
+
+async def _with_admin(work: Callable[[AdminStore], Awaitable[T]]) -> T:
+    from etp.container import build_app
+
+    app = await build_app(load_settings())
+    try:
+        return await work(app.admin)
+    finally:
+        await app.close()
+
+
+@token_cli.command("create")
+def token_create(
+    name: Annotated[str, typer.Option("--name", help="who or what uses the token")],
+    scope: Annotated[str, typer.Option(help="read or admin")] = "read",
+) -> None:
+    """Create an API token; it is printed once and only its hash is stored."""
+    from storage.admin import SCOPES
+
+    if scope not in SCOPES:
+        raise typer.BadParameter(f"unknown scope {scope}; choose read or admin")
+    if not name.strip():
+        raise typer.BadParameter("the name must not be empty")
+    info, token = asyncio.run(_with_admin(lambda admin: admin.create_token(name.strip(), scope)))
+    typer.echo(
+        f"token {info.id} ({info.name}, scope {info.scope}); store it now, it is not shown again:"
+    )
+    typer.echo(token)
+
+
+@token_cli.command("list")
+def token_list() -> None:
+    """List the tokens (never their values)."""
+    tokens = asyncio.run(_with_admin(lambda admin: admin.list_tokens()))
+    if not tokens:
+        typer.echo("no tokens")
+    for t in tokens:
+        state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
+        used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
+        created = f"{t.created_at:%Y-%m-%d %H:%M}" if t.created_at else "?"
+        typer.echo(f"{t.id}\t{t.name}\t{t.scope}\t{state}\tcreated {created}\tlast used {used}")
+
+
+@token_cli.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Revoke a token at once."""
+    if not asyncio.run(_with_admin(lambda admin: admin.revoke_token(token_id))):
+        typer.echo(f"no active token {token_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"token {token_id} revoked")
 
 
 def main() -> None:

@@ -14,7 +14,10 @@ from conversations.events import Address
 from conversations.ports import DraftWriter, Notifier
 from conversations.replies import Reply
 from conversations.service import EtpService, InProcessDraftQueue, MemoryLocks
+from etp.metrics import Metrics
+from etp.observability import init_sentry
 from etp.settings import Settings
+from storage.admin import AdminStore
 from storage.db import create_engine, is_sqlite
 from storage.jobs import QUEUE_NAME, ArqDraftQueue
 from storage.migrate import upgrade_async
@@ -58,6 +61,8 @@ class App:
     service: EtpService
     queue: InProcessDraftQueue | ArqDraftQueue
     notifier: RoutingNotifier
+    admin: AdminStore
+    metrics: Metrics
     redis: Redis | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -85,6 +90,7 @@ async def build_app(
     With REDIS_URL, draft jobs go through the arq queue (run by `etp worker` or the worker
     embedded in `etp serve`), unless `in_process_drafts` (the console chat) keeps them here.
     """
+    init_sentry(settings.observability)
     url = settings.database.database_url
     if migrate if migrate is not None else is_sqlite(url):
         await upgrade_async(url)
@@ -98,8 +104,14 @@ async def build_app(
         queue = await ArqDraftQueue.connect(redis_url, queue_name=queue_name)
     else:
         queue = InProcessDraftQueue()
+    metrics = Metrics(cost_per_1k_tokens=settings.llm.llm_cost_per_1k_tokens)
     service = EtpService(
-        SqlEtpStore(engine), drafter or build_drafter(settings), queue, notifier, locks=locks
+        SqlEtpStore(engine),
+        drafter or build_drafter(settings),
+        queue,
+        notifier,
+        locks=locks,
+        observer=metrics,
     )
     queue.bind(service.run_draft)
-    return App(settings, engine, service, queue, notifier, redis)
+    return App(settings, engine, service, queue, notifier, AdminStore(engine), metrics, redis)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Annotated, Literal
 
+from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -37,6 +38,8 @@ class LlmSettings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
+    # For the etp_llm_cost_usd metric: US dollars per 1,000 tokens (prompt and completion).
+    llm_cost_per_1k_tokens: float = Field(default=0.0, ge=0)
 
     @field_validator("openai_api_key")
     @classmethod
@@ -138,6 +141,23 @@ class AccessSettings(BaseSettings):
         return value
 
 
+class ApiSettings(BaseSettings):
+    model_config = _CONFIG
+    # Requests per token, in the `limits` notation ("120/minute", "10/second;1000/hour").
+    etp_api_rate_limit: str = "120/minute"
+    # Largest request body the admin API accepts (413 above it).
+    etp_api_max_body_bytes: int = Field(default=65_536, ge=0)
+
+    @field_validator("etp_api_rate_limit")
+    @classmethod
+    def _parse_rate(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"ETP_API_RATE_LIMIT: {exc}") from exc
+        return value
+
+
 class ObservabilitySettings(BaseSettings):
     model_config = _CONFIG
     sentry_dsn: SecretStr | None = None
@@ -172,6 +192,10 @@ class Settings:
         return AccessSettings()
 
     @cached_property
+    def api(self) -> ApiSettings:
+        return ApiSettings()
+
+    @cached_property
     def observability(self) -> ObservabilitySettings:
         return ObservabilitySettings()
 
@@ -179,6 +203,6 @@ class Settings:
 def load_settings() -> Settings:
     """Read and validate every concern now, so that a bad value fails at start-up."""
     settings = Settings()
-    for part in ("database", "redis", "llm", "telegram", "slack", "access", "observability"):
+    for part in ("database", "redis", "llm", "telegram", "slack", "access", "api", "observability"):
         getattr(settings, part)
     return settings

@@ -54,6 +54,20 @@ class EtpRow(Base):
         Index("ix_etps_shared_key", "shared_key"),
         Index("ix_etps_status_updated", "status", "updated_at"),
         Index("ix_etps_updated", "updated_at"),
+        # Admin API "contains" searches (ILIKE '%x%'): trigram GIN indexes on PostgreSQL
+        # (migration 0003 enables pg_trgm); plain indexes on SQLite, where they go unused.
+        Index(
+            "ix_etps_title_trgm",
+            "title",
+            postgresql_using="gin",
+            postgresql_ops={"title": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_etps_orgao_trgm",
+            "orgao",
+            postgresql_using="gin",
+            postgresql_ops={"orgao": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)

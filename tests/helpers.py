@@ -8,6 +8,7 @@ from typing import Any
 
 from conversations.drafting import OfflineDrafter
 from conversations.events import Address, Author, Inbound
+from conversations.model import Etp
 from conversations.ports import DraftWriter
 from conversations.replies import Document, DraftingStarted, Reply, Text
 from conversations.service import EtpService, InProcessDraftQueue
@@ -177,3 +178,26 @@ def make_chat(
         app.notifier.register(channel, existing)
     existing.chats.append(chat)
     return chat
+
+
+SKIP_JUSTIFICATIONS = {
+    2: "O órgão ainda não publicou o plano de contratações anual deste exercício.",
+    11: "Não há contratações correlatas nem interdependentes.",
+}
+
+
+async def finish_etp(chat: Chat, *, title: str = "Papel A4", upto: int = 13) -> None:
+    """Identify and resolve sections 1..upto: II and XI skipped with a justification."""
+    await chat.identify(title)
+    for number in range(1, upto + 1):
+        if number in SKIP_JUSTIFICATIONS:
+            await chat.say(f"/pular {SKIP_JUSTIFICATIONS[number]}")
+        else:
+            await chat.answer_section(number)
+
+
+async def load_etp(app: App, etp_id: int) -> Etp:
+    async with app.service.store.transaction() as tx:
+        etp = await tx.load_etp(etp_id)
+    assert etp is not None
+    return etp

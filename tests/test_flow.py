@@ -285,7 +285,7 @@ async def test_whole_etp_concludes_and_offers_the_export(chat: Chat) -> None:
 
 async def test_export_at_any_time_marks_what_is_missing(chat: Chat) -> None:
     await chat.say("/novo Incompleto")
-    doc = (await chat.say("/exportar"))[0]
+    doc = (await chat.say("/exportar md"))[0]
     assert isinstance(doc, Document) and doc.filename == "ETP-1.md"
     body = doc.content.decode()
     assert "MINUTA — incompleta" in body

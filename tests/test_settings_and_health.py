@@ -60,6 +60,7 @@ def test_env_template_lists_every_setting() -> None:
             module.TelegramSettings,
             module.SlackSettings,
             module.AccessSettings,
+            module.ApiSettings,
             module.ObservabilitySettings,
         )
         for name in cls.model_fields

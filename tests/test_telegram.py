@@ -21,6 +21,7 @@ from api.app import create_api
 from bot.telegram import build_telegram
 from bot.telegram.render import MAX_MESSAGE, split_text
 from conversations.catalogue import messages as m
+from conversations.export import FORMATS
 from etp.container import App
 from etp.settings import AccessSettings, TelegramSettings
 from tests.conftest import need_service
@@ -241,7 +242,7 @@ async def test_bot_api_429_is_waited_out_and_the_message_delivered_once(hook: We
     await hook.say("/ajuda")
     attempts = [c for c in hook.api.calls if c.method == "sendMessage"]
     assert [c.status for c in attempts] == [429, 200]
-    assert hook.api.texts() == [m.HELP.format(formats="md|json")]
+    assert hook.api.texts() == [m.HELP.format(formats="|".join(FORMATS))]
 
 
 async def test_a_reply_longer_than_telegram_allows_is_split_at_paragraphs(hook: Webhook) -> None:

@@ -234,6 +234,21 @@ DOC_PLACE_DATE = "Local e data: ____________________, {date}."
 DOC_SIGNATURE = "Assinatura"
 DOC_LEGAL_REF = "Art. 18, §1º, inciso {roman}, da Lei nº 14.133/2021"
 DOC_AUTHORS = "Elaborado por: {names}"
+DOC_LEGAL_REF_IN58 = (
+    "Art. 9º, inciso {in58}, da IN SEGES/ME nº 58/2022 · "
+    "art. 18, §1º, inciso {roman}, da Lei nº 14.133/2021"
+)
+DOC_ORDER_IN58 = "Seções na ordem do art. 9º da IN SEGES/ME nº 58/2022."
+DOC_IDENTIFICATION = "Identificação"
+DOC_PAGE = "Página {page} de {pages}"
+DOC_MEMBER_LINE = "{cargo} · Matrícula {matricula}"
+DOC_CARGO = "Cargo"
+DOC_MATRICULA = "Matrícula"
+DOC_NO_TEAM = "[PENDENTE — equipe de planejamento não informada]"
+DOC_SUBJECT = "Estudo Técnico Preliminar (art. 18 da Lei nº 14.133/2021)"
+DOC_KEYWORDS = "ETP; estudo técnico preliminar; Lei nº 14.133/2021; processo {processo}"
+DOC_CATEGORY = "Estudo Técnico Preliminar"
+DOC_GENERATOR = "ETP Express"
 MONTHS = (
     "janeiro",
     "fevereiro",
@@ -248,6 +263,19 @@ MONTHS = (
     "novembro",
     "dezembro",
 )
+
+# --- admin API (errors an admin reads) -----------------------------------------------------
+
+API_UNAUTHORIZED = (
+    "Token ausente, inválido ou revogado. Envie o cabeçalho Authorization: Bearer <token>."
+)
+API_FORBIDDEN = "Este token não tem permissão para esta operação (escopo exigido: {scope})."
+API_ETP_NOT_FOUND = "ETP nº {id} não encontrado."
+API_NOT_FOUND = "Recurso não encontrado."
+API_RATE_LIMITED = "Limite de requisições excedido. Tente novamente em {seconds} s."
+API_TOO_LARGE = "A requisição excede o limite de {limit} bytes."
+API_UNAVAILABLE = "O banco de dados está indisponível. Tente novamente em instantes."
+API_UNKNOWN_PARAMETER = "Parâmetro desconhecido: {name!r}. Parâmetros aceitos: {known}."
 
 # --- offline drafter ---------------------------------------------------------------------
 

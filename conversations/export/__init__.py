@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from conversations.export.document import EtpDocument, build_document
+from conversations.export.docx_format import render_docx
+from conversations.export.html_format import render_html
+from conversations.export.pdf_format import render_pdf
 from conversations.export.text_formats import render_json, render_markdown
 from conversations.model import Etp
 
@@ -19,11 +22,17 @@ class Format:
     render: Callable[[EtpDocument], bytes]
 
 
+DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+# Insertion order is the order of the export buttons in the chat.
 FORMATS: dict[str, Format] = {
+    "docx": Format("docx", "docx", DOCX_MEDIA_TYPE, render_docx),
+    "pdf": Format("pdf", "pdf", "application/pdf", render_pdf),
+    "html": Format("html", "html", "text/html; charset=utf-8", render_html),
     "md": Format("md", "md", "text/markdown; charset=utf-8", render_markdown),
     "json": Format("json", "json", "application/json", render_json),
 }
-DEFAULT_FORMAT = "md"
+DEFAULT_FORMAT = "docx"
 ORDERS = ("law", "in58")
 
 

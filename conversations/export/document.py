@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from conversations.catalogue import messages as m
-from conversations.catalogue.sections import BY_NUMBER, IN58_ORDER, SECTIONS
+from conversations.catalogue.sections import BY_NUMBER, IN58_ORDER, ROMAN, SECTIONS
 from conversations.model import Etp, TeamMember
 
 
@@ -25,10 +27,11 @@ class DocSection:
     justification: str
     gaps: tuple[str, ...]
     authors: tuple[str, ...]
+    label: str = ""  # the number shown: the law's inciso, or the IN 58/2022 one in that order
 
     @property
     def heading(self) -> str:
-        return f"{self.roman} — {self.title}"
+        return f"{self.label or self.roman} — {self.title}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,15 @@ class EtpDocument:
     def filename(self, extension: str) -> str:
         return f"ETP-{self.etp_id}.{extension}"
 
+    def download_name(self, extension: str) -> str:
+        """A descriptive file name that is safe in any header or file system: ASCII only."""
+        ascii_title = (
+            unicodedata.normalize("NFKD", self.title).encode("ascii", "ignore").decode("ascii")
+        )
+        slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60].rstrip("-")
+        stem = f"ETP-{self.etp_id}-{slug}" if slug else f"ETP-{self.etp_id}"
+        return f"{stem}.{extension}"
+
 
 def build_document(etp: Etp, *, order: str = "law", now: datetime) -> EtpDocument:
     """Turn the aggregate into the document model, in law order or IN SEGES 58/2022 order."""
@@ -87,6 +99,12 @@ def build_document(etp: Etp, *, order: str = "law", now: datetime) -> EtpDocumen
     for number in numbers:
         spec = BY_NUMBER[number]
         entry = etp.section(number)
+        label = ROMAN[spec.in58 - 1] if order == "in58" else spec.roman
+        legal_ref = (
+            m.DOC_LEGAL_REF_IN58.format(in58=label, roman=spec.roman)
+            if order == "in58"
+            else m.DOC_LEGAL_REF.format(roman=spec.roman)
+        )
         if entry.accepted_text is not None:
             state, text, justification = "accepted", entry.accepted_text, ""
         elif entry.status == "skipped" and not spec.mandatory:
@@ -94,9 +112,7 @@ def build_document(etp: Etp, *, order: str = "law", now: datetime) -> EtpDocumen
         else:
             state, text, justification = "missing", "", ""
             what = m.DOC_MISSING_MANDATORY if spec.mandatory else m.DOC_MISSING_OPTIONAL
-            missing.append(
-                m.DOC_MISSING_SECTION.format(roman=spec.roman, title=spec.title, what=what)
-            )
+            missing.append(m.DOC_MISSING_SECTION.format(roman=label, title=spec.title, what=what))
         names = tuple(entry.author_names())
         all_authors.extend(n for n in names if n not in all_authors)
         sections.append(
@@ -106,13 +122,14 @@ def build_document(etp: Etp, *, order: str = "law", now: datetime) -> EtpDocumen
                 in58=spec.in58,
                 title=spec.title,
                 statute=spec.statute,
-                legal_ref=m.DOC_LEGAL_REF.format(roman=spec.roman),
+                legal_ref=legal_ref,
                 mandatory=spec.mandatory,
                 state=state,
                 text=text,
                 justification=justification,
                 gaps=tuple(entry.gaps) if state == "accepted" else (),
                 authors=names,
+                label=label,
             )
         )
     for field_spec in m.IDENT_FIELDS:
@@ -160,6 +177,7 @@ def document_json(doc: EtpDocument) -> dict[str, Any]:
                 "number": s.number,
                 "roman": s.roman,
                 "in58": s.in58,
+                "label": s.label,
                 "title": s.title,
                 "legal_ref": s.legal_ref,
                 "mandatory": s.mandatory,

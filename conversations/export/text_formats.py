@@ -13,6 +13,8 @@ def render_markdown(doc: EtpDocument) -> bytes:
     for label, value in doc.header_rows:
         lines.append(f"**{label}:** {value}  ")
     lines.append("")
+    if doc.order == "in58":
+        lines += [f"*{m.DOC_ORDER_IN58}*", ""]
     if not doc.complete:
         lines += [f"> **{m.DOC_DRAFT_MARK}**", ">", f"> {m.DOC_MISSING}:"]
         lines += [f"> - {item}" for item in doc.missing]
@@ -22,7 +24,7 @@ def render_markdown(doc: EtpDocument) -> bytes:
     lines += [f"| {' | '.join(cols)} |", "|" + "---|" * len(cols)]
     for s in doc.sections:
         lines.append(
-            f"| {s.roman} | {s.title} | {m.DOC_YES if s.mandatory else m.DOC_NO} | {m.DOC_STATE[s.state]} |"
+            f"| {s.label} | {s.title} | {m.DOC_YES if s.mandatory else m.DOC_NO} | {m.DOC_STATE[s.state]} |"
         )
     lines.append("")
     for s in doc.sections:
@@ -41,13 +43,15 @@ def render_markdown(doc: EtpDocument) -> bytes:
     if doc.portaria:
         lines += [m.DOC_PORTARIA.format(portaria=doc.portaria), ""]
     lines += [doc.place_date, ""]
+    if not doc.team:
+        lines += [f"**{m.DOC_NO_TEAM}**", ""]
     for member in doc.team:
         lines += [
             "",
             "\\_" * 40,
             "",
             f"**{member.name}**  ",
-            f"{member.cargo} · Matrícula {member.matricula}",
+            m.DOC_MEMBER_LINE.format(cargo=member.cargo, matricula=member.matricula),
             "",
         ]
     return ("\n".join(lines).rstrip() + "\n").encode("utf-8")

@@ -1,0 +1,236 @@
+"""The admin API: list, inspect and download ETPs; revisions for `admin` tokens."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from api.auth import AdminToken, Token, current_token
+from api.deps import EtpApp
+from conversations.catalogue import messages as m
+from conversations.export import FORMATS
+from conversations.export.document import build_document, document_json
+from conversations.model import Etp
+from etp.container import App
+from storage.admin import EtpFilter
+
+
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return frozenset(names)
+
+
+async def known_query_only(request: Request) -> None:
+    """422 for a query parameter the route does not know: a mistyped filter must not silently
+    return everything."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ["query", name],
+                    "msg": m.API_UNKNOWN_PARAMETER.format(
+                        name=name, known=", ".join(sorted(known)) or "—"
+                    ),
+                }
+                for name in unknown
+            ],
+        )
+
+
+router = APIRouter(
+    prefix="/api",
+    tags=["admin"],
+    dependencies=[Depends(current_token), Depends(known_query_only)],
+)
+
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"  # in the schema too, so clients know
+MAX_ID = 2**63 - 1  # BIGINT; larger ids cannot exist and must not reach the driver
+
+
+def _blank_is_none(value: str | None) -> str | None:
+    return (value.strip() or None) if value is not None else None
+
+
+SearchText = Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL)]
+EtpId = Annotated[int, Path(ge=1, le=MAX_ID, description="Número do ETP")]
+FormatName = Literal["docx", "pdf", "md", "html", "json"]
+Order = Literal["law", "in58"]
+
+
+class EtpItem(BaseModel):
+    id: int
+    number: str
+    title: str
+    status: str
+    orgao: str
+    unidade: str
+    processo: str
+    objeto: str
+    sections_done: int
+    created_at: datetime | None
+    updated_at: datetime | None
+    concluded_at: datetime | None
+
+
+class EtpPage(BaseModel):
+    items: list[EtpItem]
+    total: int
+    limit: int
+    offset: int
+
+
+class RevisionOut(BaseModel):
+    id: int
+    section: int
+    roman: str
+    kind: str
+    text: str
+    author: str
+    created_at: datetime | None
+
+
+class RevisionPage(BaseModel):
+    items: list[RevisionOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Token ausente, inválido ou revogado"},
+    429: {"model": ErrorOut, "description": "Limite de requisições excedido (Retry-After)"},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "ETP não encontrado"}
+}
+
+
+async def _load(app: App, etp_id: int) -> Etp:
+    async with app.service.store.transaction() as tx:
+        etp = await tx.load_etp(etp_id)
+    if etp is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, m.API_ETP_NOT_FOUND.format(id=etp_id))
+    return etp
+
+
+@router.get("/etps", response_model=EtpPage, responses=_ERRORS)
+async def list_etps(
+    app: EtpApp,
+    _: Token,
+    status_: Annotated[Literal["em_elaboracao", "concluido"] | None, Query(alias="status")] = None,
+    orgao: Annotated[SearchText, Query(description="parte do nome do órgão")] = None,
+    q: Annotated[SearchText, Query(description="busca no título e no órgão")] = None,
+    updated_since: Annotated[datetime | None, Query(description="ISO 8601; sem fuso, UTC")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> EtpPage:
+    """ETPs, most recently updated first, with filters and paging."""
+    where = EtpFilter(
+        status=status_,
+        orgao=_blank_is_none(orgao),
+        text=_blank_is_none(q),
+        updated_since=updated_since,
+    )
+    items, total = await app.admin.list_etps(where, limit=limit, offset=offset)
+    return EtpPage(
+        items=[
+            EtpItem(number=f"{i.id}/{(i.created_at or datetime.now()).year}", **asdict(i))
+            for i in items
+        ],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/etps/{etp_id}", responses={**_ERRORS, **_NOT_FOUND})
+async def get_etp(app: EtpApp, _: Token, etp_id: EtpId, order: Order = "law") -> dict[str, Any]:
+    """The ETP as JSON: identification, status, each section with its status, content,
+    justification and authors (the same shape as the JSON export)."""
+    etp = await _load(app, etp_id)
+    return document_json(build_document(etp, order=order, now=app.service.clock.now()))
+
+
+@router.get(
+    "/etps/{etp_id}/export",
+    response_class=Response,
+    responses={
+        **_ERRORS,
+        **_NOT_FOUND,
+        200: {
+            "description": "O documento, como anexo",
+            "content": {f.media_type.split(";")[0]: {} for f in FORMATS.values()},
+        },
+    },
+)
+async def export_etp(
+    app: EtpApp,
+    _: Token,
+    etp_id: EtpId,
+    fmt: Annotated[FormatName, Query(alias="format")] = "docx",
+    order: Order = "law",
+) -> Response:
+    """The document in one format, law order or IN SEGES 58/2022 order (`order=in58`)."""
+    etp = await _load(app, etp_id)
+    spec = FORMATS[fmt]
+    doc = build_document(etp, order=order, now=app.service.clock.now())
+    content = await asyncio.to_thread(spec.render, doc)  # rendering is CPU work
+    app.service.observer.exported(fmt)
+    name = doc.download_name(spec.extension)
+    disposition = f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
+    return Response(
+        content, media_type=spec.media_type, headers={"Content-Disposition": disposition}
+    )
+
+
+@router.get(
+    "/etps/{etp_id}/revisions",
+    response_model=RevisionPage,
+    responses={
+        **_ERRORS,
+        **_NOT_FOUND,
+        403: {"model": ErrorOut, "description": "Exige um token de escopo admin"},
+    },
+)
+async def revisions(
+    app: EtpApp,
+    _: AdminToken,
+    etp_id: EtpId,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> RevisionPage:
+    """Every accepted, edited or skipped text of the ETP, oldest first, with its author.
+
+    Needs an `admin` token: it holds each author's name and every text ever accepted.
+    """
+    found = await app.admin.revisions(etp_id, limit=limit, offset=offset)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, m.API_ETP_NOT_FOUND.format(id=etp_id))
+    items, total = found
+    return RevisionPage(
+        items=[RevisionOut(**asdict(r)) for r in items],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )

@@ -1,0 +1,92 @@
+"""Prometheus metrics: the engine's Observer port, on a registry owned by one App."""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from conversations.model import ETP_CONCLUDED, ETP_DRAFTING
+
+log = logging.getLogger(__name__)
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_DRAFT_BUCKETS = (0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+class Metrics:
+    """Implements conversations.ports.Observer; each App has its own registry (no globals)."""
+
+    def __init__(self, *, cost_per_1k_tokens: float = 0.0) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.cost_per_1k_tokens = cost_per_1k_tokens
+        r = self.registry
+        self.updates = Counter(
+            "etp_updates",
+            "Inbound events handled, by channel, kind and outcome",
+            ["channel", "kind", "outcome"],
+            registry=r,
+        )
+        self.handler_seconds = Histogram(
+            "etp_handler_seconds",
+            "Time to handle one inbound event",
+            ["channel"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.drafts = Counter(
+            "etp_drafts",
+            "Draft jobs finished, by provider and outcome",
+            ["provider", "outcome"],
+            registry=r,
+        )
+        self.draft_seconds = Histogram(
+            "etp_draft_seconds",
+            "Time to write one draft",
+            ["provider"],
+            buckets=_DRAFT_BUCKETS,
+            registry=r,
+        )
+        self.llm_tokens = Counter(
+            "etp_llm_tokens", "LLM tokens spent on drafts", ["provider"], registry=r
+        )
+        self.llm_cost = Counter(
+            "etp_llm_cost_usd",
+            "Estimated LLM cost in US dollars (LLM_COST_PER_1K_TOKENS)",
+            ["provider"],
+            registry=r,
+        )
+        self.exports = Counter(
+            "etp_exports", "Documents rendered, by format", ["format"], registry=r
+        )
+        self.etps = Gauge(
+            "etp_etps",
+            "ETPs in the database, by status (counted at scrape)",
+            ["status"],
+            registry=r,
+        )
+
+    # --- Observer ------------------------------------------------------------------------
+
+    def event_handled(self, channel: str, kind: str, seconds: float, outcome: str) -> None:
+        self.updates.labels(channel, kind, outcome).inc()
+        self.handler_seconds.labels(channel).observe(seconds)
+
+    def draft_finished(self, provider: str, outcome: str, seconds: float, tokens: int) -> None:
+        self.drafts.labels(provider, outcome).inc()
+        self.draft_seconds.labels(provider).observe(seconds)
+        if tokens > 0:
+            self.llm_tokens.labels(provider).inc(tokens)
+            self.llm_cost.labels(provider).inc(tokens / 1000 * self.cost_per_1k_tokens)
+
+    def exported(self, fmt: str) -> None:
+        self.exports.labels(fmt).inc()
+
+    # --- scrape --------------------------------------------------------------------------
+
+    def set_etp_counts(self, counts: dict[str, int]) -> None:
+        for status in (ETP_DRAFTING, ETP_CONCLUDED, *counts):
+            self.etps.labels(status).set(counts.get(status, 0))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,75 @@
+"""Sentry error reporting, with personal data and user text scrubbed before anything leaves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sentry_sdk
+from sentry_sdk.integrations.fastapi import FastApiIntegration
+from sentry_sdk.integrations.starlette import StarletteIntegration
+
+from etp import __version__
+from etp.settings import ObservabilitySettings
+
+SCRUBBED = "[scrubbed]"
+# Headers worth keeping for debugging; everything else (Authorization, cookies, Slack and
+# Telegram signatures and secrets) is dropped.
+_SAFE_HEADERS = {"content-type", "content-length", "user-agent", "accept", "host"}
+
+
+def scrub_event(event: dict[str, Any], _hint: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Drop what may carry user text or identity: bodies, query strings, cookies, headers,
+    the user, log arguments, extra data and breadcrumb payloads."""
+    request = event.get("request")
+    if isinstance(request, dict):
+        for key in ("data", "cookies", "query_string", "env"):
+            if key in request:
+                request[key] = SCRUBBED
+        headers = request.get("headers")
+        if isinstance(headers, dict):
+            request["headers"] = {
+                k: (v if k.lower() in _SAFE_HEADERS else SCRUBBED) for k, v in headers.items()
+            }
+        if isinstance(request.get("url"), str):
+            request["url"] = request["url"].split("?", 1)[0]
+    event.pop("user", None)
+    event.pop("extra", None)
+    logentry = event.get("logentry")
+    if isinstance(logentry, dict):
+        logentry.pop("params", None)
+        logentry["formatted"] = logentry.get("message", "")
+    breadcrumbs = event.get("breadcrumbs")
+    values = breadcrumbs.get("values") if isinstance(breadcrumbs, dict) else breadcrumbs
+    for crumb in values or []:
+        if isinstance(crumb, dict):
+            _scrub_breadcrumb(crumb)
+    return event
+
+
+def _scrub_breadcrumb(crumb: dict[str, Any]) -> dict[str, Any]:
+    crumb.pop("data", None)
+    if crumb.get("category") not in ("http", "httplib"):
+        crumb["message"] = SCRUBBED if crumb.get("message") else crumb.get("message")
+    return crumb
+
+
+def scrub_breadcrumb(crumb: dict[str, Any], _hint: dict[str, Any] | None = None) -> dict[str, Any]:
+    return _scrub_breadcrumb(crumb)
+
+
+def init_sentry(settings: ObservabilitySettings) -> bool:
+    """Turn Sentry on when SENTRY_DSN is set; True when it is on."""
+    if settings.sentry_dsn is None:
+        return False
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn.get_secret_value(),
+        release=f"etp-express@{__version__}",
+        integrations=[StarletteIntegration(), FastApiIntegration()],
+        send_default_pii=False,
+        include_local_variables=False,  # frames' locals hold answers and drafts
+        max_request_body_size="never",
+        before_send=scrub_event,  # type: ignore[arg-type]
+        before_breadcrumb=scrub_breadcrumb,
+        traces_sample_rate=0.0,
+    )
+    return True

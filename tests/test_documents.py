@@ -1,0 +1,307 @@
+"""Finished documents: DOCX read back with python-docx, PDF with pypdf, HTML parsed."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import docx
+import pytest
+from docx.oxml.ns import qn
+from pypdf import PdfReader
+
+from conversations.catalogue.sections import IN58_ORDER, ROMAN, SECTIONS
+from conversations.export import DEFAULT_FORMAT, FORMATS, export
+from conversations.model import Etp
+from conversations.replies import Document
+from tests.helpers import (
+    GOOD_ANSWERS,
+    IDENTIFICATION,
+    SKIP_JUSTIFICATIONS,
+    finish_etp,
+    load_etp,
+    make_app,
+    make_chat,
+)
+
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+EDITED_III = "Requisitos: papel A4 75 g/m², alvura ≥ 90%, embalagem com CO₂ neutro — ação “verde”."
+HOSTILE = 'Papel <script>alert("x")</script> & "aspas"'
+
+
+def _build(template: Path, folder: Path, *, complete: bool) -> Etp:
+    async def run() -> Etp:
+        path = folder / f"{complete}.db"
+        shutil.copy(template, path)
+        app = await make_app(f"sqlite+aiosqlite:///{path}")
+        try:
+            chat = make_chat(app)
+            if complete:
+                await finish_etp(chat)
+                await chat.say("/secao 3")
+                await chat.say(f"/editar {EDITED_III}")
+            else:  # identification with a hostile objeto, sections I and II only
+                await chat.say("/novo Papel")
+                for line in IDENTIFICATION:
+                    await chat.say(HOSTILE if line.startswith("Aquisição") else line)
+                await chat.answer_section(1)
+                await chat.say(f"/pular {SKIP_JUSTIFICATIONS[2]}")
+            return await load_etp(app, 1)
+        finally:
+            await app.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+@pytest.fixture(scope="module")
+def finished(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Etp:
+    etp = _build(sqlite_template, tmp_path_factory.mktemp("finished"), complete=True)
+    assert etp.complete()
+    return etp
+
+
+@pytest.fixture(scope="module")
+def unfinished(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Etp:
+    return _build(sqlite_template, tmp_path_factory.mktemp("unfinished"), complete=False)
+
+
+def _docx(etp: Etp, order: str = "law") -> docx.document.Document:
+    rendered = export(etp, "docx", now=NOW, order=order)
+    return docx.Document(io.BytesIO(rendered.content))
+
+
+def _body_text(document: docx.document.Document) -> str:
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        parts += ["\t".join(c.text for c in row.cells) for row in table.rows]
+    return "\n".join(parts)
+
+
+def _pdf(etp: Etp, order: str = "law") -> PdfReader:
+    return PdfReader(io.BytesIO(export(etp, "pdf", now=NOW, order=order).content))
+
+
+# --- DOCX ------------------------------------------------------------------------------
+
+
+def test_docx_is_filed_like_a_public_body_files_it(finished: Etp) -> None:
+    document = _docx(finished)
+    paragraphs = [p.text for p in document.paragraphs]
+    assert paragraphs[0] == "MINISTÉRIO DA GESTÃO E DA INOVAÇÃO"
+    assert "ESTUDO TÉCNICO PRELIMINAR nº 1/2026" in paragraphs
+    identification = {r.cells[0].text: r.cells[1].text for r in document.tables[0].rows}
+    assert identification["Processo nº"] == "23000.001234/2026-11"
+    assert identification["Objeto"] == "Aquisição de papel A4 para impressão"
+    assert identification["Unidade requisitante"] == "Coordenação-Geral de Logística"
+    summary = [[c.text for c in row.cells] for row in document.tables[1].rows]
+    assert summary[0] == ["Nº", "Seção", "Obrigatória", "Situação"]
+    assert summary[2] == ["II", "Previsão no plano de contratações anual", "não", "justificada"]
+    assert summary[13] == ["XIII", "Posicionamento conclusivo", "sim", "elaborada"]
+    assert "MINUTA" not in _body_text(document)
+
+
+def test_docx_sections_are_numbered_with_their_legal_reference(finished: Etp) -> None:
+    document = _docx(finished)
+    headings = [p.text for p in document.paragraphs if p.style.name == "Heading 1"]
+    expected = [f"{s.roman} — {s.title}" for s in SECTIONS]
+    assert headings[1:14] == expected
+    paragraphs = [p.text for p in document.paragraphs]
+    for spec in SECTIONS:
+        at = paragraphs.index(f"{spec.roman} — {spec.title}")
+        assert paragraphs[at + 1] == f"Art. 18, §1º, inciso {spec.roman}, da Lei nº 14.133/2021"
+    text = _body_text(document)
+    for answer in GOOD_ANSWERS[6]:
+        assert answer.rstrip(".") in text
+    assert EDITED_III in text  # the user's own text, exactly, accents and symbols included
+    for number, justification in SKIP_JUSTIFICATIONS.items():
+        at = paragraphs.index(f"{ROMAN[number - 1]} — {SECTIONS[number - 1].title}")
+        assert paragraphs[at + 2].startswith("Seção não elaborada. Justificativa (art. 18, §2º")
+        assert paragraphs[at + 3] == justification
+
+
+def test_docx_closes_with_place_date_and_signatures(finished: Etp) -> None:
+    paragraphs = [p.text for p in _docx(finished).paragraphs]
+    team = paragraphs.index("Equipe de planejamento")
+    closing = paragraphs[team:]
+    assert "Designada pela Portaria nº 10/2026." in closing
+    assert "Local e data: ____________________, 20 de novembro de 2026." in closing
+    name = closing.index("Maria Silva")
+    assert set(closing[name - 1]) == {"_"}  # the signature line above the name
+    assert closing[name + 1] == "Analista Administrativa · Matrícula 1234567"
+
+
+def test_docx_footer_counts_pages_and_properties_describe_it(finished: Etp) -> None:
+    document = _docx(finished)
+    footer = document.sections[0].footer._element
+    instructions = [i.text.strip() for i in footer.iter(qn("w:instrText"))]
+    assert instructions == ["PAGE", "NUMPAGES"]
+    assert document.sections[0].footer.paragraphs[0].text == "Página 1 de 1"  # cached values
+    props = document.core_properties
+    assert (
+        props.title == "ESTUDO TÉCNICO PRELIMINAR nº 1/2026 — Aquisição de papel A4 para impressão"
+    )
+    assert props.author == "Maria Silva"
+    assert props.subject == "Estudo Técnico Preliminar (art. 18 da Lei nº 14.133/2021)"
+    assert "23000.001234/2026-11" in props.keywords
+    assert props.language == "pt-BR"
+
+
+def test_unfinished_docx_is_marked_as_a_draft_with_what_is_missing(unfinished: Etp) -> None:
+    document = _docx(unfinished)
+    text = _body_text(document)
+    assert "MINUTA — incompleta" in text
+    assert "MINUTA — incompleta" in "\n".join(
+        p.text for p in document.sections[0].header.paragraphs
+    )  # on every page
+    bullets = [p.text for p in document.paragraphs if p.style.name == "List Bullet"]
+    assert "Seção VI — Estimativa do valor: obrigatória, sem texto aceito" in bullets
+    assert "Seção VII — Descrição da solução como um todo: sem texto aceito nem justificativa" in (
+        bullets
+    )
+    assert "[PENDENTE — seção obrigatória ainda não elaborada]" in text
+    assert SKIP_JUSTIFICATIONS[2] in text  # what was done is there
+
+
+# --- PDF -------------------------------------------------------------------------------
+
+
+def test_pdf_has_the_same_content_with_accents_and_page_numbers(finished: Etp) -> None:
+    reader = _pdf(finished)
+    pages = [page.extract_text() for page in reader.pages]
+    total = len(pages)
+    assert total >= 2
+    for number, text in enumerate(pages, start=1):
+        assert f"Página {number} de {total}" in text
+    text = "\n".join(pages)
+    assert "ESTUDO TÉCNICO PRELIMINAR nº 1/2026" in text
+    assert "MINISTÉRIO DA GESTÃO E DA INOVAÇÃO" in text
+    for spec in SECTIONS:
+        assert f"{spec.roman} — {spec.title}" in text
+        assert f"Art. 18, §1º, inciso {spec.roman}, da Lei nº 14.133/2021" in text
+    flat = re.sub(r"\s+", " ", text)
+    for justification in SKIP_JUSTIFICATIONS.values():
+        assert justification in flat
+    # characters outside the standard fonts are folded, never dropped or crashing
+    assert "alvura >= 90%, embalagem com CO2 neutro — ação “verde”." in flat
+    assert "Local e data: ____________________, 20 de novembro de 2026." in flat
+    assert "Maria Silva\nAnalista Administrativa · Matrícula 1234567" in pages[-1]
+    assert "MINUTA" not in text
+    assert reader.metadata is not None
+    assert reader.metadata.title == (
+        "ESTUDO TÉCNICO PRELIMINAR nº 1/2026 — Aquisição de papel A4 para impressão"
+    )
+    assert reader.metadata.author == "Maria Silva"
+
+
+def test_unfinished_pdf_is_marked_on_every_page(unfinished: Etp) -> None:
+    reader = _pdf(unfinished)
+    pages = [page.extract_text() for page in reader.pages]
+    assert all("MINUTA — incompleta" in page for page in pages)
+    text = re.sub(r"\s+", " ", "\n".join(pages))
+    assert "Seção XIII — Posicionamento conclusivo: obrigatória, sem texto aceito" in text
+    assert 'Papel <script>alert("x")</script>' in reader.metadata.title  # type: ignore[union-attr]
+
+
+# --- HTML ------------------------------------------------------------------------------
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_html_is_self_contained_and_escapes_user_text(unfinished: Etp) -> None:
+    rendered = export(unfinished, "html", now=NOW)
+    assert rendered.media_type == "text/html; charset=utf-8"
+    body = rendered.content.decode("utf-8")
+    parser = _Tags()
+    parser.feed(body)
+    tags = {tag for tag, _ in parser.tags}
+    assert not tags & {"script", "link", "style", "img", "iframe", "a", "object"}
+    assert all(
+        not k.startswith("on") and k not in ("src", "href", "class")
+        for _, a in parser.tags
+        for k in a
+    )
+    cells = [attrs for tag, attrs in parser.tags if tag in ("td", "th")]
+    assert cells and all("border: 1px solid" in (a.get("style") or "") for a in cells)
+    assert "&lt;script&gt;" in body
+    assert HOSTILE in "".join(parser.text)  # shown as text, exactly
+    assert "MINUTA — incompleta" in "".join(parser.text)
+
+
+def test_html_carries_the_whole_document(finished: Etp) -> None:
+    parser = _Tags()
+    parser.feed(export(finished, "html", now=NOW).content.decode("utf-8"))
+    text = "".join(parser.text)
+    for spec in SECTIONS:
+        assert f"{spec.roman} — {spec.title}" in text
+    assert EDITED_III in text
+    assert SKIP_JUSTIFICATIONS[11] in text
+    assert "Analista Administrativa · Matrícula 1234567" in text
+
+
+# --- order -----------------------------------------------------------------------------
+
+
+def test_in58_order_numbers_sections_as_the_etp_digital_does(finished: Etp) -> None:
+    law_to_in58 = {s.number: s.in58 for s in SECTIONS}
+    expected = [f"{ROMAN[law_to_in58[n] - 1]} — {SECTIONS[n - 1].title}" for n in IN58_ORDER]
+    headings = [p.text for p in _docx(finished, "in58").paragraphs if p.style.name == "Heading 1"]
+    assert headings[1:14] == expected
+    assert expected[2] == "III — Levantamento de mercado"  # law's V is IN 58's III
+    pdf_text = "\n".join(p.extract_text() for p in _pdf(finished, "in58").pages)
+    positions = [pdf_text.index(h) for h in expected]
+    assert positions == sorted(positions)
+    assert "Art. 9º, inciso III, da IN SEGES/ME nº 58/2022" in pdf_text
+    markdown = export(finished, "md", now=NOW, order="in58").content.decode()
+    positions = [markdown.index(f"## {h}") for h in expected]
+    assert positions == sorted(positions)
+
+
+# --- every channel gets them ----------------------------------------------------------
+
+
+async def test_export_command_defaults_to_docx_and_offers_every_format(sqlite_url: str) -> None:
+    assert DEFAULT_FORMAT == "docx"
+    app = await make_app(sqlite_url)
+    try:
+        chat = make_chat(app)
+        await finish_etp(chat)
+        concluded = [b.command for b in chat.received[-1].buttons]  # type: ignore[union-attr]
+        assert concluded == ["/exportar docx", "/exportar pdf", "/exportar html", "/exportar md"]
+        default = (await chat.say("/exportar"))[0]
+        assert isinstance(default, Document) and default.filename == "ETP-1.docx"
+        assert default.media_type == FORMATS["docx"].media_type
+        docx.Document(io.BytesIO(default.content))  # a real Word file
+        pdf = (await chat.say("/exportar pdf"))[0]
+        assert isinstance(pdf, Document) and pdf.content.startswith(b"%PDF-")
+        html = (await chat.say("/exportar HTML"))[0]
+        assert isinstance(html, Document) and html.filename == "ETP-1.html"
+    finally:
+        await app.close()
+
+
+def test_download_names_are_safe() -> None:
+    from conversations.export.document import build_document
+
+    etp = Etp(id=7, title='../../etc/passwd "; rm -rf" \r\nX-Evil: 1 — Aquisição de papel')
+    doc = build_document(etp, now=NOW)
+    name = doc.download_name("pdf")
+    assert name == "ETP-7-etc-passwd-rm-rf-x-evil-1-aquisicao-de-papel.pdf"
+    assert build_document(Etp(id=8, title="🙂🙂"), now=NOW).download_name("md") == "ETP-8.md"

@@ -1,0 +1,218 @@
+"""Metrics move when things happen; Sentry reports errors without user text."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import threading
+import zlib
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import httpx
+import pytest
+import sentry_sdk
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+
+from api.app import create_api
+from conversations.drafting import OfflineDrafter
+from conversations.ports import Draft, DraftContext
+from etp.container import App, build_app
+from etp.settings import LlmSettings, ObservabilitySettings
+from tests.helpers import GOOD_ANSWERS, make_app, make_chat, settings_for
+
+
+def samples(body: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    found = {}
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return found
+
+
+def value(
+    metrics: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    return metrics.get((name, frozenset(labels.items())), 0.0)
+
+
+class TokenDrafter:
+    """A fake LLM at the port: writes what the offline drafter writes and reports tokens."""
+
+    name = "openai"
+
+    async def write(self, context: DraftContext) -> Draft:
+        draft = await OfflineDrafter().write(context)
+        return Draft(draft.text, "openai", tokens=1500)
+
+
+class BrokenDrafter:
+    name = "openai"
+
+    async def write(self, context: DraftContext) -> Draft:
+        raise ConnectionError("LLM unreachable")
+
+
+async def _scrape(app: App) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    transport = httpx.ASGITransport(app=create_api(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://etp") as client:
+        response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    return samples(response.text)
+
+
+async def test_metrics_move_when_things_happen(db_url: str) -> None:
+    settings = settings_for(db_url)
+    settings.__dict__["llm"] = LlmSettings(llm_cost_per_1k_tokens=0.002)
+    app = await build_app(settings, drafter=TokenDrafter(), migrate=False)
+    try:
+        before = await _scrape(app)
+        assert value(before, "etp_etps", status="em_elaboracao") == 0
+        chat = make_chat(app, channel="telegram")
+        await chat.identify()  # 8 events
+        await chat.answer_section(1)  # 3 answers, one draft, accept
+        await chat.say("/exportar")
+        await chat.say("/exportar pdf")
+        await chat.say("/xyz")
+        _, token = await app.admin.create_token("x", "read")
+        transport = httpx.ASGITransport(app=create_api(app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://etp") as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            assert (await client.get("/api/etps/1/export?format=html", headers=headers)).is_success
+        after = await _scrape(app)
+    finally:
+        await app.close()
+    updates = {
+        (dict(labels)["kind"], dict(labels)["outcome"]): v
+        for (name, labels), v in after.items()
+        if name == "etp_updates_total" and dict(labels)["channel"] == "telegram"
+    }
+    assert sum(updates.values()) == 8 + 4 + 3
+    assert updates[("command", "refused")] == 1  # the unknown command
+    assert updates[("text", "ok")] == 6 + 3  # identification answers and section answers
+    assert value(after, "etp_handler_seconds_count", channel="telegram") == 15
+    assert value(after, "etp_drafts_total", provider="openai", outcome="ok") == 1
+    assert value(after, "etp_draft_seconds_count", provider="openai") == 1
+    assert value(after, "etp_llm_tokens_total", provider="openai") == 1500
+    assert value(after, "etp_llm_cost_usd_total", provider="openai") == pytest.approx(0.003)
+    assert value(after, "etp_exports_total", format="docx") == 1
+    assert value(after, "etp_exports_total", format="pdf") == 1
+    assert value(after, "etp_exports_total", format="html") == 1
+    assert value(after, "etp_etps", status="em_elaboracao") == 1
+    assert value(after, "etp_etps", status="concluido") == 0
+
+
+async def test_a_failing_llm_shows_as_fallback_and_apps_do_not_share_metrics(
+    sqlite_url: str,
+) -> None:
+    app = await make_app(sqlite_url, drafter=BrokenDrafter())
+    app.service.retry_wait = 0
+    second = await make_app(sqlite_url)
+    try:
+        chat = make_chat(app)
+        await chat.identify()
+        for answer in GOOD_ANSWERS[1]:
+            await chat.say(answer)
+        metrics = await _scrape(app)
+        other = await _scrape(second)
+    finally:
+        await app.close()
+        await second.close()
+    assert value(metrics, "etp_drafts_total", provider="openai", outcome="fallback") == 1
+    assert value(metrics, "etp_llm_tokens_total", provider="openai") == 0
+    assert value(other, "etp_drafts_total", provider="openai", outcome="fallback") == 0
+    assert value(other, "etp_updates_total", channel="test", kind="text", outcome="ok") == 0
+
+
+# --- Sentry ----------------------------------------------------------------------------
+
+USER_TEXT = "Resposta sigilosa da servidora Maria sobre o pregão 123"
+
+
+class _Collector(BaseHTTPRequestHandler):
+    received: ClassVar[list[bytes]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        encoding = self.headers.get("Content-Encoding", "")
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        elif encoding == "deflate":
+            body = zlib.decompress(body)
+        elif encoding == "br":
+            import brotli  # type: ignore[import-not-found]
+
+            body = brotli.decompress(body)
+        type(self).received.append(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def sentry_server() -> Iterator[tuple[str, list[bytes]]]:
+    _Collector.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://public@127.0.0.1:{server.server_port}/1", _Collector.received
+    finally:
+        server.shutdown()
+        sentry_sdk.get_client().close()
+        sentry_sdk.init()  # back to no client for the rest of the session
+
+
+@pytest.fixture
+async def sentry_app(
+    sqlite_url: str, sentry_server: tuple[str, list[bytes]]
+) -> AsyncIterator[tuple[App, list[bytes]]]:
+    dsn, received = sentry_server
+    settings = settings_for(sqlite_url)
+    settings.__dict__["observability"] = ObservabilitySettings(sentry_dsn=SecretStr(dsn))
+    app = await build_app(settings, migrate=False)
+    try:
+        yield app, received
+    finally:
+        await app.close()
+
+
+async def test_sentry_gets_the_error_but_no_user_text(
+    sentry_app: tuple[App, list[bytes]],
+) -> None:
+    app, received = sentry_app
+    assert sentry_sdk.get_client().is_active()
+    api = create_api(app)
+
+    @api.post("/api/boom")
+    async def boom(payload: dict[str, str]) -> None:
+        raise RuntimeError("falha ao processar a requisição")
+
+    transport = httpx.ASGITransport(app=api, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://etp") as client:
+        response = await client.post(
+            "/api/boom",
+            params={"texto": USER_TEXT},
+            json={"resposta": USER_TEXT},
+            headers={"Authorization": "Bearer etp_segredo", "Cookie": "sessao=segredo"},
+        )
+    assert response.status_code == 500
+    logging.getLogger("etp.test").error("drafter failed for %s", USER_TEXT)
+    sentry_sdk.flush(timeout=5)
+
+    envelopes = b"\n".join(received).decode("utf-8", "replace")
+    items = [json.loads(line) for line in envelopes.splitlines() if line.startswith("{")]
+    events = [i for i in items if "exception" in i or "logentry" in i]
+    types = [v["type"] for e in events for v in e.get("exception", {}).get("values", [])]
+    assert "RuntimeError" in types  # the error did reach Sentry, over real HTTP
+    assert any(e.get("logentry", {}).get("message") == "drafter failed for %s" for e in events)
+    for secret in (USER_TEXT, "etp_segredo", "sessao=segredo", "sigilosa"):
+        assert secret not in envelopes, secret
