@@ -21,7 +21,6 @@ from storage.admin import AdminStore
 from storage.db import create_engine, is_sqlite
 from storage.jobs import QUEUE_NAME, ArqDraftQueue
 from storage.migrate import upgrade_async
-from storage.redis_locks import RedisLocks
 from storage.store import SqlEtpStore
 
 log = logging.getLogger(__name__)
@@ -98,7 +97,10 @@ async def build_app(
     notifier = RoutingNotifier()
     redis_url = settings.redis.redis_url
     redis = Redis.from_url(redis_url) if redis_url else None
-    locks = RedisLocks(redis) if redis is not None else MemoryLocks()
+    # Conversations are serialised by the database (row lock on PostgreSQL, BEGIN IMMEDIATE on
+    # SQLite); a Redis lock on top only duplicated that work (bench/README.md), so the per-process
+    # lock just spares the database a queue of waiters.
+    locks = MemoryLocks()
     queue: InProcessDraftQueue | ArqDraftQueue
     if redis_url and not in_process_drafts:
         queue = await ArqDraftQueue.connect(redis_url, queue_name=queue_name)

@@ -131,7 +131,7 @@ def build_worker(
         handle_signals=False,
         max_jobs=max_jobs,
         poll_delay=0.2,
-        keep_result=60,
+        keep_result=0,  # a finished job id may be submitted again (a new database reuses ids)
         job_serializer=_dumps,
         job_deserializer=_loads,
     )

@@ -1,16 +1,11 @@
-"""Redis as accelerator: shared conversation locks, readiness, and surviving a Redis outage."""
+"""Redis as accelerator: readiness, and surviving a Redis outage."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-
 import httpx
-from redis.asyncio import Redis
 
 from api.app import create_api
 from etp.container import build_app
-from storage.redis_locks import RedisLocks
 from tests.conftest import REDIS_TEST_URL, need_service
 from tests.helpers import GOOD_ANSWERS, make_chat, settings_for
 
@@ -20,28 +15,6 @@ def _need_redis() -> None:
 
     parsed = urlparse(REDIS_TEST_URL)
     need_service("Redis", parsed.hostname or "127.0.0.1", parsed.port or 6379)
-
-
-async def test_redis_lock_serialises_holders_from_two_clients() -> None:
-    _need_redis()
-    prefix = f"etp:test:{uuid.uuid4().hex}:"
-    a, b = Redis.from_url(REDIS_TEST_URL), Redis.from_url(REDIS_TEST_URL)
-    inside: list[str] = []
-
-    async def hold(locks: RedisLocks, name: str) -> None:
-        async with locks.hold("conv"):
-            inside.append(f"{name}+")
-            await asyncio.sleep(0.05)
-            inside.append(f"{name}-")
-
-    try:
-        await asyncio.gather(
-            hold(RedisLocks(a, prefix=prefix), "a"), hold(RedisLocks(b, prefix=prefix), "b")
-        )
-    finally:
-        await a.aclose()
-        await b.aclose()
-    assert inside in (["a+", "a-", "b+", "b-"], ["b+", "b-", "a+", "a-"])
 
 
 async def test_app_with_redis_is_ready_and_works(sqlite_url: str) -> None:

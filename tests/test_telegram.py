@@ -19,9 +19,10 @@ from sqlalchemy.engine import make_url
 
 from api.app import create_api
 from bot.telegram import build_telegram
-from bot.telegram.render import MAX_MESSAGE, split_text
+from bot.telegram.render import MAX_MESSAGE, coalesce, split_text
 from conversations.catalogue import messages as m
 from conversations.export import FORMATS
+from conversations.replies import Button, Document, DraftingStarted, Text
 from etp.container import App
 from etp.settings import AccessSettings, TelegramSettings
 from tests.conftest import need_service
@@ -160,7 +161,7 @@ async def test_polling_reaches_a_document(db_url: str, bot_api: FakeBotApi) -> N
         await bot_api.push_update(updates.message("/start"))
         await bot_api.push_update(updates.message("/novo Papel A4"))
         await bot_api.push_update(updates.message(IDENTIFICATION[0]))
-        await bot_api.wait_for(lambda api: len(api.texts()) >= 4)
+        await bot_api.wait_for(lambda api: len(api.texts()) >= 3)
         await bot_api.push_update(updates.press("/exportar md"))
         await bot_api.wait_for(lambda api: bool(api.sent("sendDocument")))
     finally:
@@ -169,8 +170,11 @@ async def test_polling_reaches_a_document(db_url: str, bot_api: FakeBotApi) -> N
         await app.close()
     texts = bot_api.texts()
     assert texts[0].startswith("Olá, Maria Silva!")
-    assert texts[1] == "ETP nº 1 criado: Papel A4. Primeiro, a identificação."
-    assert texts[3].startswith("Identificação · Unidade requisitante")
+    # the confirmation and the first question arrive as one message (coalesced)
+    assert texts[1].startswith(
+        "ETP nº 1 criado: Papel A4. Primeiro, a identificação.\n\nIdentificação · Órgão/entidade"
+    )
+    assert texts[2].startswith("Identificação · Unidade requisitante")
     body = bot_api.sent("sendDocument")[0].files["document"][1].decode()
     assert "Ministério da Gestão e da Inovação" in body and "MINUTA — incompleta" in body
     commands = bot_api.sent("setMyCommands")[0].params["commands"]
@@ -262,6 +266,22 @@ async def test_a_reply_longer_than_telegram_allows_is_split_at_paragraphs(hook: 
         assert answer.strip() in joined
 
 
+def test_button_less_texts_join_the_message_that_follows() -> None:
+    replies = [
+        Text("Seção I aceita."),
+        Text("Seção 2 de 13 · Pergunta", (Button("Pular", "/pular"),)),
+        Text("Outra"),
+        DraftingStarted("job", "Redigindo…"),
+        Document("ETP-1.md", b"x", "text/markdown"),
+    ]
+    merged = coalesce(replies)
+    assert merged == [
+        Text("Seção I aceita.\n\nSeção 2 de 13 · Pergunta", (Button("Pular", "/pular"),)),
+        DraftingStarted("job", "Outra\n\nRedigindo…"),
+        Document("ETP-1.md", b"x", "text/markdown"),
+    ]
+
+
 def test_split_text_keeps_paragraphs_whole_when_it_can() -> None:
     paragraphs = [f"{i}" * 1500 for i in range(1, 7)]
     chunks = split_text("\n\n".join(paragraphs))
@@ -308,7 +328,9 @@ async def test_strangers_are_refused_politely_and_nothing_about_them_is_stored(
         for table in ("people", "conversations", "processed_events", "etps", "audit_events"):
             assert await count(app, table) == 0, table
         await webhook.say("/novo Papel", chat_id=777, user_id=777)
-        assert webhook.api.texts(777)[0] == "ETP nº 1 criado: Papel. Primeiro, a identificação."
+        assert webhook.api.texts(777)[0].startswith(
+            "ETP nº 1 criado: Papel. Primeiro, a identificação."
+        )
         assert await count(app, "people") == 1
     finally:
         await client.aclose()

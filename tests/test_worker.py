@@ -75,3 +75,31 @@ async def test_redis_down_at_submit_runs_the_draft_in_process(
         assert "Minuta:" in chat.last_text()  # the draft arrived although Redis was down
     finally:
         await app.close()
+
+
+async def test_a_finished_job_id_can_run_again_for_a_new_database(
+    sqlite_template: object, tmp_path: object
+) -> None:
+    # a recreated database reuses ETP ids, hence job ids: a finished job must not block them
+    import shutil
+    from pathlib import Path
+
+    _need_redis()
+    queue_name = f"etp:test:{uuid.uuid4().hex}"
+    for round_ in range(2):
+        path = Path(str(tmp_path)) / f"round{round_}.db"
+        shutil.copy(str(sqlite_template), path)
+        settings = settings_for(f"sqlite+aiosqlite:///{path}")
+        settings.__dict__["redis"] = RedisSettings(redis_url=REDIS_TEST_URL)
+        app = await build_app(settings, migrate=False, queue_name=queue_name)
+        try:
+            chat = make_chat(app)
+            await chat.identify()
+            await chat.answer_section(1, accept=False)
+            done = await build_worker(
+                REDIS_TEST_URL, app.service.run_draft, queue_name=queue_name, burst=True
+            ).run_check()
+            assert done == 1, f"round {round_}"
+            assert "Minuta:" in chat.last_text()
+        finally:
+            await app.close()

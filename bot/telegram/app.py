@@ -26,7 +26,7 @@ class TelegramNotConfigured(RuntimeError):
 
 def build_dispatcher(channel: TelegramChannel) -> Dispatcher:
     """Every router wired here, in one place; the channel is handed to handlers by name."""
-    dispatcher = Dispatcher(channel=channel)
+    dispatcher = Dispatcher(channel=channel, disable_fsm=True)  # state lives in our database
     access = AccessMiddleware(channel)
     dispatcher.message.outer_middleware(access)
     dispatcher.callback_query.outer_middleware(access)

@@ -10,7 +10,7 @@ from aiogram.enums import ChatAction, ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BufferedInputFile, Chat, User
 
-from bot.telegram.render import MAX_CAPTION, CallbackCodec, keyboard, split_text
+from bot.telegram.render import MAX_CAPTION, CallbackCodec, coalesce, keyboard, split_text
 from conversations.catalogue import messages as m
 from conversations.events import Address, Author, Inbound
 from conversations.replies import Document, DraftingStarted, Reply, Text
@@ -76,7 +76,7 @@ class TelegramChannel:
     async def send(self, chat_id: int | str, replies: Sequence[Reply]) -> None:
         """Render the replies in order; a chat that refuses messages is logged, not retried."""
         try:
-            for reply in replies:
+            for reply in coalesce(replies):
                 await self._send_one(chat_id, reply)
         except TelegramAPIError as exc:
             log.warning("Telegram refused a reply to chat %s: %s", chat_id, exc)
