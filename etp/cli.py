@@ -67,7 +67,6 @@ def serve(
     _logging()
 
     async def main() -> None:
-        import gc
 
         import uvicorn
 
@@ -81,8 +80,6 @@ def serve(
             server = uvicorn.Server(
                 uvicorn.Config(api, host=host, port=port, log_level="info", access_log=False)
             )
-            gc.collect()
-            gc.freeze()  # start-up objects leave the collector's working set (PERFORMANCE.md)
             await run_with_jobs(app, server.serve(), worker=worker)
         finally:
             await app.close()
@@ -172,7 +169,6 @@ def telegram(
     _logging()
 
     async def main() -> None:
-        import gc
 
         from bot.telegram import TelegramNotConfigured, build_telegram
         from etp.container import build_app
@@ -193,8 +189,6 @@ def telegram(
                 )
                 typer.echo(f"webhook set to {set_webhook}")
                 return
-            gc.collect()
-            gc.freeze()  # start-up objects leave the collector's working set (PERFORMANCE.md)
             await run_with_jobs(app, telegram.run_polling(), worker=worker)
         finally:
             await app.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Awaitable
 
@@ -25,7 +26,13 @@ def register_notifiers(app: App) -> None:
 
 
 async def run_with_jobs(app: App, main: Awaitable[None], *, worker: bool) -> None:
-    """Run `main`; with REDIS_URL and `worker`, also run draft jobs here until `main` ends."""
+    """Run `main`; with REDIS_URL and `worker`, also run draft jobs here until `main` ends.
+
+    Start-up objects are frozen first: full collections then skip the ~200k objects aiogram and
+    pydantic create at import (PERFORMANCE.md: the bare bot's p99 from 150 to under 40 ms).
+    """
+    gc.collect()
+    gc.freeze()
     url = app.settings.redis.redis_url
     if not (worker and url):
         await main

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conversations.catalogue.sections import ROMAN
 from storage.models import ApiToken, EtpRow, RevisionRow, SectionRow
+from storage.store import sections_done
 
 _tokens: Table = ApiToken.__table__  # type: ignore[assignment]
 _etps: Table = EtpRow.__table__  # type: ignore[assignment]
@@ -195,14 +196,7 @@ class AdminStore:
             .offset(offset)
             .subquery("page")
         )
-        done = (
-            select(func.count())
-            .where(
-                _sections.c.etp_id == _etps.c.id,
-                or_(_sections.c.accepted_text.is_not(None), _sections.c.status == "skipped"),
-            )
-            .scalar_subquery()
-        )
+        done = sections_done()
         page = (
             select(
                 _etps.c.id,

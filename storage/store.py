@@ -146,6 +146,18 @@ def _lock_conversation_query() -> Any:
 _LOCK_CONVERSATION = _lock_conversation_query()
 
 
+def sections_done() -> Any:
+    """How many sections of the outer query's ETP are resolved (accepted, or skipped)."""
+    return (
+        select(func.count())
+        .where(
+            _sections.c.etp_id == _etps.c.id,
+            or_(_sections.c.accepted_text.is_not(None), _sections.c.status == "skipped"),
+        )
+        .scalar_subquery()
+    )
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -285,14 +297,7 @@ class SqlTransaction:
         return etp
 
     async def list_etps(self, person_id: int, address: Address) -> Sequence[EtpSummary]:
-        done = (
-            select(func.count())
-            .where(
-                _sections.c.etp_id == _etps.c.id,
-                or_(_sections.c.accepted_text.is_not(None), _sections.c.status == "skipped"),
-            )
-            .scalar_subquery()
-        )
+        done = sections_done()
         owner = _etps.c.owner_id == person_id
         where = or_(owner, _etps.c.shared_key == address.key) if address.shared else owner
         rows = (
