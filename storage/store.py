@@ -13,6 +13,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -146,6 +147,83 @@ def _lock_conversation_query() -> Any:
 _LOCK_CONVERSATION = _lock_conversation_query()
 
 
+# The deferred writes: built once per kind and slot with bind parameters, and the combined
+# PostgreSQL statement once per shape, so an event costs no statement building nor cache keying
+# (they were ~14 % of the server's CPU under load; bench/README.md).
+_SECTION_FIELDS = tuple(c.name for c in _sections.c if c.name not in ("id", "etp_id", "number"))
+_ETP_FIELDS = ("title", "status", "owner_id", "shared_key", "identification", "orgao", "updated_at")
+_REVISION_FIELDS = ("etp_id", "section", "kind", "text", "author_id", "author_name")
+_AUDIT_FIELDS = ("etp_id", "person_id", "conversation_id", "action", "detail")
+
+
+_WHERE = {"etp": {"id"}, "section": {"etp_id", "number"}, "conversation": {"id", "version"}}
+
+
+def _bind(
+    table: Table, column: str, slot: str, name: str | None = None, *, key: bool = False
+) -> Any:
+    # SQLAlchemy reserves a column's own name for its SET/VALUES bind: prefix every name
+    prefix = "k_" if key else "v_"
+    return bindparam(f"{prefix}{name or column}{slot}", type_=table.c[column].type)
+
+
+def _params(kind: str, values: dict[str, Any], slot: str) -> dict[str, Any]:
+    where = _WHERE.get(kind, set())
+    return {f"{'k_' if k in where else 'v_'}{k}{slot}": v for k, v in values.items()}
+
+
+@cache
+def _template(kind: str, slot: str) -> Any:
+    if kind == "etp":
+        values = {f: _bind(_etps, f, slot) for f in _ETP_FIELDS}
+        values["concluded_at"] = func.coalesce(
+            _etps.c.concluded_at, _bind(_etps, "concluded_at", slot, "concluded_now")
+        )
+        return update(_etps).where(_etps.c.id == _bind(_etps, "id", slot, key=True)).values(values)
+    if kind == "section":
+        return (
+            update(_sections)
+            .where(
+                _sections.c.etp_id == _bind(_sections, "etp_id", slot, key=True),
+                _sections.c.number == _bind(_sections, "number", slot, key=True),
+            )
+            .values({f: _bind(_sections, f, slot) for f in _SECTION_FIELDS})
+        )
+    if kind == "revision":
+        return insert(_revisions).values({f: _bind(_revisions, f, slot) for f in _REVISION_FIELDS})
+    if kind == "audit":
+        return insert(_audit).values({f: _bind(_audit, f, slot) for f in _AUDIT_FIELDS})
+    if kind == "conversation":
+        c = _conversations
+        return (
+            update(c)
+            .where(
+                c.c.id == _bind(c, "id", slot, key=True),
+                c.c.version == _bind(c, "version", slot, key=True),
+            )
+            .values(
+                etp_id=_bind(c, "etp_id", slot),
+                state=_bind(c, "state", slot),
+                version=_bind(c, "version", slot, "new_version"),
+                updated_at=_bind(c, "updated_at", slot),
+            )
+        )
+    raise ValueError(kind)
+
+
+@lru_cache(maxsize=256)
+def _combined(kinds: tuple[str, ...], checked: bool) -> Any:
+    """One PostgreSQL statement for a shape of writes: data-modifying CTEs."""
+    if checked:
+        saved = _template("conversation", "_c").returning(literal_column("1")).cte("saved")
+        query = select(func.count()).select_from(saved)
+    else:
+        query = select(literal_column("1"))
+    for i, kind in enumerate(kinds):
+        query = query.add_cte(_template(kind, f"_{i}").cte(f"w{i}"))
+    return query
+
+
 def sections_done() -> Any:
     """How many sections of the outer query's ETP are resolved (accepted, or skipped)."""
     return (
@@ -178,8 +256,8 @@ class SqlTransaction:
         self.dialect = conn.dialect.name
         self.people = people if people is not None else PeopleCache()
         self.learned: list[tuple[tuple[str, str], str, int]] = []  # people ids, once committed
-        self._writes: list[Any] = []  # statements deferred to flush()
-        self._conversation_check: Any = None  # the versioned conversation update, if any
+        self._writes: list[tuple[str, dict[str, Any]]] = []  # (kind, params) for flush()
+        self._conversation_check: dict[str, Any] | None = None  # the versioned update's params
         self._prefetched: Etp | None = None  # the ETP read by lock_conversation
 
     def _insert(self, table: Any) -> Any:
@@ -237,16 +315,14 @@ class SqlTransaction:
 
     async def save_conversation(self, state: ConversationState) -> None:
         # deferred to flush(); a stale version raises ConcurrentUpdate there, rolling back all
-        self._conversation_check = (
-            update(_conversations)
-            .where(_conversations.c.id == state.id, _conversations.c.version == state.version)
-            .values(
-                etp_id=state.etp_id,
-                state=state.to_json(),
-                version=state.version + 1,
-                updated_at=_now(),
-            )
-        )
+        self._conversation_check = {
+            "id": state.id,
+            "version": state.version,
+            "etp_id": state.etp_id,
+            "state": state.to_json(),
+            "new_version": state.version + 1,
+            "updated_at": _now(),
+        }
         state.version += 1
 
     async def load_etp(self, etp_id: int) -> Etp | None:
@@ -284,12 +360,12 @@ class SqlTransaction:
                 [{**_entry_values(entry), "etp_id": etp.id} for entry in etp.sections.values()],
             )
         else:  # deferred to flush(), with the values as they are now
-            self._writes.append(update(_etps).where(_etps.c.id == etp.id).values(**values))
+            values["concluded_now"] = now if etp.status == "concluido" else None
+            values.pop("concluded_at", None)
+            self._writes.append(("etp", {**values, "id": etp.id}))
             for number in sorted(etp.dirty_sections):
                 self._writes.append(
-                    update(_sections)
-                    .where(_sections.c.etp_id == etp.id, _sections.c.number == number)
-                    .values(**_entry_values(etp.sections[number]))
+                    ("section", {**_entry_values(etp.sections[number]), "etp_id": etp.id})
                 )
         etp.updated_at = now
         etp.dirty = False
@@ -318,13 +394,16 @@ class SqlTransaction:
 
     async def add_revision(self, revision: Revision) -> None:
         self._writes.append(
-            insert(_revisions).values(
-                etp_id=revision.etp_id,
-                section=revision.section,
-                kind=revision.kind,
-                text=revision.text,
-                author_id=revision.author.person_id,
-                author_name=revision.author.name[:200],
+            (
+                "revision",
+                {
+                    "etp_id": revision.etp_id,
+                    "section": revision.section,
+                    "kind": revision.kind,
+                    "text": revision.text,
+                    "author_id": revision.author.person_id,
+                    "author_name": revision.author.name[:200],
+                },
             )
         )
 
@@ -337,12 +416,15 @@ class SqlTransaction:
         conversation_id: int | None,
     ) -> None:
         self._writes.append(
-            insert(_audit).values(
-                etp_id=etp_id,
-                person_id=person_id,
-                conversation_id=conversation_id,
-                action=entry.action,
-                detail=entry.detail,
+            (
+                "audit",
+                {
+                    "etp_id": etp_id,
+                    "person_id": person_id,
+                    "conversation_id": conversation_id,
+                    "action": entry.action,
+                    "detail": entry.detail,
+                },
             )
         )
 
@@ -351,22 +433,24 @@ class SqlTransaction:
         writes, check = self._writes, self._conversation_check
         self._writes, self._conversation_check = [], None
         if self.dialect == "postgresql" and (len(writes) + (check is not None)) > 1:
-            ctes = [w.cte(f"w{i}") for i, w in enumerate(writes)]
+            params: dict[str, Any] = {}
+            for i, (kind, values) in enumerate(writes):
+                params.update(_params(kind, values, f"_{i}"))
             if check is not None:
-                checked = check.returning(literal_column("1")).cte("conversation_saved")
-                query = select(func.count()).select_from(checked)
-            else:
-                query = select(literal_column("1"))
-            for cte in ctes:
-                query = query.add_cte(cte)
-            saved = (await self.conn.execute(query)).scalar_one()
+                params.update(_params("conversation", check, "_c"))
+            query = _combined(tuple(kind for kind, _ in writes), check is not None)
+            saved = (await self.conn.execute(query, params)).scalar_one()
             if check is not None and saved != 1:
                 raise ConcurrentUpdate("conversation changed")
             return
-        for write in writes:
-            await self.conn.execute(write)
-        if check is not None and (await self.conn.execute(check)).rowcount != 1:
-            raise ConcurrentUpdate("conversation changed")
+        for kind, values in writes:
+            await self.conn.execute(_template(kind, ""), _params(kind, values, ""))
+        if check is not None:
+            result = await self.conn.execute(
+                _template("conversation", ""), _params("conversation", check, "")
+            )
+            if result.rowcount != 1:
+                raise ConcurrentUpdate("conversation changed")
 
 
 class PeopleCache:
