@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -41,7 +42,7 @@ async def test_migrations_up_and_down_on_postgres() -> None:
         make_url(PG_ADMIN_URL).host or "127.0.0.1",
         make_url(PG_ADMIN_URL).port or 5432,
     )
-    name = "etp_test_updown"
+    name = f"etp_test_updown_{uuid.uuid4().hex[:8]}"
     await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await _admin(f'CREATE DATABASE "{name}"')
     url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
