@@ -165,18 +165,7 @@ class Flow:
             if self.conv.mode == "drafting" and entry is not None and entry.status == "drafting":
                 # a draft job may have died with the previous process: submit the same job again
                 # (same attempt, same job id: a queue that still holds it keeps one)
-                spec = BY_NUMBER[entry.number]
-                self.out.drafts.append((entry.number, entry.draft_attempt))
-                job_id = DraftRequest(
-                    self.etp.id or 0,
-                    entry.number,
-                    entry.draft_attempt,
-                    self.ctx.inbound.address,
-                    "",
-                ).job_id
-                self.out.replies.append(
-                    DraftingStarted(job_id, m.DRAFTING.format(roman=spec.roman, title=spec.title))
-                )
+                self._request_draft(entry.number, entry.draft_attempt)
                 return
             self._prompt()
 
@@ -571,10 +560,14 @@ class Flow:
             "drafting",
             None,
         )
-        self.out.drafts.append((number, entry.draft_attempt))
-        job_id = DraftRequest(
-            etp.id or 0, number, entry.draft_attempt, self.ctx.inbound.address, ""
-        ).job_id
+        self._request_draft(number, entry.draft_attempt)
+
+    def _request_draft(self, number: int, attempt: int) -> None:
+        """Ask the service to run this draft job, and tell the user it is being written."""
+        spec = BY_NUMBER[number]
+        self.out.drafts.append((number, attempt))
+        etp_id = self.etp.id if self.etp is not None and self.etp.id is not None else 0
+        job_id = DraftRequest(etp_id, number, attempt, self.ctx.inbound.address, "").job_id
         self.out.replies.append(
             DraftingStarted(job_id, m.DRAFTING.format(roman=spec.roman, title=spec.title))
         )
