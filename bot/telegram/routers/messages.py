@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.types import Message, Update
 
 from bot.telegram.channel import TelegramChannel
+
+
+async def has_text(message: Message) -> bool:
+    # a coroutine on purpose: aiogram runs a synchronous filter (a magic F filter included)
+    # through asyncio.to_thread, a thread hop on every message
+    return bool(message.text or message.caption)
 
 
 async def on_message(message: Message, event_update: Update, channel: TelegramChannel) -> None:
@@ -19,5 +25,5 @@ async def on_message(message: Message, event_update: Update, channel: TelegramCh
 def build_router() -> Router:
     """A fresh router (a Router joins one Dispatcher only)."""
     router = Router(name="messages")
-    router.message.register(on_message, F.text | F.caption)
+    router.message.register(on_message, has_text)
     return router
