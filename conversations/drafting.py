@@ -55,10 +55,14 @@ class OfflineDrafter:
     """Writes formal Portuguese from the answers alone: deterministic, and it never invents a number.
 
     Every figure in its output comes from the user's answers or the identification; `attempt`
-    picks between two phrasings so that /refazer gives a different wording.
+    picks between two phrasings so that /refazer gives a different wording. It needs no I/O, so
+    the service drafts inline with it (no job); `inline=False` makes it run as a job like an LLM.
     """
 
     name = "offline"
+
+    def __init__(self, *, inline: bool = True) -> None:
+        self.inline = inline
 
     async def write(self, context: DraftContext) -> Draft:
         return Draft(self.compose(context), self.name)

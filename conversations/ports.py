@@ -17,6 +17,10 @@ class ConcurrentUpdate(Exception):
     """The conversation changed under us (version check failed); the event is retried."""
 
 
+class DuplicateEvent(Exception):
+    """The event was already applied (a redelivery): nothing is done and nothing is answered."""
+
+
 class StoreUnavailable(Exception):
     """The database could not be reached or the transaction could not be committed."""
 
@@ -40,13 +44,16 @@ class StoreTransaction(Protocol):
     """One unit of work; the store commits it when the context exits without error."""
 
     async def claim_event(self, platform: str, event_id: str) -> bool:
-        """Record a platform event id; False when it was already processed."""
+        """Record a platform event id; False when it was already processed. A store may instead
+        write the claim with the unit's other writes: it then raises DuplicateEvent from
+        lock_conversation (already processed) or ConcurrentUpdate at commit (claimed meanwhile)."""
 
     async def touch_person(self, author: Author) -> int:
         """Upsert the platform identity and return our person id."""
 
     async def lock_conversation(self, address: Address) -> ConversationState:
-        """Load (creating if needed) and lock the conversation row."""
+        """Load (creating if needed) the conversation and keep it from concurrent changes: a row
+        lock, or its version checked by save_conversation when the unit is written."""
 
     async def save_conversation(self, state: ConversationState) -> None:
         """Save if the version still matches, else raise ConcurrentUpdate."""
@@ -127,6 +134,10 @@ class DraftWriter(Protocol):
     """Writes a section's formal text from its context."""
 
     name: str
+    # True when writing takes no I/O and well under a millisecond (the offline drafter): the
+    # service then drafts inside the event that asked for it, and the draft is in its replies.
+    # A slow drafter (an LLM) runs as a job instead (DraftingStarted, then the Notifier).
+    inline: bool
 
     async def write(self, context: DraftContext) -> Draft:
         """Return the draft text; raise on failure."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -16,7 +17,7 @@ from conversations.catalogue import messages as m
 from conversations.drafting import OfflineDrafter, build_context
 from conversations.events import Address, Inbound
 from conversations.flow import InputError, Needs, StepContext, apply_draft, needs, step
-from conversations.model import Etp
+from conversations.model import ConversationState, Etp
 from conversations.ports import (
     AuditEntry,
     ConcurrentUpdate,
@@ -26,6 +27,7 @@ from conversations.ports import (
     DraftQueue,
     DraftRequest,
     DraftWriter,
+    DuplicateEvent,
     EtpStore,
     Notifier,
     NullObserver,
@@ -33,7 +35,7 @@ from conversations.ports import (
     Revision,
     StoreTransaction,
 )
-from conversations.replies import Document, Reply, Text
+from conversations.replies import Document, DraftingStarted, Reply, Text
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,17 @@ class InProcessDraftQueue:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
+def _drafted(request: DraftRequest, draft: Draft | None) -> AuditEntry:
+    return AuditEntry(
+        "section.drafted",
+        {
+            "section": request.section,
+            "outcome": "ok" if draft is not None else "failed",
+            "provider": draft.provider if draft else None,
+        },
+    )
+
+
 class EtpService:
     """Handles inbound events for every channel; the one place that commits."""
 
@@ -137,6 +150,9 @@ class EtpService:
                         replies, drafts, outcome = await self._handle_once(inbound)
                     except ConcurrentUpdate:
                         continue
+                    except DuplicateEvent:
+                        outcome = "duplicate"
+                        return []
                     for request in drafts:
                         await self.queue.submit(request)
                     return replies
@@ -166,10 +182,23 @@ class EtpService:
             except InputError as refusal:
                 return [Text(str(refusal))], [], "refused"
             saved = outcome.etp
+            replies = outcome.replies
+            audits = list(outcome.audits)
+            requests: list[DraftRequest] = []
+            if saved is not None and saved.id is not None:
+                requests = [
+                    DraftRequest(
+                        saved.id, section, attempt, inbound.address, inbound.author.display_name
+                    )
+                    for section, attempt in outcome.drafts
+                ]
+                if requests and self.drafter.inline:
+                    replies, drafted = await self._draft_inline(conv, saved, requests, replies)
+                    audits += drafted
+                    requests = []
             if saved is not None and (saved.dirty or saved.dirty_sections):
                 saved = await tx.save_etp(saved)
             await tx.save_conversation(conv)
-            requests: list[DraftRequest] = []
             if saved is not None and saved.id is not None:
                 for revision in outcome.revisions:
                     await tx.add_revision(
@@ -181,23 +210,47 @@ class EtpService:
                             revision.author,
                         )
                     )
-                requests = [
-                    DraftRequest(
-                        saved.id, section, attempt, inbound.address, inbound.author.display_name
-                    )
-                    for section, attempt in outcome.drafts
-                ]
-            for entry in outcome.audits:
+            for entry in audits:
                 await tx.add_audit(
                     entry,
                     etp_id=saved.id if saved else None,
                     person_id=person_id,
                     conversation_id=conv.id,
                 )
-            for reply in outcome.replies:
+            for reply in replies:
                 if isinstance(reply, Document):
                     self.observer.exported(reply.filename.rsplit(".", 1)[-1])
-            return outcome.replies, requests, "ok"
+            return replies, requests, "ok"
+
+    async def _draft_inline(
+        self,
+        conv: ConversationState,
+        etp: Etp,
+        requests: list[DraftRequest],
+        replies: list[Reply],
+    ) -> tuple[list[Reply], list[AuditEntry]]:
+        """Write the drafts now (an inline drafter): each one's text takes the place of the
+        "being written" notice in the replies, and goes into the same transaction."""
+        replies = list(replies)
+        audits: list[AuditEntry] = []
+        for request in requests:
+            draft = await self._write(build_context(etp, request.section, request.attempt))
+            # nothing was sent that the draft could replace
+            written = [
+                dataclasses.replace(r, replaces=None) if isinstance(r, Text) else r
+                for r in apply_draft(conv, etp, request, draft)
+            ]
+            at = next(
+                (
+                    i
+                    for i, r in enumerate(replies)
+                    if isinstance(r, DraftingStarted) and r.job_id == request.job_id
+                ),
+                len(replies),
+            )
+            replies[at : at + 1] = written
+            audits.append(_drafted(request, draft))
+        return replies, audits
 
     async def _load_needs(
         self, tx: StoreTransaction, ctx: StepContext, wanted: Needs, address: Address
@@ -282,16 +335,8 @@ class EtpService:
                 return []
             await tx.save_etp(etp)
             await tx.save_conversation(conv)
-            outcome = "ok" if draft is not None else "failed"
             await tx.add_audit(
-                AuditEntry(
-                    "section.drafted",
-                    {
-                        "section": request.section,
-                        "outcome": outcome,
-                        "provider": draft.provider if draft else None,
-                    },
-                ),
+                _drafted(request, draft),
                 etp_id=etp.id,
                 person_id=None,
                 conversation_id=conv.id,

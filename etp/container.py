@@ -21,6 +21,7 @@ from storage.admin import AdminStore
 from storage.db import create_engine, is_sqlite
 from storage.jobs import QUEUE_NAME, ArqDraftQueue
 from storage.migrate import upgrade_async
+from storage.pgstore import PgEtpStore
 from storage.store import SqlEtpStore
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ async def build_app(
     if migrate if migrate is not None else is_sqlite(url):
         await upgrade_async(url)
     engine = create_engine(url)
+    # PostgreSQL: the conversation path on raw asyncpg, two statements an event (storage/pgstore)
+    store = await PgEtpStore.connect(url) if engine.dialect.name == "postgresql" else None
     notifier = RoutingNotifier()
     redis_url = settings.redis.redis_url
     redis = Redis.from_url(redis_url) if redis_url else None
@@ -108,7 +111,7 @@ async def build_app(
         queue = InProcessDraftQueue()
     metrics = Metrics(cost_per_1k_tokens=settings.llm.llm_cost_per_1k_tokens)
     service = EtpService(
-        SqlEtpStore(engine),
+        store or SqlEtpStore(engine),
         drafter or build_drafter(settings),
         queue,
         notifier,
@@ -116,4 +119,7 @@ async def build_app(
         observer=metrics,
     )
     queue.bind(service.run_draft)
-    return App(settings, engine, service, queue, notifier, AdminStore(engine), metrics, redis)
+    app = App(settings, engine, service, queue, notifier, AdminStore(engine), metrics, redis)
+    if store is not None:
+        app.closers.insert(0, store.close)
+    return app

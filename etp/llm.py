@@ -22,6 +22,7 @@ class OpenAiDrafter:
     """Drafts with an OpenAI-compatible chat model; OPENAI_BASE_URL may point at any server."""
 
     name = "openai"
+    inline = False  # seconds per draft: a background job
 
     def __init__(self, settings: LlmSettings, *, timeout: float = 60.0) -> None:
         self.model = ChatOpenAI(

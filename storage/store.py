@@ -1,10 +1,12 @@
-"""SqlEtpStore: the engine's EtpStore port on SQLAlchemy Core (async), SQLite or PostgreSQL.
+"""SqlEtpStore: the engine's EtpStore port on SQLAlchemy Core (async), for SQLite (the embedded
+default) and any other SQLAlchemy database. PostgreSQL gets storage/pgstore.py, which runs the
+same statements on raw asyncpg, two per event.
 
-Round trips are kept few per event (see shared/PERFORMANCE.md), as they dominate its cost: the
-dedupe insert, the conversation lock, one read of the ETP with its sections, and the writes
-(the ETP and its changed sections, the conversation, revisions, audit) deferred to the end of
-the unit of work and sent as one statement on PostgreSQL (data-modifying CTEs). A person's id
-is remembered once committed, so a known person with an unchanged name costs no statement.
+One transaction per unit of work: the dedupe insert, the conversation lock (BEGIN IMMEDIATE on
+SQLite; a row lock elsewhere) read together with the ETP and its sections, then the writes (the
+ETP and its changed sections, the conversation, revisions, audit) deferred to the end of the
+unit of work. A person's id is remembered once committed, so a known person with an unchanged
+name costs no statement. The statements are built once, with bind parameters.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -23,7 +25,6 @@ from sqlalchemy import (
     cast,
     func,
     insert,
-    literal_column,
     or_,
     select,
     update,
@@ -78,21 +79,27 @@ _ETP_COLUMNS = (
 
 
 def _etp_from_rows(rows: Sequence[Any]) -> Etp:
+    """An ETP from its joined rows: mappings (SQLAlchemy's `row._mapping`, asyncpg records)."""
     head = rows[0]
     etp = Etp(
-        id=head.etp_id_,
-        title=head.title,
-        status=head.etp_status,
-        owner_id=head.owner_id,
-        shared_key=head.shared_key,
-        identification=Identification.from_json(json.loads(head.identification_json)),
-        created_at=head.created_at,
-        updated_at=head.etp_updated_at,
+        id=head["etp_id_"],
+        title=head["title"],
+        status=head["etp_status"],
+        owner_id=head["owner_id"],
+        shared_key=head["shared_key"],
+        identification=Identification.from_json(json.loads(head["identification_json"])),
+        created_at=head["created_at"],
+        updated_at=head["etp_updated_at"],
     )
     for row in rows:
-        if row.number is not None:
-            etp.sections[row.number] = _entry_from_row(row)
+        if row["number"] is not None:
+            etp.sections[row["number"]] = _entry_from_row(row)
     return etp
+
+
+def _json(value: Any) -> Any:
+    # SQLAlchemy decodes JSON columns; raw asyncpg hands them over as text
+    return json.loads(value) if isinstance(value, str) else value
 
 
 # The hot path's statements, built once (building and cache-keying them costs per event).
@@ -148,7 +155,7 @@ _LOCK_CONVERSATION = _lock_conversation_query()
 
 
 # The deferred writes: built once per kind and slot with bind parameters, and the combined
-# PostgreSQL statement once per shape, so an event costs no statement building nor cache keying
+# statements of storage/pgstore.py once per shape, so an event costs no statement building
 # (they were ~14 % of the server's CPU under load; bench/README.md).
 _SECTION_FIELDS = tuple(c.name for c in _sections.c if c.name not in ("id", "etp_id", "number"))
 _ETP_FIELDS = ("title", "status", "owner_id", "shared_key", "identification", "orgao", "updated_at")
@@ -211,19 +218,6 @@ def _template(kind: str, slot: str) -> Any:
     raise ValueError(kind)
 
 
-@lru_cache(maxsize=256)
-def _combined(kinds: tuple[str, ...], checked: bool) -> Any:
-    """One PostgreSQL statement for a shape of writes: data-modifying CTEs."""
-    if checked:
-        saved = _template("conversation", "_c").returning(literal_column("1")).cte("saved")
-        query = select(func.count()).select_from(saved)
-    else:
-        query = select(literal_column("1"))
-    for i, kind in enumerate(kinds):
-        query = query.add_cte(_template(kind, f"_{i}").cte(f"w{i}"))
-    return query
-
-
 def sections_done() -> Any:
     """How many sections of the outer query's ETP are resolved (accepted, or skipped)."""
     return (
@@ -238,6 +232,19 @@ def sections_done() -> Any:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def etp_values(etp: Etp, now: datetime) -> dict[str, Any]:
+    """The ETP row's columns as the aggregate has them (sections are rows of their own)."""
+    return {
+        "title": etp.title[:200],
+        "status": etp.status,
+        "owner_id": etp.owner_id,
+        "shared_key": etp.shared_key,
+        "identification": etp.identification.to_json(),
+        "orgao": etp.identification.orgao[:500],
+        "updated_at": now,
+    }
 
 
 def _is_connection_error(exc: BaseException) -> bool:
@@ -292,7 +299,7 @@ class SqlTransaction:
         query = _LOCK_CONVERSATION
         params = {"channel": address.channel, "chat_id": address.chat_id}
         params["thread_id"] = address.thread_id
-        rows = (await self.conn.execute(query, params)).all()
+        rows = (await self.conn.execute(query, params)).mappings().all()
         if not rows:
             await self.conn.execute(
                 self._insert(_conversations)
@@ -305,11 +312,13 @@ class SqlTransaction:
                 )
                 .on_conflict_do_nothing()
             )
-            rows = (await self.conn.execute(query, params)).all()
+            rows = (await self.conn.execute(query, params)).mappings().all()
         head = rows[0]
-        state = ConversationState(id=head.conv_id, etp_id=head.conv_etp_id, version=head.version)
-        state.load_json(json.loads(head.state_json))
-        fresh = head.etp_id_ is not None and head.seen_version == head.version
+        state = ConversationState(
+            id=head["conv_id"], etp_id=head["conv_etp_id"], version=head["version"]
+        )
+        state.load_json(json.loads(head["state_json"]))
+        fresh = head["etp_id_"] is not None and head["seen_version"] == head["version"]
         self._prefetched = _etp_from_rows(rows) if fresh else None  # else load_etp reads again
         return state
 
@@ -329,20 +338,12 @@ class SqlTransaction:
         prefetched, self._prefetched = self._prefetched, None
         if prefetched is not None and prefetched.id == etp_id:
             return prefetched  # read with the conversation lock, in this transaction
-        rows = (await self.conn.execute(_LOAD_ETP, {"etp_id": etp_id})).all()
+        rows = (await self.conn.execute(_LOAD_ETP, {"etp_id": etp_id})).mappings().all()
         return _etp_from_rows(rows) if rows else None
 
     async def save_etp(self, etp: Etp) -> Etp:
         now = _now()
-        values: dict[str, Any] = {
-            "title": etp.title[:200],
-            "status": etp.status,
-            "owner_id": etp.owner_id,
-            "shared_key": etp.shared_key,
-            "identification": etp.identification.to_json(),
-            "orgao": etp.identification.orgao[:500],
-            "updated_at": now,
-        }
+        values = etp_values(etp, now)
         if etp.status == "concluido":
             values["concluded_at"] = func.coalesce(_etps.c.concluded_at, now)
         if etp.id is None:
@@ -429,20 +430,9 @@ class SqlTransaction:
         )
 
     async def flush(self) -> None:
-        """Send the deferred writes: one statement on PostgreSQL, in order on SQLite."""
+        """Send the deferred writes, in order; the conversation's versioned update last."""
         writes, check = self._writes, self._conversation_check
         self._writes, self._conversation_check = [], None
-        if self.dialect == "postgresql" and (len(writes) + (check is not None)) > 1:
-            params: dict[str, Any] = {}
-            for i, (kind, values) in enumerate(writes):
-                params.update(_params(kind, values, f"_{i}"))
-            if check is not None:
-                params.update(_params("conversation", check, "_c"))
-            query = _combined(tuple(kind for kind, _ in writes), check is not None)
-            saved = (await self.conn.execute(query, params)).scalar_one()
-            if check is not None and saved != 1:
-                raise ConcurrentUpdate("conversation changed")
-            return
         for kind, values in writes:
             await self.conn.execute(_template(kind, ""), _params(kind, values, ""))
         if check is not None:
@@ -491,21 +481,21 @@ def _entry_values(entry: SectionEntry) -> dict[str, Any]:
 
 def _entry_from_row(row: Any) -> SectionEntry:
     return SectionEntry(
-        number=row.number,
-        status=row.status,
-        answers=[Answer.from_json(a) for a in row.answers or []],
-        gaps=list(row.gaps or []),
-        draft=row.draft,
-        draft_attempt=row.draft_attempt,
-        accepted_text=row.accepted_text,
-        accepted_by=AuthorRef(row.accepted_by_id, row.accepted_by_name or "")
-        if row.accepted_by_name is not None
+        number=row["number"],
+        status=row["status"],
+        answers=[Answer.from_json(a) for a in _json(row["answers"]) or []],
+        gaps=list(_json(row["gaps"]) or []),
+        draft=row["draft"],
+        draft_attempt=row["draft_attempt"],
+        accepted_text=row["accepted_text"],
+        accepted_by=AuthorRef(row["accepted_by_id"], row["accepted_by_name"] or "")
+        if row["accepted_by_name"] is not None
         else None,
-        justification=row.justification,
-        justified_by=AuthorRef(row.justified_by_id, row.justified_by_name or "")
-        if row.justified_by_name is not None
+        justification=row["justification"],
+        justified_by=AuthorRef(row["justified_by_id"], row["justified_by_name"] or "")
+        if row["justified_by_name"] is not None
         else None,
-        updated_at=row.updated_at,
+        updated_at=row["updated_at"],
     )
 
 

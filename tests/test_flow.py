@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select, text
 
-from conversations.replies import Document, Text
+from conversations.drafting import OfflineDrafter
+from conversations.events import Inbound
+from conversations.replies import Document, DraftingStarted, Text
 from storage.models import AuditEvent, RevisionRow
 from tests.helpers import GOOD_ANSWERS, Chat, make_app, make_chat
 
@@ -58,18 +60,43 @@ async def test_every_section_question_starts_with_its_position(chat: Chat) -> No
     assert "concluído" in chat.last_text()
 
 
-async def test_draft_arrives_after_drafting_started_and_accept_moves_on(chat: Chat) -> None:
+async def test_the_offline_draft_comes_in_the_answer_and_accept_moves_on(chat: Chat) -> None:
     await chat.identify()
     replies = []
     for answer in GOOD_ANSWERS[1]:
         replies = await chat.say(answer)
-    assert "Redigindo a minuta da seção I" in chat.texts(replies)[-1]
-    draft = chat.last_text()
+    # the offline drafter needs no job: the last answer is answered with the draft itself
+    assert not any(isinstance(r, DraftingStarted) for r in replies)
+    draft = chat.texts(replies)[-1]
     assert "Minuta:" in draft and GOOD_ANSWERS[1][0] in draft
-    labels = [b.label for b in chat.received[-1].buttons]  # type: ignore[union-attr]
+    labels = [b.label for b in replies[-1].buttons]  # type: ignore[union-attr]
     assert labels == ["Aceitar", "Editar", "Refazer"]  # no skip on a mandatory section
+    assert not chat.queue._tasks  # nothing was queued
     await chat.press("/aceitar")
     assert chat.last_text().startswith("Seção 2 de 13")
+
+
+async def test_a_job_drafter_says_drafting_then_the_draft_arrives(db_url: str) -> None:
+    app = await make_app(db_url, drafter=OfflineDrafter(inline=False))
+    try:
+        chat = make_chat(app)
+        await chat.identify()
+        for answer in GOOD_ANSWERS[1][:-1]:
+            await chat.say(answer)
+        replies = await chat.service.handle(
+            Inbound.from_text(chat.address, chat.author, GOOD_ANSWERS[1][-1])
+        )
+        started = [r for r in replies if isinstance(r, DraftingStarted)]
+        assert started and "Redigindo a minuta da seção I" in started[0].text
+        chat.received.extend(replies)
+        await chat.queue.drain()  # the job runs, and the Notifier delivers its draft
+        late = chat.received[-1]
+        assert isinstance(late, Text) and "Minuta:" in late.text
+        assert late.replaces == started[0].job_id  # channels put it in place of the notice
+        await chat.press("/aceitar")
+        assert chat.last_text().startswith("Seção 2 de 13")
+    finally:
+        await app.close()
 
 
 async def test_mandatory_section_cannot_be_skipped_and_nothing_changes(chat: Chat) -> None:
@@ -235,8 +262,9 @@ async def test_text_during_review_is_a_complement_and_redrafts(chat: Chat) -> No
     await chat.identify()
     for answer in GOOD_ANSWERS[1]:
         await chat.say(answer)
-    await chat.say("Também faltam envelopes timbrados.")
-    assert "Informação registrada" in chat.texts()[-3]
+    replies = await chat.say("Também faltam envelopes timbrados.")
+    assert "Informação registrada" in chat.texts(replies)[0]
+    assert "Minuta:" in chat.last_text()
     assert "Também faltam envelopes timbrados." in chat.last_text()
 
 

@@ -43,6 +43,7 @@ class TokenDrafter:
     """A fake LLM at the port: writes what the offline drafter writes and reports tokens."""
 
     name = "openai"
+    inline = False
 
     async def write(self, context: DraftContext) -> Draft:
         draft = await OfflineDrafter().write(context)
@@ -51,6 +52,7 @@ class TokenDrafter:
 
 class BrokenDrafter:
     name = "openai"
+    inline = False
 
     async def write(self, context: DraftContext) -> Draft:
         raise ConnectionError("LLM unreachable")

@@ -297,6 +297,7 @@ class SlowDrafter:
     """A drafter that takes 10 seconds, like a slow LLM."""
 
     name = "slow"
+    inline = False
 
     async def write(self, context: DraftContext) -> Draft:
         await asyncio.sleep(10)

@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from conversations.events import Address, Author, Inbound
-from conversations.ports import StoreUnavailable
+from conversations.ports import AuditEntry, ConcurrentUpdate, StoreUnavailable
 from storage.db import create_engine
 from storage.migrate import downgrade, upgrade
 from storage.models import Base
@@ -76,8 +76,9 @@ async def test_migrations_up_and_down_on_postgres() -> None:
 async def test_concurrent_events_on_one_conversation_are_serialised_across_processes(
     pg_url: str,
 ) -> None:
-    # two apps = two engines and two in-process lock tables, as two processes would have;
-    # only the database row lock keeps their events from interleaving
+    # two apps = two stores and two in-process lock tables, as two processes would have; only
+    # the database keeps their events from interleaving (the conversation's version, checked by
+    # every write: a stale event writes nothing and runs again)
     first, second = await make_app(pg_url), await make_app(pg_url)
     try:
         ana = make_chat(first, chat_id="group", user_id="a", name="Ana", shared=True)
@@ -109,6 +110,73 @@ async def test_concurrent_events_on_one_conversation_are_serialised_across_proce
     finally:
         await first.close()
         await second.close()
+
+
+async def test_one_event_delivered_to_two_processes_at_once_takes_effect_once(
+    pg_url: str,
+) -> None:
+    first, second = await make_app(pg_url), await make_app(pg_url)
+    try:
+        chat = make_chat(first)
+        await chat.identify()
+        for i in range(8):  # several races, so that both orders of arrival happen
+            inbound = Inbound.from_text(
+                chat.address, chat.author, f"Resposta {i}: faltam resmas de papel.", f"dup-{i}"
+            )
+            answered = await asyncio.gather(
+                first.service.handle(inbound), second.service.handle(inbound)
+            )
+            assert sorted(bool(replies) for replies in answered) == [False, True], i
+        async with first.engine.connect() as conn:
+            claims = (
+                await conn.execute(
+                    text("SELECT count(*) FROM processed_events WHERE event_id LIKE 'dup-%'")
+                )
+            ).scalar_one()
+            audits = (
+                await conn.execute(
+                    text("SELECT count(*) FROM audit_events WHERE action = 'section.answered'")
+                )
+            ).scalar_one()
+        assert claims == 8
+        assert audits == 3  # three answers, then complements to the draft (not answers)
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_unit_of_work_on_a_stale_version_writes_nothing(pg_url: str) -> None:
+    app = await make_app(pg_url)
+    try:
+        store = app.service.store
+        address = Address("test", "stale")
+        async with store.transaction() as tx:  # creates the conversation
+            await tx.lock_conversation(address)
+        entry = AuditEntry("test.write", {})
+        with pytest.raises(ConcurrentUpdate):
+            async with store.transaction() as slow:
+                await slow.claim_event("test", "late-event")
+                state = await slow.lock_conversation(address)
+                async with store.transaction() as fast:  # another process gets in first
+                    other = await fast.lock_conversation(address)
+                    await fast.save_conversation(other)
+                    await fast.add_audit(entry, etp_id=None, person_id=None, conversation_id=None)
+                await slow.save_conversation(state)
+                await slow.add_audit(entry, etp_id=None, person_id=None, conversation_id=None)
+        async with app.engine.connect() as conn:
+            audits = (
+                await conn.execute(
+                    text("SELECT count(*) FROM audit_events WHERE action = 'test.write'")
+                )
+            ).scalar_one()
+            claimed = (
+                await conn.execute(
+                    text("SELECT count(*) FROM processed_events WHERE event_id = 'late-event'")
+                )
+            ).scalar_one()
+        assert (audits, claimed) == (1, 0)  # the fast unit only; the stale one left no trace
+    finally:
+        await app.close()
 
 
 async def test_unreachable_database_raises_store_unavailable_and_loses_nothing(

@@ -21,6 +21,7 @@ from api.app import create_api
 from bot.telegram import build_telegram
 from bot.telegram.render import MAX_MESSAGE, coalesce, split_text
 from conversations.catalogue import messages as m
+from conversations.drafting import OfflineDrafter
 from conversations.export import FORMATS
 from conversations.replies import Button, Document, DraftingStarted, Text
 from etp.container import App
@@ -124,7 +125,7 @@ async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhoo
             continue
         for answer in GOOD_ANSWERS[number]:
             await hook.say(answer)
-        # the draft arrived later, through the Notifier, as a message with its keyboard
+        # the offline drafter answers the last answer with the draft and its keyboard
         draft = hook.api.last_with_buttons(5001)
         assert draft.text.startswith(f"Seção {number} de 13") and "Minuta:" in draft.text
         assert [label for label, _ in draft.buttons][:3] == [m.BTN_ACCEPT, m.BTN_EDIT, m.BTN_REDO]
@@ -145,10 +146,33 @@ async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhoo
             for answer in answers:
                 assert answer.rstrip(".") in body, (number, answer)
     assert "Não há contratações correlatas nem interdependentes." in body
-    # drafting showed "typing"; the command menu is not the webhook's job
-    assert hook.api.sent("sendChatAction") and hook.api.sent("answerCallbackQuery")
-    assert all(c.params["action"] == "typing" for c in hook.api.sent("sendChatAction"))
+    # every button press was acknowledged; no draft was slow enough to show "typing"
     assert len(hook.api.sent("answerCallbackQuery")) == 14
+    assert not hook.api.sent("sendChatAction")
+
+
+async def test_a_job_draft_shows_typing_then_arrives_through_the_notifier(
+    db_url: str, bot_api: FakeBotApi
+) -> None:
+    app = await make_app(db_url, drafter=OfflineDrafter(inline=False))  # drafts as an LLM would
+    configure(app, bot_api)
+    hook, client = await open_webhook(app, bot_api)
+    try:
+        await hook.say("/novo Aquisição de papel A4")
+        for line in IDENTIFICATION:
+            await hook.say(line)
+        for answer in GOOD_ANSWERS[1]:
+            await hook.say(answer)
+        texts = hook.api.texts(5001)
+        assert "Redigindo a minuta da seção I" in texts[-2]
+        assert [c.params["action"] for c in hook.api.sent("sendChatAction", 5001)] == ["typing"]
+        draft = hook.api.last_with_buttons(5001)  # the late reply, sent by the Notifier
+        assert draft.text == texts[-1] and "Minuta:" in draft.text
+        await hook.press(m.BTN_ACCEPT)
+        assert "Seção 2 de 13" in hook.api.texts(5001)[-1]
+    finally:
+        await client.aclose()
+        await app.close()
 
 
 async def test_polling_reaches_a_document(db_url: str, bot_api: FakeBotApi) -> None:
@@ -247,6 +271,15 @@ async def test_bot_api_429_is_waited_out_and_the_message_delivered_once(hook: We
     attempts = [c for c in hook.api.calls if c.method == "sendMessage"]
     assert [c.status for c in attempts] == [429, 200]
     assert hook.api.texts() == [m.HELP.format(formats="|".join(FORMATS))]
+
+
+async def test_endless_flood_control_gives_up_after_four_attempts(hook: Webhook) -> None:
+    for _ in range(6):
+        hook.api.fail_next("sendMessage", retry_after=1)
+    response = await hook.post(hook.updates.message("/ajuda"))
+    assert response.status_code == 200  # the update took effect; only its reply was refused
+    attempts = [c.status for c in hook.api.calls if c.method == "sendMessage"]
+    assert attempts == [429, 429, 429, 429]
 
 
 async def test_a_reply_longer_than_telegram_allows_is_split_at_paragraphs(hook: Webhook) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from conversations.drafting import OfflineDrafter
 from conversations.events import Inbound
 from conversations.service import InProcessDraftQueue
 from etp.container import build_app
@@ -13,14 +14,17 @@ from tests.conftest import REDIS_TEST_URL
 from tests.helpers import GOOD_ANSWERS, make_app, make_chat, settings_for
 from tests.test_redis import _need_redis
 
+JOB = OfflineDrafter(inline=False)
+
 
 async def test_a_separate_worker_drafts_and_notifies(sqlite_url: str) -> None:
     _need_redis()
     settings = settings_for(sqlite_url)
     settings.__dict__["redis"] = RedisSettings(redis_url=REDIS_TEST_URL)
     queue_name = f"etp:test:{uuid.uuid4().hex}"
-    web = await build_app(settings, migrate=False, queue_name=queue_name)
-    worker_app = await build_app(settings, migrate=False, queue_name=queue_name)
+    # an offline drafter that runs as a job, as an LLM drafter does
+    web = await build_app(settings, drafter=JOB, migrate=False, queue_name=queue_name)
+    worker_app = await build_app(settings, drafter=JOB, migrate=False, queue_name=queue_name)
     try:
         assert isinstance(web.queue, ArqDraftQueue)
         chat = make_chat(web)
@@ -63,7 +67,7 @@ async def test_redis_down_at_submit_runs_the_draft_in_process(
 ) -> None:
     from arq.connections import ArqRedis
 
-    app = await make_app(sqlite_url)
+    app = await make_app(sqlite_url, drafter=JOB)
     dead = ArqDraftQueue(ArqRedis.from_url(f"redis://127.0.0.1:{unused_tcp_port}/0"))
     dead.bind(app.service.run_draft)
     app.service.queue = dead
@@ -91,7 +95,7 @@ async def test_a_finished_job_id_can_run_again_for_a_new_database(
         shutil.copy(str(sqlite_template), path)
         settings = settings_for(f"sqlite+aiosqlite:///{path}")
         settings.__dict__["redis"] = RedisSettings(redis_url=REDIS_TEST_URL)
-        app = await build_app(settings, migrate=False, queue_name=queue_name)
+        app = await build_app(settings, drafter=JOB, migrate=False, queue_name=queue_name)
         try:
             chat = make_chat(app)
             await chat.identify()

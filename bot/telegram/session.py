@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -85,8 +86,18 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
+        try:  # the common case costs one call; the retry machinery only after a 429
+            return await make_request(bot, method)
+        except TelegramRetryAfter as exc:
+            if not self._retryable(exc) or self.attempts < 2:
+                raise
+            first_wait = float(exc.retry_after)
+        log.warning(
+            "Bot API flood control on %s; waiting %.0f s", type(method).__name__, first_wait
+        )
+        await asyncio.sleep(first_wait)
         async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(self.attempts),
+            stop=stop_after_attempt(self.attempts - 1),
             wait=self._wait,
             retry=retry_if_exception(self._retryable),
             before_sleep=lambda state: log.warning(

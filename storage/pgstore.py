@@ -1,0 +1,442 @@
+"""PgEtpStore: the engine's EtpStore port on PostgreSQL through raw asyncpg, two statements an event.
+
+The conversation hot path costs what its round trips cost (shared/PERFORMANCE.md: ~200 µs of
+Python per SQLAlchemy statement against ~60 µs for a prepared asyncpg one; BEGIN and COMMIT are
+round trips too). So a unit of work here holds no transaction:
+
+1. one read: the conversation, its ETP with every section, and whether the event was already
+   processed (a redelivery raises DuplicateEvent before any work);
+2. the engine steps in Python;
+3. one write, atomic as every statement is: the conversation's update *where its version is
+   still the one read* (optimistic concurrency), and, only if that row was updated, the event's
+   claim, the ETP and its changed sections, revisions and audit rows (data-modifying CTEs, each
+   conditioned on the conversation's update). A stale version writes nothing and raises
+   ConcurrentUpdate; the service runs the event again on fresh state. A claim that collides with
+   a concurrent delivery of the same event fails the whole statement the same way.
+
+Statements are SQLAlchemy Core constructs over the same tables, compiled once for asyncpg and run
+as prepared statements; a new shape of writes is compiled once and cached. Everything else
+(admin API, migrations, SQLite) stays on SQLAlchemy (storage/store.py, storage/admin.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
+
+import asyncpg
+from sqlalchemy import JSON, Table, bindparam, exists, func, insert, literal_column, or_, select
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy.engine import make_url
+
+from conversations.events import Address, Author
+from conversations.model import ConversationState, Etp, EtpSummary
+from conversations.ports import (
+    AuditEntry,
+    ConcurrentUpdate,
+    DuplicateEvent,
+    Revision,
+    StoreUnavailable,
+)
+from storage.store import (
+    _AUDIT_FIELDS,
+    _ETP_COLUMNS,
+    _ETP_FIELDS,
+    _REVISION_FIELDS,
+    _SECTION_FIELDS,
+    PeopleCache,
+    _audit,
+    _bind,
+    _conversations,
+    _entry_values,
+    _etp_from_rows,
+    _etps,
+    _events,
+    _now,
+    _params,
+    _people,
+    _revisions,
+    _sections,
+    _template,
+    etp_values,
+    sections_done,
+)
+
+_DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True, slots=True)
+class Sql:
+    """A statement compiled for asyncpg: its text and how to order (and encode) its parameters."""
+
+    text: str
+    names: tuple[str, ...]
+    json_names: frozenset[str]
+    constants: Mapping[str, Any]  # values written into the construct (`version=0`)
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        args = []
+        for name in self.names:
+            value = params[name] if name in params else self.constants[name]
+            # asyncpg sends json parameters as text; SQLAlchemy's JSON bind processor is bypassed
+            args.append(
+                json.dumps(value) if name in self.json_names and value is not None else value
+            )
+        return args
+
+
+def compile_sql(statement: Any) -> Sql:
+    compiled = statement.compile(dialect=_DIALECT)
+    names = tuple(compiled.positiontup or ())
+    binds = compiled.binds
+    json_names = frozenset(n for n in names if isinstance(binds[n].type, JSON))
+    constants = {n: binds[n].value for n in names if binds[n].value is not None}
+    return Sql(compiled.string, names, json_names, constants)
+
+
+# --- the read --------------------------------------------------------------------------
+
+
+def _open_query() -> Any:
+    c = _conversations.c
+    seen = exists().where(
+        _events.c.platform == bindparam("platform"), _events.c.event_id == bindparam("event_id")
+    )
+    return (
+        select(
+            c.id.label("conv_id"),
+            c.etp_id.label("conv_etp_id"),
+            c.state.label("state_json"),  # json arrives as text through asyncpg
+            c.version,
+            seen.label("seen_event"),
+            *_ETP_COLUMNS,
+        )
+        .select_from(
+            _conversations.outerjoin(_etps, _etps.c.id == c.etp_id).outerjoin(
+                _sections, _sections.c.etp_id == _etps.c.id
+            )
+        )
+        .where(
+            c.channel == bindparam("channel"),
+            c.chat_id == bindparam("chat_id"),
+            c.thread_id == bindparam("thread_id"),
+        )
+        .order_by(_sections.c.number)
+    )
+
+
+@cache
+def _statements() -> dict[str, Sql]:
+    """The fixed statements, compiled on first use."""
+    from sqlalchemy.dialects import postgresql
+
+    upsert = postgresql.insert(_people).values(
+        platform=bindparam("platform"),
+        external_id=bindparam("external_id"),
+        display_name=bindparam("display_name"),
+    )
+    person = upsert.on_conflict_do_update(
+        index_elements=["platform", "external_id"],
+        set_={"display_name": upsert.excluded.display_name},
+    ).returning(_people.c.id)
+    conversation = (
+        postgresql.insert(_conversations)
+        .values(
+            channel=bindparam("channel"),
+            chat_id=bindparam("chat_id"),
+            thread_id=bindparam("thread_id"),
+            state=bindparam("state", type_=JSON),
+            version=0,
+        )
+        .on_conflict_do_nothing()
+    )
+    load = (
+        select(*_ETP_COLUMNS)
+        .select_from(_etps.outerjoin(_sections, _sections.c.etp_id == _etps.c.id))
+        .where(_etps.c.id == bindparam("etp_id"))
+        .order_by(_sections.c.number)
+    )
+    owner = _etps.c.owner_id == bindparam("person_id")
+    listing = select(
+        _etps.c.id, _etps.c.title, _etps.c.status, _etps.c.updated_at, sections_done().label("done")
+    ).order_by(_etps.c.updated_at.desc(), _etps.c.id.desc())
+    return {
+        "open": compile_sql(_open_query()),
+        "person": compile_sql(person),
+        "conversation": compile_sql(conversation),
+        "load": compile_sql(load),
+        "list_own": compile_sql(listing.where(owner).limit(20)),
+        "list_shared": compile_sql(
+            listing.where(or_(owner, _etps.c.shared_key == bindparam("shared_key"))).limit(20)
+        ),
+        "next_etp_id": compile_sql(
+            select(func.nextval(func.pg_get_serial_sequence(_etps.name, "id")))
+        ),
+    }
+
+
+# --- the write -------------------------------------------------------------------------
+
+_NEW_ETP_FIELDS = ("id", *_ETP_FIELDS, "created_at")
+_NEW_SECTION_FIELDS = ("etp_id", "number", *_SECTION_FIELDS)
+_INSERTS: dict[str, tuple[Table, tuple[str, ...]]] = {
+    "etp_new": (_etps, _NEW_ETP_FIELDS),
+    "section_new": (_sections, _NEW_SECTION_FIELDS),
+    "revision": (_revisions, _REVISION_FIELDS),
+    "audit": (_audit, _AUDIT_FIELDS),
+    "claim": (_events, ("platform", "event_id")),
+}
+
+
+def _write(kind: str, slot: str, condition: Any) -> Any:
+    """One write of the unit, done only when `condition` holds (the conversation was updated)."""
+    if kind in _INSERTS:
+        table, fields = _INSERTS[kind]
+        values = [_bind(table, f, slot).label(f) for f in fields]
+        source = select(*values) if condition is None else select(*values).where(condition)
+        return insert(table).from_select(list(fields), source)
+    statement = _template(kind, slot)  # an UPDATE of the ETP or of a section
+    return statement if condition is None else statement.where(condition)
+
+
+@lru_cache(maxsize=512)
+def _unit(kinds: tuple[str, ...], checked: bool) -> Sql:
+    """The one statement for a shape of writes: `checked` when the conversation is saved."""
+    if checked:
+        saved = _template("conversation", "_c").returning(_conversations.c.id).cte("saved")
+        condition = exists(select(literal_column("1")).select_from(saved))
+        query = select(select(func.count()).select_from(saved).scalar_subquery())
+    else:
+        condition = None
+        query = select(literal_column("1"))
+    for i, kind in enumerate(kinds):
+        query = query.add_cte(_write(kind, f"_{i}", condition).cte(f"w{i}"))
+    return compile_sql(query)
+
+
+# --- errors ----------------------------------------------------------------------------
+
+_CONNECTION_ERRORS = (
+    OSError,  # refused, reset, unreachable (ConnectionError included)
+    TimeoutError,
+    asyncpg.InterfaceError,  # the connection was closed under us
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+
+
+class PgTransaction:
+    """One unit of work on one pooled connection, holding no transaction (see the module doc)."""
+
+    def __init__(self, conn: asyncpg.Connection, people: PeopleCache) -> None:
+        self.conn = conn
+        self.people = people
+        self._sql = _statements()
+        self._claim: tuple[str, str] | None = None
+        self._writes: list[tuple[str, dict[str, Any]]] = []
+        self._conversation_check: dict[str, Any] | None = None
+        self._prefetched: Etp | None = None
+
+    async def _fetch(self, sql: Sql, params: Mapping[str, Any]) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await self.conn.fetch(sql.text, *sql.args(params))
+        return rows
+
+    async def claim_event(self, platform: str, event_id: str) -> bool:
+        # checked by lock_conversation's read, written with the unit's other writes
+        self._claim = (platform, event_id[:200])
+        return True
+
+    async def touch_person(self, author: Author) -> int:
+        key = (author.platform, author.user_id[:128])
+        name = author.display_name[:200]
+        known = self.people.get(key, name)
+        if known is not None:
+            return known
+        params = {"platform": key[0], "external_id": key[1], "display_name": name}
+        person_id = int((await self._fetch(self._sql["person"], params))[0][0])
+        self.people.learn([(key, name, person_id)])  # an upsert: committed, and idempotent
+        return person_id
+
+    async def lock_conversation(self, address: Address) -> ConversationState:
+        platform, event_id = self._claim or ("", "")
+        params = {
+            "channel": address.channel,
+            "chat_id": address.chat_id,
+            "thread_id": address.thread_id,
+            "platform": platform,
+            "event_id": event_id,
+        }
+        rows = await self._fetch(self._sql["open"], params)
+        if not rows:  # first contact: the row is created (idempotently) and read again
+            await self._fetch(self._sql["conversation"], {**params, "state": {}})
+            rows = await self._fetch(self._sql["open"], params)
+        head = rows[0]
+        if head["seen_event"]:
+            raise DuplicateEvent(f"{platform}:{event_id}")
+        state = ConversationState(
+            id=head["conv_id"], etp_id=head["conv_etp_id"], version=head["version"]
+        )
+        state.load_json(json.loads(head["state_json"]))
+        self._prefetched = _etp_from_rows(rows) if head["etp_id_"] is not None else None
+        return state
+
+    async def save_conversation(self, state: ConversationState) -> None:
+        self._conversation_check = {
+            "id": state.id,
+            "version": state.version,
+            "etp_id": state.etp_id,
+            "state": state.to_json(),
+            "new_version": state.version + 1,
+            "updated_at": _now(),
+        }
+        state.version += 1
+
+    async def load_etp(self, etp_id: int) -> Etp | None:
+        prefetched, self._prefetched = self._prefetched, None
+        if prefetched is not None and prefetched.id == etp_id:
+            return prefetched
+        rows = await self._fetch(self._sql["load"], {"etp_id": etp_id})
+        return _etp_from_rows(rows) if rows else None
+
+    async def save_etp(self, etp: Etp) -> Etp:
+        now = _now()
+        values = etp_values(etp, now)
+        if etp.id is None:  # the id now, the rows with the unit's writes
+            etp.id = int((await self._fetch(self._sql["next_etp_id"], {}))[0][0])
+            etp.created_at = now
+            self._writes.append(("etp_new", {**values, "id": etp.id, "created_at": now}))
+            for entry in etp.sections.values():
+                self._writes.append(("section_new", {**_entry_values(entry), "etp_id": etp.id}))
+        else:
+            values["concluded_now"] = now if etp.status == "concluido" else None
+            self._writes.append(("etp", {**values, "id": etp.id}))
+            for number in sorted(etp.dirty_sections):
+                self._writes.append(
+                    ("section", {**_entry_values(etp.sections[number]), "etp_id": etp.id})
+                )
+        etp.updated_at = now
+        etp.dirty = False
+        etp.dirty_sections.clear()
+        return etp
+
+    async def list_etps(self, person_id: int, address: Address) -> Sequence[EtpSummary]:
+        if address.shared:
+            sql, params = (
+                self._sql["list_shared"],
+                {"person_id": person_id, "shared_key": address.key},
+            )
+        else:
+            sql, params = self._sql["list_own"], {"person_id": person_id}
+        rows = await self._fetch(sql, params)
+        return [
+            EtpSummary(r["id"], r["title"], r["status"], int(r["done"]), r["updated_at"])
+            for r in rows
+        ]
+
+    async def add_revision(self, revision: Revision) -> None:
+        self._writes.append(
+            (
+                "revision",
+                {
+                    "etp_id": revision.etp_id,
+                    "section": revision.section,
+                    "kind": revision.kind,
+                    "text": revision.text,
+                    "author_id": revision.author.person_id,
+                    "author_name": revision.author.name[:200],
+                },
+            )
+        )
+
+    async def add_audit(
+        self,
+        entry: AuditEntry,
+        *,
+        etp_id: int | None,
+        person_id: int | None,
+        conversation_id: int | None,
+    ) -> None:
+        self._writes.append(
+            (
+                "audit",
+                {
+                    "etp_id": etp_id,
+                    "person_id": person_id,
+                    "conversation_id": conversation_id,
+                    "action": entry.action,
+                    "detail": entry.detail,
+                },
+            )
+        )
+
+    async def flush(self) -> None:
+        """The unit's one write; nothing at all when a check fails (ConcurrentUpdate)."""
+        writes, check = self._writes, self._conversation_check
+        if self._claim is not None:
+            platform, event_id = self._claim
+            writes = [("claim", {"platform": platform, "event_id": event_id}), *writes]
+        self._writes, self._conversation_check, self._claim = [], None, None
+        if not writes and check is None:
+            return
+        params: dict[str, Any] = {}
+        for i, (kind, values) in enumerate(writes):
+            params.update(_params(kind, values, f"_{i}"))
+        if check is not None:
+            params.update(_params("conversation", check, "_c"))
+        sql = _unit(tuple(kind for kind, _ in writes), check is not None)
+        try:
+            saved = await self.conn.fetchval(sql.text, *sql.args(params))
+        except asyncpg.UniqueViolationError as exc:
+            if exc.table_name == _events.name:  # a concurrent delivery of this event won
+                raise ConcurrentUpdate("event claimed concurrently") from exc
+            raise
+        if check is not None and saved != 1:
+            raise ConcurrentUpdate("conversation changed")
+
+
+class PgEtpStore:
+    """The EtpStore port on an asyncpg pool (PostgreSQL only); see the module doc."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.people = PeopleCache()
+
+    @classmethod
+    async def connect(cls, url: str, *, max_size: int = 40) -> PgEtpStore:
+        """A pool for a SQLAlchemy-style URL; connects lazily, so a database that is down at
+        start-up fails the first event (StoreUnavailable), not the start."""
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        pool = asyncpg.create_pool(
+            dsn,
+            min_size=0,
+            max_size=max_size,
+            statement_cache_size=512,
+            reset=_no_reset,
+        )
+        await pool
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PgTransaction]:
+        try:
+            async with self.pool.acquire() as conn:
+                tx = PgTransaction(conn, self.people)
+                yield tx
+                await tx.flush()
+        except (ConcurrentUpdate, DuplicateEvent):
+            raise
+        except _CONNECTION_ERRORS as exc:
+            raise StoreUnavailable(str(exc) or exc.__class__.__name__) from exc
+
+
+async def _no_reset(_: asyncpg.Connection) -> None:
+    """Units of work leave no session state (no transaction, lock or LISTEN), so a connection
+    goes back to the pool as it is: asyncpg's default reset costs a round trip per release."""
