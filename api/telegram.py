@@ -50,7 +50,8 @@ async def telegram_webhook(
     request: Request,
     secret_token: Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")] = None,
 ) -> JSONResponse:
-    """One Telegram update. 200 once it took effect (or was a duplicate); 503 asks Telegram to
+    """One Telegram update. 200 once it took effect (or was a duplicate), its body possibly a
+    Bot API call for Telegram to make (a button press's acknowledgement); 503 asks Telegram to
     deliver it again (the database was down, nothing was committed)."""
     # state read directly: a sync dependency would cost a thread hop on every update
     app: App = request.app.state.etp
@@ -75,7 +76,7 @@ async def telegram_webhook(
     if not _known_type(update):
         return JSONResponse({"ok": True, "ignored": True})
     try:
-        await telegram.process(update)
+        reply = await telegram.process(update)
     except StoreUnavailable:
         log.warning(
             "update %s not committed (database unavailable); asking for redelivery",
@@ -86,4 +87,5 @@ async def telegram_webhook(
             status_code=503,
             headers={"Retry-After": "5"},
         )
-    return JSONResponse({"ok": True})
+    # a Bot API call in the answer is made by Telegram (https://core.telegram.org/bots/api#making-requests-when-getting-updates)
+    return JSONResponse(reply if reply is not None else {"ok": True})

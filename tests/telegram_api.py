@@ -117,6 +117,13 @@ class FakeBotApi:
     def last_with_buttons(self, chat_id: int | str) -> Call:
         return [c for c in self.sent("sendMessage", chat_id) if c.buttons][-1]
 
+    async def webhook_answer(self, answer: Any) -> None:
+        """What Telegram does with a webhook's answer: a Bot API call in it is made
+        (https://core.telegram.org/bots/api#making-requests-when-getting-updates)."""
+        if isinstance(answer, dict) and "method" in answer:
+            params = {k: v for k, v in answer.items() if k != "method"}
+            await self._record(Call(str(answer["method"]), params, {}))
+
     # --- the HTTP side ------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:

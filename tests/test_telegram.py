@@ -65,6 +65,8 @@ class Webhook:
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
         body = update if isinstance(update, (bytes, str)) else json.dumps(update)
         response = await self.client.post("/telegram/webhook", content=body, headers=headers)
+        if response.status_code == 200:
+            await self.api.webhook_answer(response.json())  # as Telegram would
         await self.app.queue.drain()  # finished drafts reach the chat through the Notifier
         return response
 
@@ -147,7 +149,7 @@ async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhoo
                 assert answer.rstrip(".") in body, (number, answer)
     assert "Não há contratações correlatas nem interdependentes." in body
     # every button press was acknowledged; no draft was slow enough to show "typing"
-    assert len(hook.api.sent("answerCallbackQuery")) == 14
+    assert len(hook.api.sent("answerCallbackQuery")) == 14  # each in its webhook answer
     assert not hook.api.sent("sendChatAction")
 
 
@@ -187,7 +189,9 @@ async def test_polling_reaches_a_document(db_url: str, bot_api: FakeBotApi) -> N
         await bot_api.push_update(updates.message(IDENTIFICATION[0]))
         await bot_api.wait_for(lambda api: len(api.texts()) >= 3)
         await bot_api.push_update(updates.press("/exportar md"))
-        await bot_api.wait_for(lambda api: bool(api.sent("sendDocument")))
+        await bot_api.wait_for(
+            lambda api: bool(api.sent("sendDocument") and api.sent("answerCallbackQuery"))
+        )
     finally:
         await telegram.stop_polling()
         await polling

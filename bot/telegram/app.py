@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import Update
 
 from bot.telegram.access import AccessMiddleware
@@ -48,9 +49,15 @@ class TelegramBot:
         """A raw update body → Update bound to our bot; pydantic's ValidationError if it is not one."""
         return Update.model_validate(data, context={"bot": self.bot})
 
-    async def process(self, update: Update) -> None:
-        """Handle one update to the end (committed, replies sent); raises StoreUnavailable."""
-        await self.dispatcher.feed_update(self.bot, update)
+    async def process(self, update: Update) -> dict[str, Any] | None:
+        """Handle one update to the end (committed, replies sent); raises StoreUnavailable.
+
+        Returns the Bot API call to put in the webhook's answer (Telegram makes it), if any:
+        the acknowledgement of a button press, whose result nobody needs."""
+        result = await self.dispatcher.feed_update(self.bot, update)
+        if isinstance(result, AnswerCallbackQuery):
+            return {"method": result.__api_method__, **result.model_dump(exclude_none=True)}
+        return None
 
     async def set_webhook(self, url: str, secret: str | None) -> None:
         await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
