@@ -14,6 +14,15 @@ round trips too). So a unit of work here holds no transaction:
    ConcurrentUpdate; the service runs the event again on fresh state. A claim that collides with
    a concurrent delivery of the same event fails the whole statement the same way.
 
+After a unit is written, the store keeps the conversation and its ETP as written (a bounded LRU
+in the process). The conversation's next event starts from them without the read: one statement
+an event. That is safe because the write checks what the unit started from: the conversation's
+version and the ETP's `updated_at` (set by every write of an ETP). If another process or another
+conversation changed either, the write does nothing, the kept copy is dropped and the event runs
+again from a fresh read, which also tells a redelivered event (DuplicateEvent). So a kept copy
+saves the read when a conversation's events reach the same process, and costs one failed
+statement when they do not.
+
 Statements are SQLAlchemy Core constructs over the same tables, compiled once for asyncpg and run
 as prepared statements; a new shape of writes is compiled once and cached. Everything else
 (admin API, migrations, SQLite) stays on SQLAlchemy (storage/store.py, storage/admin.py).
@@ -25,10 +34,12 @@ import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any
 
 import asyncpg
+from cachetools import LRUCache
 from sqlalchemy import JSON, Table, bindparam, exists, func, insert, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import make_url
@@ -67,6 +78,8 @@ from storage.store import (
 )
 
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
+
+Kept = tuple[ConversationState, Etp | None]  # a conversation and its ETP, as last written
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,11 +216,24 @@ def _write(kind: str, slot: str, condition: Any) -> Any:
     return statement if condition is None else statement.where(condition)
 
 
+def _saved(etp_checked: bool) -> Any:
+    """The conversation's update, where its version (and its ETP's `updated_at`) are as read."""
+    update = _template("conversation", "_c")
+    if etp_checked:
+        update = update.where(
+            exists().where(
+                _etps.c.id == bindparam("k_etp_c", type_=_etps.c.id.type),
+                _etps.c.updated_at == bindparam("k_etp_seen_c", type_=_etps.c.updated_at.type),
+            )
+        )
+    return update.returning(_conversations.c.id).cte("saved")
+
+
 @lru_cache(maxsize=512)
-def _unit(kinds: tuple[str, ...], checked: bool) -> Sql:
+def _unit(kinds: tuple[str, ...], checked: bool, etp_checked: bool = False) -> Sql:
     """The one statement for a shape of writes: `checked` when the conversation is saved."""
     if checked:
-        saved = _template("conversation", "_c").returning(_conversations.c.id).cte("saved")
+        saved = _saved(etp_checked)
         condition = exists(select(literal_column("1")).select_from(saved))
         query = select(select(func.count()).select_from(saved).scalar_subquery())
     else:
@@ -233,10 +259,17 @@ _CONNECTION_ERRORS = (
 class PgTransaction:
     """One unit of work on one pooled connection, holding no transaction (see the module doc)."""
 
-    def __init__(self, conn: asyncpg.Connection, people: PeopleCache) -> None:
+    def __init__(
+        self, conn: asyncpg.Connection, people: PeopleCache, recent: LRUCache[str, Kept]
+    ) -> None:
         self.conn = conn
         self.people = people
+        self.recent = recent
         self._sql = _statements()
+        self._key: str | None = None  # the conversation this unit started from
+        self._seen_etp: tuple[int, datetime | None] | None = None  # its ETP, as read
+        self._etps: list[Etp] = []  # every ETP this unit read or wrote, by identity
+        self._state: ConversationState | None = None
         self._claim: tuple[str, str] | None = None
         self._writes: list[tuple[str, dict[str, Any]]] = []
         self._conversation_check: dict[str, Any] | None = None
@@ -263,6 +296,12 @@ class PgTransaction:
         return person_id
 
     async def lock_conversation(self, address: Address) -> ConversationState:
+        self._key = address.key
+        kept = self.recent.pop(address.key, None)  # taken out: put back only once written
+        if kept is not None:
+            state, etp = kept
+            self._started_from(etp)
+            return state
         platform, event_id = self._claim or ("", "")
         params = {
             "channel": address.channel,
@@ -282,10 +321,17 @@ class PgTransaction:
             id=head["conv_id"], etp_id=head["conv_etp_id"], version=head["version"]
         )
         state.load_json(json.loads(head["state_json"]))
-        self._prefetched = _etp_from_rows(rows) if head["etp_id_"] is not None else None
+        self._started_from(_etp_from_rows(rows) if head["etp_id_"] is not None else None)
         return state
 
+    def _started_from(self, etp: Etp | None) -> None:
+        self._prefetched = etp
+        if etp is not None and etp.id is not None:
+            self._seen_etp = (etp.id, etp.updated_at)
+            self._etps.append(etp)
+
     async def save_conversation(self, state: ConversationState) -> None:
+        self._state = state
         self._conversation_check = {
             "id": state.id,
             "version": state.version,
@@ -301,11 +347,16 @@ class PgTransaction:
         if prefetched is not None and prefetched.id == etp_id:
             return prefetched
         rows = await self._fetch(self._sql["load"], {"etp_id": etp_id})
-        return _etp_from_rows(rows) if rows else None
+        if not rows:
+            return None
+        etp = _etp_from_rows(rows)
+        self._etps.append(etp)
+        return etp
 
     async def save_etp(self, etp: Etp) -> Etp:
         now = _now()
         values = etp_values(etp, now)
+        self._etps.append(etp)
         if etp.id is None:  # the id now, the rows with the unit's writes
             etp.id = int((await self._fetch(self._sql["next_etp_id"], {}))[0][0])
             etp.created_at = now
@@ -386,9 +437,12 @@ class PgTransaction:
         params: dict[str, Any] = {}
         for i, (kind, values) in enumerate(writes):
             params.update(_params(kind, values, f"_{i}"))
+        etp_checked = check is not None and self._seen_etp is not None
         if check is not None:
             params.update(_params("conversation", check, "_c"))
-        sql = _unit(tuple(kind for kind, _ in writes), check is not None)
+            if self._seen_etp is not None:
+                params["k_etp_c"], params["k_etp_seen_c"] = self._seen_etp
+        sql = _unit(tuple(kind for kind, _ in writes), check is not None, etp_checked)
         try:
             saved = await self.conn.fetchval(sql.text, *sql.args(params))
         except asyncpg.UniqueViolationError as exc:
@@ -396,18 +450,35 @@ class PgTransaction:
                 raise ConcurrentUpdate("event claimed concurrently") from exc
             raise
         if check is not None and saved != 1:
-            raise ConcurrentUpdate("conversation changed")
+            raise ConcurrentUpdate("conversation or its ETP changed")
+        if check is not None:
+            self._keep()
+
+    def _keep(self) -> None:
+        """Keep the conversation and its ETP as just written, for its next event."""
+        state = self._state
+        if state is None or self._key is None:
+            return
+        etp = None
+        if state.etp_id is not None:
+            etp = next((e for e in reversed(self._etps) if e.id == state.etp_id), None)
+            if etp is None or etp.dirty or etp.dirty_sections:
+                return  # not an ETP this unit read or wrote whole: the next event reads it
+        self.recent[self._key] = (state, etp)
 
 
 class PgEtpStore:
     """The EtpStore port on an asyncpg pool (PostgreSQL only); see the module doc."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, keep: int = 5_000) -> None:
         self.pool = pool
         self.people = PeopleCache()
+        self.recent: LRUCache[str, Kept] = LRUCache(maxsize=keep)
 
     @classmethod
     async def connect(cls, url: str, *, max_size: int = 40) -> PgEtpStore:
+        # 40: Telegram's default webhook concurrency (max_connections); fewer connections than
+        # concurrent events queue them for a connection, which made the latency tail (bench/)
         """A pool for a SQLAlchemy-style URL; connects lazily, so a database that is down at
         start-up fails the first event (StoreUnavailable), not the start."""
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -428,7 +499,7 @@ class PgEtpStore:
     async def transaction(self) -> AsyncIterator[PgTransaction]:
         try:
             async with self.pool.acquire() as conn:
-                tx = PgTransaction(conn, self.people)
+                tx = PgTransaction(conn, self.people, self.recent)
                 yield tx
                 await tx.flush()
         except (ConcurrentUpdate, DuplicateEvent):

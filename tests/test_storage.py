@@ -17,7 +17,7 @@ from storage.db import create_engine
 from storage.migrate import downgrade, upgrade
 from storage.models import Base
 from tests.conftest import PG_ADMIN_URL, _admin, need_service
-from tests.helpers import GOOD_ANSWERS, make_app, make_chat
+from tests.helpers import GOOD_ANSWERS, load_etp, make_app, make_chat
 
 
 def _diff(sync_conn: object) -> list[object]:
@@ -175,6 +175,45 @@ async def test_a_unit_of_work_on_a_stale_version_writes_nothing(pg_url: str) -> 
                 )
             ).scalar_one()
         assert (audits, claimed) == (1, 0)  # the fast unit only; the stale one left no trace
+    finally:
+        await app.close()
+
+
+async def test_a_conversation_changed_by_another_process_is_never_served_stale(
+    pg_url: str,
+) -> None:
+    # each process keeps a conversation as it last wrote it; the other process's write must win
+    first, second = await make_app(pg_url), await make_app(pg_url)
+    try:
+        here = make_chat(first)
+        there = make_chat(second)  # the same chat and user, served by another process
+        await here.identify()
+        await here.say(GOOD_ANSWERS[1][0])  # `first` now keeps this conversation
+        await there.say(GOOD_ANSWERS[1][1])
+        replies = await here.say(GOOD_ANSWERS[1][2])  # from a stale copy: must run again
+        assert "Minuta:" in here.texts(replies)[-1]
+        etp = await load_etp(first, 1)
+        assert [a.text for a in etp.section(1).answers] == GOOD_ANSWERS[1]
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_an_etp_changed_through_another_conversation_is_never_served_stale(
+    pg_url: str,
+) -> None:
+    app = await make_app(pg_url)
+    try:
+        private = make_chat(app, chat_id="private", user_id="u1", name="Maria Silva")
+        group = make_chat(app, chat_id="group", user_id="u1", name="Maria Silva", shared=True)
+        await private.identify()
+        await private.say(GOOD_ANSWERS[1][0])  # kept: the private conversation and ETP nº 1
+        await group.say("/retomar 1")  # the owner opens the same ETP in a group
+        await group.say(GOOD_ANSWERS[1][1])
+        replies = await private.say(GOOD_ANSWERS[1][2])  # the kept ETP is stale by now
+        assert "Minuta:" in private.texts(replies)[-1]
+        etp = await load_etp(app, 1)
+        assert [a.text for a in etp.section(1).answers] == GOOD_ANSWERS[1]
     finally:
         await app.close()
 
