@@ -1,6 +1,6 @@
 """Benchmark: Telegram updates through POST /telegram/webhook, against a bare aiogram echo bot.
 
-    .venv/bin/python bench/telegram_webhook.py [--chats 50] [--rounds 1]
+    .venv/bin/python bench/telegram_webhook.py [--chats 50] [--rounds 1] [--rate UPDATES_PER_S]
 
 One uvicorn worker per server (`etp serve` itself for ETP Express, with PostgreSQL, Redis and the
 offline drafter; bench/echo_bot.py for the baseline). The same load generator drives both:
@@ -208,12 +208,18 @@ async def drive(
     drafts: bool,
     latencies: list[float],
     statuses: Counter[int],
+    interval: float = 0.0,
 ) -> None:
-    """One chat: post its updates one after the other, as one person typing."""
+    """One chat: post its updates one after the other, as one person typing; with `interval`,
+    one update every `interval` seconds at most (a paced load, from a random phase)."""
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
     who = {"chat_id": chat_id, "user_id": chat_id}
     drafted = 0
+    next_at = time.perf_counter() + random.uniform(0, interval)
     for step in steps:
+        if interval:
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            next_at += interval
         body = updates.press(step.text, **who) if step.press else updates.message(step.text, **who)
         started = time.perf_counter()
         async with session.post(url, json=body, headers=headers) as response:
@@ -236,6 +242,7 @@ async def run_load(
     drafts: bool,
     pid: int,
     after: Callable[[], Awaitable[int | None]] | None = None,
+    rate: float = 0.0,
 ) -> Result:
     inbox = Inbox()
     api.on_call = inbox.on_call
@@ -302,6 +309,7 @@ async def run_load(
                     drafts=drafts,
                     latencies=latencies,
                     statuses=statuses,
+                    interval=chats / rate if rate else 0.0,
                 )
                 for c in ids
             )
@@ -326,7 +334,7 @@ async def run_load(
     return result
 
 
-async def bench_echo(api: FakeBotApi, chats: int) -> Result:
+async def bench_echo(api: FakeBotApi, chats: int, rate: float = 0.0) -> Result:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -345,13 +353,14 @@ async def bench_echo(api: FakeBotApi, chats: int) -> Result:
             chats=chats,
             drafts=False,
             pid=process.pid,
+            rate=rate,
         )
     finally:
         process.terminate()
         await process.wait()
 
 
-async def bench_etp(api: FakeBotApi, chats: int) -> Result:
+async def bench_etp(api: FakeBotApi, chats: int, rate: float = 0.0) -> Result:
     database = f"etp_bench_{uuid.uuid4().hex[:10]}"
     await admin_sql(f'CREATE DATABASE "{database}"')
     db_url = PG_ADMIN.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0]
@@ -388,6 +397,7 @@ async def bench_etp(api: FakeBotApi, chats: int) -> Result:
             drafts=True,
             pid=process.pid,
             after=processed,
+            rate=rate,
         )
     finally:
         if process is not None:
@@ -409,16 +419,17 @@ def report(result: Result) -> str:
     )
 
 
-async def main(chats: int, rounds: int) -> None:
+async def main(chats: int, rounds: int, rate: float) -> None:
     api = FakeBotApi()
     await api.start()
     print(
         f"# {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores, {chats} chats"
+        + (f", paced at {rate:g} updates/s in all" if rate else ", as fast as answered")
     )
     try:
         for round_no in range(1, rounds + 1):
-            echo = await bench_echo(api, chats)
-            etp = await bench_etp(api, chats)
+            echo = await bench_echo(api, chats, rate)
+            etp = await bench_etp(api, chats, rate)
             print(f"round {round_no}")
             print(report(echo))
             print(report(etp))
@@ -442,5 +453,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chats", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="pace the load to this many updates/s in all (default: each chat as fast as answered)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.chats, args.rounds))
+    asyncio.run(main(args.chats, args.rounds, args.rate))
