@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -96,6 +97,16 @@ class InProcessDraftQueue:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
+# Another process changed the conversation between our read and our write: run it again. Each
+# conflict means the other writer made progress; a short random pause keeps two processes from
+# colliding on the same conversation again and again.
+CONFLICT_ATTEMPTS = 10
+
+
+async def _back_off(attempt: int) -> None:
+    await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+
+
 def _drafted(request: DraftRequest, draft: Draft | None) -> AuditEntry:
     return AuditEntry(
         "section.drafted",
@@ -145,10 +156,11 @@ class EtpService:
         outcome = "error"
         try:
             async with self.locks.hold(inbound.address.key):
-                for _ in range(5):
+                for attempt in range(CONFLICT_ATTEMPTS):
                     try:
                         replies, drafts, outcome = await self._handle_once(inbound)
                     except ConcurrentUpdate:
+                        await _back_off(attempt)
                         continue
                     except DuplicateEvent:
                         outcome = "duplicate"
@@ -279,12 +291,13 @@ class EtpService:
         if entry.draft_attempt != request.attempt or entry.status != "drafting":
             return
         draft = await self._write(build_context(etp, request.section, request.attempt))
-        for _ in range(5):
+        for attempt in range(CONFLICT_ATTEMPTS):
             try:
                 async with self.locks.hold(request.address.key):
                     replies = await self._apply(request, draft)
                 break
             except ConcurrentUpdate:
+                await _back_off(attempt)
                 continue
         else:
             return

@@ -41,6 +41,7 @@ from typing import Any
 import asyncpg
 from cachetools import LRUCache
 from sqlalchemy import JSON, Table, bindparam, exists, func, insert, literal_column, or_, select
+from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import make_url
 
@@ -216,24 +217,45 @@ def _write(kind: str, slot: str, condition: Any) -> Any:
     return statement if condition is None else statement.where(condition)
 
 
-def _saved(etp_checked: bool) -> Any:
-    """The conversation's update, where its version (and its ETP's `updated_at`) are as read."""
-    update = _template("conversation", "_c")
+def _saved(etp_checked: bool, verify: bool) -> Any:
+    """The conversation's update, where its version (and its ETP's `updated_at`) are as read;
+    `verify`: a unit that changes no conversation, so the update changes nothing (it takes the
+    row and re-checks the version, as the update proper does)."""
+    c = _conversations
+    update = (
+        sa_update(c)
+        .where(
+            c.c.id == _bind(c, "id", "_c", key=True),
+            c.c.version == _bind(c, "version", "_c", key=True),
+        )
+        .values(version=c.c.version)
+        if verify
+        else _template("conversation", "_c")
+    )
     if etp_checked:
-        update = update.where(
-            exists().where(
+        # a locking read: unlike a plain EXISTS on the statement's snapshot, it waits for a
+        # concurrent writer of the ETP and re-checks the newest row, so two conversations on one
+        # ETP cannot both write it from the same starting point
+        seen = (
+            select(_etps.c.id)
+            .where(
                 _etps.c.id == bindparam("k_etp_c", type_=_etps.c.id.type),
                 _etps.c.updated_at == bindparam("k_etp_seen_c", type_=_etps.c.updated_at.type),
             )
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE
+            .cte("etp_seen")
         )
+        update = update.where(exists(select(literal_column("1")).select_from(seen)))
     return update.returning(_conversations.c.id).cte("saved")
 
 
 @lru_cache(maxsize=512)
-def _unit(kinds: tuple[str, ...], checked: bool, etp_checked: bool = False) -> Sql:
+def _unit(
+    kinds: tuple[str, ...], checked: bool, etp_checked: bool = False, verify: bool = False
+) -> Sql:
     """The one statement for a shape of writes: `checked` when the conversation is saved."""
     if checked:
-        saved = _saved(etp_checked)
+        saved = _saved(etp_checked, verify)
         condition = exists(select(literal_column("1")).select_from(saved))
         query = select(select(func.count()).select_from(saved).scalar_subquery())
     else:
@@ -253,6 +275,8 @@ _CONNECTION_ERRORS = (
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
+    asyncpg.InsufficientResourcesError,  # too many connections
+    asyncpg.ReadOnlySQLTransactionError,  # a standby during a failover
 )
 
 
@@ -270,6 +294,7 @@ class PgTransaction:
         self._seen_etp: tuple[int, datetime | None] | None = None  # its ETP, as read
         self._etps: list[Etp] = []  # every ETP this unit read or wrote, by identity
         self._state: ConversationState | None = None
+        self._as_kept: dict[str, Any] | None = None  # the conversation, when served kept
         self._claim: tuple[str, str] | None = None
         self._writes: list[tuple[str, dict[str, Any]]] = []
         self._conversation_check: dict[str, Any] | None = None
@@ -300,6 +325,9 @@ class PgTransaction:
         kept = self.recent.pop(address.key, None)  # taken out: put back only once written
         if kept is not None:
             state, etp = kept
+            # as written, for a unit that ends without saving it (a refusal, a superseded
+            # draft): its write then checks the copy was current all the same (see flush)
+            self._as_kept = {"id": state.id, "version": state.version}
             self._started_from(etp)
             return state
         platform, event_id = self._claim or ("", "")
@@ -428,6 +456,13 @@ class PgTransaction:
     async def flush(self) -> None:
         """The unit's one write; nothing at all when a check fails (ConcurrentUpdate)."""
         writes, check = self._writes, self._conversation_check
+        verify = check is None and self._as_kept is not None
+        if verify:
+            # a kept copy is only trusted through a checked write: a unit that saves no
+            # conversation (a refusal, a superseded draft) still checks its version, changing
+            # nothing, so a stale copy fails here and the event runs again
+            check = self._as_kept
+        self._as_kept = None
         if self._claim is not None:
             platform, event_id = self._claim
             writes = [("claim", {"platform": platform, "event_id": event_id}), *writes]
@@ -442,7 +477,7 @@ class PgTransaction:
             params.update(_params("conversation", check, "_c"))
             if self._seen_etp is not None:
                 params["k_etp_c"], params["k_etp_seen_c"] = self._seen_etp
-        sql = _unit(tuple(kind for kind, _ in writes), check is not None, etp_checked)
+        sql = _unit(tuple(kind for kind, _ in writes), check is not None, etp_checked, verify)
         try:
             saved = await self.conn.fetchval(sql.text, *sql.args(params))
         except asyncpg.UniqueViolationError as exc:
@@ -451,7 +486,7 @@ class PgTransaction:
             raise
         if check is not None and saved != 1:
             raise ConcurrentUpdate("conversation or its ETP changed")
-        if check is not None:
+        if check is not None and not verify:
             self._keep()
 
     def _keep(self) -> None:

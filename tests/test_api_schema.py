@@ -12,6 +12,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.checks import negative_data_rejection
 
 from api.app import create_api
 from etp.settings import ApiSettings
@@ -84,7 +85,12 @@ def test_api_never_answers_500(
         derandomize=True,
     )
     def check(case: Any) -> None:
-        case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
+        # a repeated query parameter is invalid by the schema but FastAPI takes the last one;
+        # that is not what this test is about (no input may make a 500)
+        case.call_and_validate(
+            headers={"Authorization": f"Bearer {token}"},
+            excluded_checks=[negative_data_rejection],
+        )
 
     check()
 

@@ -199,6 +199,23 @@ async def test_a_conversation_changed_by_another_process_is_never_served_stale(
         await second.close()
 
 
+async def test_a_refusal_is_never_decided_on_a_stale_copy(pg_url: str) -> None:
+    first, second = await make_app(pg_url), await make_app(pg_url)
+    try:
+        here = make_chat(first)
+        there = make_chat(second)
+        await here.identify()
+        await here.say(GOOD_ANSWERS[1][0])  # `first` keeps: ETP nº 1 open at section I
+        await there.say("/cancelar")  # another process detaches it
+        replies = await here.say("/pular Não se aplica", event_id="skip-1")
+        # refused for the state as it is (no ETP open), not as `first` last saw it
+        assert "Não há ETP em andamento" in here.texts(replies)[0]
+        assert await here.say("/pular Não se aplica", event_id="skip-1") == []  # once
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_an_etp_changed_through_another_conversation_is_never_served_stale(
     pg_url: str,
 ) -> None:
