@@ -95,7 +95,7 @@ async def build_app(
     if migrate if migrate is not None else is_sqlite(url):
         await upgrade_async(url)
     engine = create_engine(url)
-    # PostgreSQL: the conversation path on raw asyncpg, two statements an event (storage/pgstore)
+    # PostgreSQL: the conversation path on raw asyncpg, one statement an event (storage/pgstore)
     store = await PgEtpStore.connect(url) if engine.dialect.name == "postgresql" else None
     notifier = RoutingNotifier()
     redis_url = settings.redis.redis_url

@@ -42,16 +42,15 @@ import asyncpg
 from cachetools import LRUCache
 from sqlalchemy import JSON, Table, bindparam, exists, func, insert, literal_column, or_, select
 from sqlalchemy import update as sa_update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import make_url
 
 from conversations.events import Address, Author
 from conversations.model import ConversationState, Etp, EtpSummary
 from conversations.ports import (
-    AuditEntry,
     ConcurrentUpdate,
     DuplicateEvent,
-    Revision,
     StoreUnavailable,
 )
 from storage.store import (
@@ -60,6 +59,7 @@ from storage.store import (
     _ETP_FIELDS,
     _REVISION_FIELDS,
     _SECTION_FIELDS,
+    DeferredWrites,
     PeopleCache,
     _audit,
     _bind,
@@ -146,8 +146,6 @@ def _open_query() -> Any:
 @cache
 def _statements() -> dict[str, Sql]:
     """The fixed statements, compiled on first use."""
-    from sqlalchemy.dialects import postgresql
-
     upsert = postgresql.insert(_people).values(
         platform=bindparam("platform"),
         external_id=bindparam("external_id"),
@@ -280,12 +278,13 @@ _CONNECTION_ERRORS = (
 )
 
 
-class PgTransaction:
+class PgTransaction(DeferredWrites):
     """One unit of work on one pooled connection, holding no transaction (see the module doc)."""
 
     def __init__(
         self, conn: asyncpg.Connection, people: PeopleCache, recent: LRUCache[str, Kept]
     ) -> None:
+        super().__init__()
         self.conn = conn
         self.people = people
         self.recent = recent
@@ -296,9 +295,6 @@ class PgTransaction:
         self._state: ConversationState | None = None
         self._as_kept: dict[str, Any] | None = None  # the conversation, when served kept
         self._claim: tuple[str, str] | None = None
-        self._writes: list[tuple[str, dict[str, Any]]] = []
-        self._conversation_check: dict[str, Any] | None = None
-        self._prefetched: Etp | None = None
 
     async def _fetch(self, sql: Sql, params: Mapping[str, Any]) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await self.conn.fetch(sql.text, *sql.args(params))
@@ -360,19 +356,11 @@ class PgTransaction:
 
     async def save_conversation(self, state: ConversationState) -> None:
         self._state = state
-        self._conversation_check = {
-            "id": state.id,
-            "version": state.version,
-            "etp_id": state.etp_id,
-            "state": state.to_json(),
-            "new_version": state.version + 1,
-            "updated_at": _now(),
-        }
-        state.version += 1
+        await super().save_conversation(state)
 
     async def load_etp(self, etp_id: int) -> Etp | None:
-        prefetched, self._prefetched = self._prefetched, None
-        if prefetched is not None and prefetched.id == etp_id:
+        prefetched = self._take_prefetched(etp_id)
+        if prefetched is not None:
             return prefetched
         rows = await self._fetch(self._sql["load"], {"etp_id": etp_id})
         if not rows:
@@ -392,16 +380,8 @@ class PgTransaction:
             for entry in etp.sections.values():
                 self._writes.append(("section_new", {**_entry_values(entry), "etp_id": etp.id}))
         else:
-            values["concluded_now"] = now if etp.status == "concluido" else None
-            self._writes.append(("etp", {**values, "id": etp.id}))
-            for number in sorted(etp.dirty_sections):
-                self._writes.append(
-                    ("section", {**_entry_values(etp.sections[number]), "etp_id": etp.id})
-                )
-        etp.updated_at = now
-        etp.dirty = False
-        etp.dirty_sections.clear()
-        return etp
+            self._defer_etp_update(etp, values, now)
+        return self._written(etp, now)
 
     async def list_etps(self, person_id: int, address: Address) -> Sequence[EtpSummary]:
         if address.shared:
@@ -416,42 +396,6 @@ class PgTransaction:
             EtpSummary(r["id"], r["title"], r["status"], int(r["done"]), r["updated_at"])
             for r in rows
         ]
-
-    async def add_revision(self, revision: Revision) -> None:
-        self._writes.append(
-            (
-                "revision",
-                {
-                    "etp_id": revision.etp_id,
-                    "section": revision.section,
-                    "kind": revision.kind,
-                    "text": revision.text,
-                    "author_id": revision.author.person_id,
-                    "author_name": revision.author.name[:200],
-                },
-            )
-        )
-
-    async def add_audit(
-        self,
-        entry: AuditEntry,
-        *,
-        etp_id: int | None,
-        person_id: int | None,
-        conversation_id: int | None,
-    ) -> None:
-        self._writes.append(
-            (
-                "audit",
-                {
-                    "etp_id": etp_id,
-                    "person_id": person_id,
-                    "conversation_id": conversation_id,
-                    "action": entry.action,
-                    "detail": entry.detail,
-                },
-            )
-        )
 
     async def flush(self) -> None:
         """The unit's one write; nothing at all when a check fails (ConcurrentUpdate)."""

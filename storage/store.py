@@ -255,17 +255,94 @@ def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, (ConnectionError, OSError, TimeoutError))
 
 
-class SqlTransaction:
+class DeferredWrites:
+    """What the stores' units of work share: the writes they defer to the end of the unit
+    (flush), as (kind, params) for the statements of `_template`, and the ETP read together
+    with the conversation."""
+
+    def __init__(self) -> None:
+        self._writes: list[tuple[str, dict[str, Any]]] = []  # (kind, params) for flush()
+        self._conversation_check: dict[str, Any] | None = None  # the versioned update's params
+        self._prefetched: Etp | None = None  # the ETP read with the conversation
+
+    def _take_prefetched(self, etp_id: int) -> Etp | None:
+        prefetched, self._prefetched = self._prefetched, None
+        return prefetched if prefetched is not None and prefetched.id == etp_id else None
+
+    async def save_conversation(self, state: ConversationState) -> None:
+        # deferred to flush(); a stale version raises ConcurrentUpdate there, writing nothing
+        self._conversation_check = {
+            "id": state.id,
+            "version": state.version,
+            "etp_id": state.etp_id,
+            "state": state.to_json(),
+            "new_version": state.version + 1,
+            "updated_at": _now(),
+        }
+        state.version += 1
+
+    def _defer_etp_update(self, etp: Etp, values: dict[str, Any], now: datetime) -> None:
+        """An existing ETP's row and changed sections, with the values as they are now."""
+        concluded_now = now if etp.status == "concluido" else None
+        self._writes.append(("etp", {**values, "concluded_now": concluded_now, "id": etp.id}))
+        for number in sorted(etp.dirty_sections):
+            self._writes.append(
+                ("section", {**_entry_values(etp.sections[number]), "etp_id": etp.id})
+            )
+
+    @staticmethod
+    def _written(etp: Etp, now: datetime) -> Etp:
+        etp.updated_at = now
+        etp.dirty = False
+        etp.dirty_sections.clear()
+        return etp
+
+    async def add_revision(self, revision: Revision) -> None:
+        self._writes.append(
+            (
+                "revision",
+                {
+                    "etp_id": revision.etp_id,
+                    "section": revision.section,
+                    "kind": revision.kind,
+                    "text": revision.text,
+                    "author_id": revision.author.person_id,
+                    "author_name": revision.author.name[:200],
+                },
+            )
+        )
+
+    async def add_audit(
+        self,
+        entry: AuditEntry,
+        *,
+        etp_id: int | None,
+        person_id: int | None,
+        conversation_id: int | None,
+    ) -> None:
+        self._writes.append(
+            (
+                "audit",
+                {
+                    "etp_id": etp_id,
+                    "person_id": person_id,
+                    "conversation_id": conversation_id,
+                    "action": entry.action,
+                    "detail": entry.detail,
+                },
+            )
+        )
+
+
+class SqlTransaction(DeferredWrites):
     """One unit of work on one connection. Repositories never commit; the store does."""
 
     def __init__(self, conn: AsyncConnection, people: PeopleCache | None = None) -> None:
+        super().__init__()
         self.conn = conn
         self.dialect = conn.dialect.name
         self.people = people if people is not None else PeopleCache()
         self.learned: list[tuple[tuple[str, str], str, int]] = []  # people ids, once committed
-        self._writes: list[tuple[str, dict[str, Any]]] = []  # (kind, params) for flush()
-        self._conversation_check: dict[str, Any] | None = None  # the versioned update's params
-        self._prefetched: Etp | None = None  # the ETP read by lock_conversation
 
     def _insert(self, table: Any) -> Any:
         return postgresql.insert(table) if self.dialect == "postgresql" else sqlite.insert(table)
@@ -322,21 +399,9 @@ class SqlTransaction:
         self._prefetched = _etp_from_rows(rows) if fresh else None  # else load_etp reads again
         return state
 
-    async def save_conversation(self, state: ConversationState) -> None:
-        # deferred to flush(); a stale version raises ConcurrentUpdate there, rolling back all
-        self._conversation_check = {
-            "id": state.id,
-            "version": state.version,
-            "etp_id": state.etp_id,
-            "state": state.to_json(),
-            "new_version": state.version + 1,
-            "updated_at": _now(),
-        }
-        state.version += 1
-
     async def load_etp(self, etp_id: int) -> Etp | None:
-        prefetched, self._prefetched = self._prefetched, None
-        if prefetched is not None and prefetched.id == etp_id:
+        prefetched = self._take_prefetched(etp_id)
+        if prefetched is not None:
             return prefetched  # read with the conversation lock, in this transaction
         rows = (await self.conn.execute(_LOAD_ETP, {"etp_id": etp_id})).mappings().all()
         return _etp_from_rows(rows) if rows else None
@@ -344,10 +409,7 @@ class SqlTransaction:
     async def save_etp(self, etp: Etp) -> Etp:
         now = _now()
         values = etp_values(etp, now)
-        if etp.status == "concluido":
-            values["concluded_at"] = func.coalesce(_etps.c.concluded_at, now)
         if etp.id is None:
-            values.pop("concluded_at", None)
             etp.id = int(
                 (
                     await self.conn.execute(
@@ -360,18 +422,9 @@ class SqlTransaction:
                 insert(_sections),
                 [{**_entry_values(entry), "etp_id": etp.id} for entry in etp.sections.values()],
             )
-        else:  # deferred to flush(), with the values as they are now
-            values["concluded_now"] = now if etp.status == "concluido" else None
-            values.pop("concluded_at", None)
-            self._writes.append(("etp", {**values, "id": etp.id}))
-            for number in sorted(etp.dirty_sections):
-                self._writes.append(
-                    ("section", {**_entry_values(etp.sections[number]), "etp_id": etp.id})
-                )
-        etp.updated_at = now
-        etp.dirty = False
-        etp.dirty_sections.clear()
-        return etp
+        else:
+            self._defer_etp_update(etp, values, now)
+        return self._written(etp, now)
 
     async def list_etps(self, person_id: int, address: Address) -> Sequence[EtpSummary]:
         done = sections_done()
@@ -392,42 +445,6 @@ class SqlTransaction:
             )
         ).all()
         return [EtpSummary(r.id, r.title, r.status, int(r.done), r.updated_at) for r in rows]
-
-    async def add_revision(self, revision: Revision) -> None:
-        self._writes.append(
-            (
-                "revision",
-                {
-                    "etp_id": revision.etp_id,
-                    "section": revision.section,
-                    "kind": revision.kind,
-                    "text": revision.text,
-                    "author_id": revision.author.person_id,
-                    "author_name": revision.author.name[:200],
-                },
-            )
-        )
-
-    async def add_audit(
-        self,
-        entry: AuditEntry,
-        *,
-        etp_id: int | None,
-        person_id: int | None,
-        conversation_id: int | None,
-    ) -> None:
-        self._writes.append(
-            (
-                "audit",
-                {
-                    "etp_id": etp_id,
-                    "person_id": person_id,
-                    "conversation_id": conversation_id,
-                    "action": entry.action,
-                    "detail": entry.detail,
-                },
-            )
-        )
 
     async def flush(self) -> None:
         """Send the deferred writes, in order; the conversation's versioned update last."""

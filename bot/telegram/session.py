@@ -65,6 +65,10 @@ _RESPONSE_MODELS = tuple(
 PACED = (SendMessage, SendDocument, SendPhoto, CopyMessage, ForwardMessage, EditMessageText)
 
 
+def _log_wait(method: TelegramMethod[Any], seconds: float) -> None:
+    log.warning("Bot API flood control on %s; waiting %.0f s", type(method).__name__, seconds)
+
+
 class RetryAfterMiddleware(BaseRequestMiddleware):
     """Waits out Bot API 429 answers (their retry_after) and tries again, a bounded number of times."""
 
@@ -92,19 +96,13 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
             if not self._retryable(exc) or self.attempts < 2:
                 raise
             first_wait = float(exc.retry_after)
-        log.warning(
-            "Bot API flood control on %s; waiting %.0f s", type(method).__name__, first_wait
-        )
+        _log_wait(method, first_wait)
         await asyncio.sleep(first_wait)
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self.attempts - 1),
             wait=self._wait,
             retry=retry_if_exception(self._retryable),
-            before_sleep=lambda state: log.warning(
-                "Bot API flood control on %s; waiting %.0f s",
-                type(method).__name__,
-                state.upcoming_sleep,
-            ),
+            before_sleep=lambda state: _log_wait(method, state.upcoming_sleep),
             reraise=True,
         ):
             with attempt:

@@ -23,8 +23,8 @@ async def on_button(
         return query.answer()
     inbound = channel.inbound(chat, query.from_user, command, event_update.update_id, kind="action")
     replies = await channel.handle(inbound)
-    # acknowledged after the commit: a redelivered press must not fail on an answered query
     await channel.send(chat.id, replies)
+    # acknowledged after the commit: a redelivered press must not fail on an answered query
     return query.answer()
 
 
