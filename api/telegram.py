@@ -51,8 +51,9 @@ async def telegram_webhook(
     secret_token: Annotated[str | None, Header(alias="X-Telegram-Bot-Api-Secret-Token")] = None,
 ) -> JSONResponse:
     """One Telegram update. 200 once it took effect (or was a duplicate), its body possibly a
-    Bot API call for Telegram to make (a button press's acknowledgement); 503 asks Telegram to
-    deliver it again (the database was down, nothing was committed)."""
+    Bot API call for Telegram to make (the reply's last message, a button press's
+    acknowledgement); 503 asks Telegram to deliver it again (the database was down, nothing
+    was committed)."""
     # state read directly: a sync dependency would cost a thread hop on every update
     app: App = request.app.state.etp
     telegram: TelegramBot | None = request.app.state.telegram

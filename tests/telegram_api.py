@@ -26,6 +26,8 @@ class Call:
     params: dict[str, Any]
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     status: int = 200
+    in_answer: bool = False  # made by "Telegram" from a webhook's answer, not over HTTP
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def chat_id(self) -> str:
@@ -121,8 +123,13 @@ class FakeBotApi:
         """What Telegram does with a webhook's answer: a Bot API call in it is made
         (https://core.telegram.org/bots/api#making-requests-when-getting-updates)."""
         if isinstance(answer, dict) and "method" in answer:
-            params = {k: v for k, v in answer.items() if k != "method"}
-            await self._record(Call(str(answer["method"]), params, {}))
+            # read as its form calls are: a JSON-serialized value counts as the value
+            params = {
+                k: _value(v) if isinstance(v, str) else v
+                for k, v in answer.items()
+                if k != "method"
+            }
+            await self._record(Call(str(answer["method"]), params, {}, in_answer=True))
 
     # --- the HTTP side ------------------------------------------------------------------
 

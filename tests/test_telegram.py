@@ -149,8 +149,12 @@ async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhoo
                 assert answer.rstrip(".") in body, (number, answer)
     assert "Não há contratações correlatas nem interdependentes." in body
     # every button press was acknowledged; no draft was slow enough to show "typing"
-    assert len(hook.api.sent("answerCallbackQuery")) == 14  # each in its webhook answer
+    acks = hook.api.sent("answerCallbackQuery")
+    assert len(acks) == 14 and all(c.in_answer for c in acks)
     assert not hook.api.sent("sendChatAction")
+    # a typed message's reply came back in its webhook answer, a press's through the Bot API
+    texts = hook.api.sent("sendMessage", 5001)
+    assert sum(c.in_answer for c in texts) == len(texts) - 14
 
 
 async def test_a_job_draft_shows_typing_then_arrives_through_the_notifier(
@@ -269,21 +273,59 @@ async def test_unknown_update_kinds_are_acknowledged_without_effect(hook: Webhoo
     assert hook.api.sent() == []
 
 
+async def at_the_team_question(hook: Webhook) -> None:
+    """A new ETP's identification answered up to the button that closes the team."""
+    await hook.say("/novo Papel")
+    for line in IDENTIFICATION[: IDENTIFICATION.index("/aceitar")]:
+        await hook.say(line)
+
+
 async def test_bot_api_429_is_waited_out_and_the_message_delivered_once(hook: Webhook) -> None:
+    await at_the_team_question(hook)
+    before = len(hook.api.calls)
     hook.api.fail_next("sendMessage", retry_after=1)
-    await hook.say("/ajuda")
-    attempts = [c for c in hook.api.calls if c.method == "sendMessage"]
+    await hook.press(m.BTN_TEAM_DONE)  # a press's reply goes through the Bot API
+    attempts = [c for c in hook.api.calls[before:] if c.method == "sendMessage"]
     assert [c.status for c in attempts] == [429, 200]
-    assert hook.api.texts() == [m.HELP.format(formats="|".join(FORMATS))]
+    assert attempts[1].at - attempts[0].at >= 0.9  # retry_after was waited out
+    assert hook.api.texts().count(attempts[1].text) == 1  # delivered once, not twice
+    assert "Portaria" in attempts[1].text  # the next question of the identification
 
 
 async def test_endless_flood_control_gives_up_after_four_attempts(hook: Webhook) -> None:
+    await at_the_team_question(hook)
+    before = len(hook.api.calls)
     for _ in range(6):
         hook.api.fail_next("sendMessage", retry_after=1)
-    response = await hook.post(hook.updates.message("/ajuda"))
+    buttons = dict(hook.api.last_with_buttons(5001).buttons)
+    response = await hook.post(hook.updates.press(buttons[m.BTN_TEAM_DONE]))
     assert response.status_code == 200  # the update took effect; only its reply was refused
-    attempts = [c.status for c in hook.api.calls if c.method == "sendMessage"]
+    attempts = [c.status for c in hook.api.calls[before:] if c.method == "sendMessage"]
     assert attempts == [429, 429, 429, 429]
+
+
+async def test_typed_answers_are_answered_in_the_webhook_reply_within_the_chat_pace(
+    db_url: str, bot_api: FakeBotApi
+) -> None:
+    app = await make_app(db_url)
+    configure(app, bot_api)
+    app.settings.telegram.__dict__["telegram_chat_rate"] = 2.0  # bursts of 3, then 2 a second
+    hook, client = await open_webhook(app, bot_api)
+    try:
+        answers = [(await hook.say(w)).json() for w in ("/start", "/ajuda", "/listar", "/ajuda")]
+        # the first three replies leave in the webhook's answer: Telegram sends them
+        assert [a.get("method") for a in answers[:3]] == ["sendMessage"] * 3
+        assert all(str(a["chat_id"]) == "5001" for a in answers[:3])
+        # the fourth would exceed the chat's pace: it waited for it and went through the Bot
+        # API (where a 429 is retried), not into an answer nobody checks
+        assert answers[3] == {"ok": True}
+        sent = hook.api.sent("sendMessage", 5001)
+        assert [c.in_answer for c in sent] == [True, True, True, False]
+        assert sent[3].at - sent[0].at >= 0.3  # it waited (half a second at 2 a second)
+        assert sent[1].text == sent[3].text == m.HELP.format(formats="|".join(FORMATS))
+    finally:
+        await client.aclose()
+        await app.close()
 
 
 async def test_a_reply_longer_than_telegram_allows_is_split_at_paragraphs(hook: Webhook) -> None:

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.methods import AnswerCallbackQuery
+from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 
 from bot.telegram.access import AccessMiddleware
 from bot.telegram.channel import CHANNEL, TelegramChannel
 from bot.telegram.routers import buttons, messages, start, store_down
-from bot.telegram.session import create_session
+from bot.telegram.session import ChatPacingMiddleware, create_session
 from etp.container import App
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class TelegramBot:
     bot: Bot
     dispatcher: Dispatcher
     channel: TelegramChannel
+    pacing: ChatPacingMiddleware
 
     def parse(self, data: Any) -> Update:
         """A raw update body → Update bound to our bot; pydantic's ValidationError if it is not one."""
@@ -52,12 +53,33 @@ class TelegramBot:
     async def process(self, update: Update) -> dict[str, Any] | None:
         """Handle one update to the end (committed, replies sent); raises StoreUnavailable.
 
-        Returns the Bot API call to put in the webhook's answer (Telegram makes it), if any:
-        the acknowledgement of a button press, whose result nobody needs."""
+        Returns the Bot API call to put in the webhook's answer, if any: Telegram makes it,
+        which spares a round trip (https://core.telegram.org/bots/api#making-requests-when-getting-updates).
+        That is a button press's acknowledgement, or the last message of the reply when its
+        chat's pace allows it at once. Nobody learns whether Telegram made that call, so a
+        message that would have to wait for the pace (where a 429 is likeliest) is sent here
+        instead, where flood control is waited out and retried.
+        """
         result = await self.dispatcher.feed_update(self.bot, update)
-        if isinstance(result, AnswerCallbackQuery):
-            return {"method": result.__api_method__, **result.model_dump(exclude_none=True)}
+        if not isinstance(result, TelegramMethod):
+            return None
+        if await self.pacing.take_now(result):
+            return self.answer_body(result)
+        await self.channel.send_call(result)
         return None
+
+    def answer_body(self, call: TelegramMethod[Any]) -> dict[str, Any]:
+        """A call as a webhook's JSON answer: values prepared as aiogram sends them (defaults
+        resolved, objects as JSON text, which Telegram reads in a JSON body as well)."""
+        files: dict[str, Any] = {}
+        body: dict[str, Any] = {"method": call.__api_method__}
+        for key, value in call.model_dump(warnings=False).items():
+            prepared = self.bot.session.prepare_value(value, bot=self.bot, files=files)
+            if prepared is not None:
+                body[key] = prepared
+        if files:  # channel.answerable keeps uploads out of answers
+            raise ValueError(f"{call.__api_method__} uploads a file; it cannot be an answer")
+        return body
 
     async def set_webhook(self, url: str, secret: str | None) -> None:
         await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
@@ -86,11 +108,12 @@ def build_telegram(app: App) -> TelegramBot:
     settings = app.settings.telegram
     if settings.telegram_bot_token is None:
         raise TelegramNotConfigured("TELEGRAM_BOT_TOKEN is not set")
-    session = create_session(settings.telegram_api_url, rate=settings.telegram_chat_rate)
+    pacing = ChatPacingMiddleware(rate=settings.telegram_chat_rate)
+    session = create_session(settings.telegram_api_url, pacing)
     bot = Bot(settings.telegram_bot_token.get_secret_value(), session=session)
     channel = TelegramChannel(
         app.service, bot, allowed_ids=app.settings.access.etp_allowed_telegram_ids
     )
     app.notifier.register(CHANNEL, channel)
     app.closers.append(bot.session.close)
-    return TelegramBot(bot, build_dispatcher(channel), channel)
+    return TelegramBot(bot, build_dispatcher(channel), channel, pacing)

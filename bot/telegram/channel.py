@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from aiogram import Bot
 from aiogram.enums import ChatAction, ChatType
 from aiogram.exceptions import TelegramAPIError
+from aiogram.methods import SendChatAction, SendDocument, SendMessage, TelegramMethod
 from aiogram.types import BotCommand, BufferedInputFile, Chat, User
 
 from bot.telegram.render import MAX_CAPTION, CallbackCodec, coalesce, keyboard, split_text
@@ -19,6 +21,11 @@ from conversations.service import EtpService
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
+
+
+def answerable(call: TelegramMethod[Any]) -> bool:
+    """Whether a webhook's answer can carry the call: a JSON body, so no file upload."""
+    return isinstance(call, SendMessage | SendChatAction)
 
 
 def address_of(chat: Chat) -> Address:
@@ -73,32 +80,62 @@ class TelegramChannel:
         """Late replies (a finished draft) for a conversation of this channel."""
         await self.send(address.chat_id, replies)
 
-    async def send(self, chat_id: int | str, replies: Sequence[Reply]) -> None:
-        """Render the replies in order; a chat that refuses messages is logged, not retried."""
-        try:
-            for reply in coalesce(replies):
-                await self._send_one(chat_id, reply)
-        except TelegramAPIError as exc:
-            log.warning("Telegram refused a reply to chat %s: %s", chat_id, exc)
+    def calls(self, chat_id: int | str, replies: Sequence[Reply]) -> list[TelegramMethod[Any]]:
+        """The Bot API calls that render `replies`, in order."""
+        calls: list[TelegramMethod[Any]] = []
+        for reply in coalesce(replies):
+            calls.extend(self._calls(chat_id, reply))
+        return calls
 
-    async def _send_one(self, chat_id: int | str, reply: Reply) -> None:
+    def _calls(self, chat_id: int | str, reply: Reply) -> list[TelegramMethod[Any]]:
         if isinstance(reply, Text):
             chunks = split_text(reply.text)
-            for chunk in chunks[:-1]:
-                await self.bot.send_message(chat_id, chunk)
-            await self.bot.send_message(
-                chat_id, chunks[-1], reply_markup=keyboard(reply.buttons, self.codec)
+            last = SendMessage(
+                chat_id=chat_id, text=chunks[-1], reply_markup=keyboard(reply.buttons, self.codec)
             )
-        elif isinstance(reply, DraftingStarted):
-            await self.bot.send_message(chat_id, reply.text)
-            await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
-        elif isinstance(reply, Document):
+            return [*(SendMessage(chat_id=chat_id, text=c) for c in chunks[:-1]), last]
+        if isinstance(reply, DraftingStarted):
+            return [
+                SendMessage(chat_id=chat_id, text=reply.text),
+                SendChatAction(chat_id=chat_id, action=ChatAction.TYPING),
+            ]
+        if isinstance(reply, Document):
             caption = reply.caption if len(reply.caption) <= MAX_CAPTION else None
-            await self.bot.send_document(
-                chat_id, BufferedInputFile(reply.content, reply.filename), caption=caption
+            upload = SendDocument(
+                chat_id=chat_id,
+                document=BufferedInputFile(reply.content, reply.filename),
+                caption=caption,
             )
             if caption is None and reply.caption:
-                await self._send_one(chat_id, Text(reply.caption))
+                return [upload, *self._calls(chat_id, Text(reply.caption))]
+            return [upload]
+        raise TypeError(f"no Telegram rendering for {type(reply).__name__}")
+
+    async def send(
+        self, chat_id: int | str, replies: Sequence[Reply], *, answer: bool = False
+    ) -> TelegramMethod[Any] | None:
+        """Render the replies in order; a chat that refuses messages is logged, not retried.
+
+        With `answer`, the last call is returned instead of made when a webhook's answer can
+        carry it (no file in it): the handler returns it and Telegram makes it, one Bot API
+        round trip less (TelegramBot.process decides whether it goes in the answer).
+        """
+        calls = self.calls(chat_id, replies)
+        last = calls.pop() if answer and calls and answerable(calls[-1]) else None
+        for call in calls:
+            if not await self.send_call(call):
+                return None  # the chat refuses messages: the rest would fail the same way
+        return last
+
+    async def send_call(self, call: TelegramMethod[Any]) -> bool:
+        """One call through the Bot API (paced, flood control waited out); False if refused."""
+        try:
+            await self.bot(call)
+        except TelegramAPIError as exc:
+            chat_id = getattr(call, "chat_id", "")
+            log.warning("Telegram refused a reply to chat %s: %s", chat_id, exc)
+            return False
+        return True
 
     async def refuse(self, chat_id: int | str) -> None:
         await self.send(chat_id, [Text(m.ACCESS_DENIED)])

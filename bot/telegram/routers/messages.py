@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import Router
+from aiogram.methods import TelegramMethod
 from aiogram.types import Message, Update
 
 from bot.telegram.channel import TelegramChannel
@@ -14,12 +17,15 @@ async def has_text(message: Message) -> bool:
     return bool(message.text or message.caption)
 
 
-async def on_message(message: Message, event_update: Update, channel: TelegramChannel) -> None:
+async def on_message(
+    message: Message, event_update: Update, channel: TelegramChannel
+) -> TelegramMethod[Any] | None:
     if message.from_user is None:
-        return
+        return None
     text = message.text or message.caption or ""
     inbound = channel.inbound(message.chat, message.from_user, text, event_update.update_id)
-    await channel.send(message.chat.id, await channel.handle(inbound))
+    # the last reply goes back in the webhook's answer when it can (TelegramBot.process)
+    return await channel.send(message.chat.id, await channel.handle(inbound), answer=True)
 
 
 def build_router() -> Router:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import Router
 from aiogram.filters import CommandStart
+from aiogram.methods import TelegramMethod
 from aiogram.types import Message, Update
 
 from bot.telegram.channel import TelegramChannel
 
 
-async def on_start(message: Message, event_update: Update, channel: TelegramChannel) -> None:
+async def on_start(
+    message: Message, event_update: Update, channel: TelegramChannel
+) -> TelegramMethod[Any] | None:
     if message.from_user is None:
-        return
+        return None
     inbound = channel.start(message.chat, message.from_user, event_update.update_id)
-    await channel.send(message.chat.id, await channel.handle(inbound))
+    # the last reply goes back in the webhook's answer when it can (TelegramBot.process)
+    return await channel.send(message.chat.id, await channel.handle(inbound), answer=True)
 
 
 def build_router() -> Router:
