@@ -19,19 +19,25 @@ import uvicorn
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.methods import SendMessage, TelegramMethod
 from aiogram.types import CallbackQuery, Message, Update
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 
-def build(token: str, api_url: str, secret: str) -> tuple[FastAPI, Bot]:
+def build(token: str, api_url: str, secret: str, *, in_answer: bool = False) -> tuple[FastAPI, Bot]:
+    """The echo bot; `in_answer` puts the echo in the webhook's answer (aiogram's `return
+    message.answer(...)` idiom) instead of calling sendMessage, as ETP Express does."""
     bot = Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(api_url)))
     router = Router()
 
     @router.message()
-    async def echo(message: Message) -> None:
+    async def echo(message: Message) -> SendMessage | None:
+        if in_answer:
+            return message.answer(message.text or "")
         await message.answer(message.text or "")
+        return None
 
     @router.callback_query()
     async def echo_press(query: CallbackQuery) -> None:
@@ -57,17 +63,25 @@ def build(token: str, api_url: str, secret: str) -> tuple[FastAPI, Bot]:
             update = Update.model_validate(json.loads(await request.body()), context={"bot": bot})
         except (ValueError, ValidationError):
             return JSONResponse({"ok": False}, status_code=400)
-        await dispatcher.feed_update(bot, update)
+        result = await dispatcher.feed_update(bot, update)
+        if isinstance(result, TelegramMethod):
+            body = {"method": result.__api_method__}
+            for key, value in result.model_dump(warnings=False).items():
+                prepared = bot.session.prepare_value(value, bot=bot, files={})
+                if prepared is not None:
+                    body[key] = prepared
+            return JSONResponse(body)
         return JSONResponse({"ok": True})
 
     return api, bot
 
 
-async def main(port: int) -> None:
+async def main(port: int, in_answer: bool) -> None:
     api, bot = build(
         os.environ["TELEGRAM_BOT_TOKEN"],
         os.environ["TELEGRAM_API_URL"],
         os.environ["TELEGRAM_WEBHOOK_SECRET"],
+        in_answer=in_answer,
     )
     server = uvicorn.Server(
         uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -83,4 +97,6 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    asyncio.run(main(parser.parse_args().port))
+    parser.add_argument("--in-answer", action="store_true", help="echo in the webhook's answer")
+    args = parser.parse_args()
+    asyncio.run(main(args.port, args.in_answer))

@@ -7,7 +7,8 @@ offline drafter; bench/echo_bot.py for the baseline). The same load generator dr
 `--chats` concurrent chats, each posting the same 40 updates one after the other (typed text,
 commands and button presses of a real ETP session); replies go to a local Bot API server in
 this process (tests/telegram_api.py), which counts what every chat received. ETP Express's
-per-chat pacing is raised for the run (TELEGRAM_CHAT_RATE), or it alone would set the pace.
+pacing is raised for the run (TELEGRAM_CHAT_RATE, TELEGRAM_BOT_RATE), or it alone would set the
+pace.
 Everything stays on 127.0.0.1; the load is a fixed number of updates.
 """
 
@@ -342,20 +343,23 @@ async def run_load(
     return result
 
 
-async def bench_echo(api: FakeBotApi, chats: int, rate: float = 0.0) -> Result:
+async def bench_echo(
+    api: FakeBotApi, chats: int, rate: float = 0.0, *, in_answer: bool = False
+) -> Result:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         str(ROOT / "bench" / "echo_bot.py"),
         "--port",
         str(port),
+        *(["--in-answer"] if in_answer else []),
         env=server_env(api.url, {}),
         cwd=ROOT,
     )
     try:
         await wait_ready(f"http://127.0.0.1:{port}/health", process)
         return await run_load(
-            "bare aiogram echo",
+            "echo, in answer" if in_answer else "bare aiogram echo",
             f"http://127.0.0.1:{port}",
             api,
             chats=chats,
@@ -379,6 +383,7 @@ async def bench_etp(api: FakeBotApi, chats: int, rate: float = 0.0) -> Result:
             "REDIS_URL": REDIS_URL,
             "LLM_PROVIDER": "offline",
             "TELEGRAM_CHAT_RATE": "100000",
+            "TELEGRAM_BOT_RATE": "100000",
         },
     )
     process: asyncio.subprocess.Process | None = None
@@ -427,7 +432,7 @@ def report(result: Result) -> str:
     )
 
 
-async def main(chats: int, rounds: int, rate: float) -> None:
+async def main(chats: int, rounds: int, rate: float, echo_in_answer: bool) -> None:
     api = FakeBotApi()
     await api.start()
     print(
@@ -446,6 +451,14 @@ async def main(chats: int, rounds: int, rate: float) -> None:
                 f"p99 {etp.pct(99) / echo.pct(99):.2f}x, "
                 f"server CPU per update {etp.server_cpu / echo.server_cpu:.2f}x of the baseline's"
             )
+            if echo_in_answer:  # a second reference: the echo bot with ETP Express's shortcut
+                other = await bench_echo(api, chats, rate, in_answer=True)
+                print(report(other))
+                print(
+                    f"ratio to it: throughput {etp.rate / other.rate:.2f}x, "
+                    f"p99 {etp.pct(99) / other.pct(99):.2f}x, "
+                    f"server CPU per update {etp.server_cpu / other.server_cpu:.2f}x"
+                )
             wrong = [c for c in etp.chat_ids if etp.inbox.messages[c] != etp.expected_messages]
             if wrong or not echo.exactly_once or not etp.exactly_once:
                 print(f"!! delivery check failed: statuses {etp.statuses}, chats off {wrong[:5]}")
@@ -467,5 +480,10 @@ if __name__ == "__main__":
         default=0.0,
         help="pace the load to this many updates/s in all (default: each chat as fast as answered)",
     )
+    parser.add_argument(
+        "--echo-in-answer",
+        action="store_true",
+        help="also measure an echo bot that answers in the webhook's answer, as ETP Express does",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.chats, args.rounds, args.rate))
+    asyncio.run(main(args.chats, args.rounds, args.rate, args.echo_in_answer))

@@ -66,6 +66,8 @@ class TelegramSettings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     # messages per second to one chat (Telegram asks for about one); short bursts of 3 pass
     telegram_chat_rate: float = Field(default=1.0, gt=0)
+    # messages per second to all chats together (Telegram allows a bot about 30)
+    telegram_bot_rate: float = Field(default=30.0, gt=0)
 
     @field_validator("telegram_bot_token", "telegram_webhook_secret")
     @classmethod

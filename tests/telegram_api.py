@@ -48,6 +48,12 @@ class Call:
         ]
 
 
+# Bot API parameters whose value is an object (JSON-serialized when sent as text)
+JSON_PARAMETERS = frozenset(
+    {"reply_markup", "entities", "caption_entities", "link_preview_options", "reply_parameters"}
+)
+
+
 def _value(raw: str) -> Any:
     try:
         return json.loads(raw)
@@ -123,9 +129,10 @@ class FakeBotApi:
         """What Telegram does with a webhook's answer: a Bot API call in it is made
         (https://core.telegram.org/bots/api#making-requests-when-getting-updates)."""
         if isinstance(answer, dict) and "method" in answer:
-            # read as its form calls are: a JSON-serialized value counts as the value
+            # a JSON body keeps its strings as they are; only parameters that are objects
+            # may come as JSON text (aiogram sends them so), read as the object
             params = {
-                k: _value(v) if isinstance(v, str) else v
+                k: json.loads(v) if k in JSON_PARAMETERS and isinstance(v, str) else v
                 for k, v in answer.items()
                 if k != "method"
             }

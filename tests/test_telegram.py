@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from api.app import create_api
-from bot.telegram import build_telegram
+from bot.telegram import TelegramBot, build_telegram
 from bot.telegram.render import MAX_MESSAGE, coalesce, split_text
 from conversations.catalogue import messages as m
 from conversations.drafting import OfflineDrafter
@@ -48,6 +48,7 @@ def configure(app: App, bot_api: FakeBotApi, *, allowed: frozenset[int] = frozen
         telegram_api_url=bot_api.url,
         telegram_webhook_secret=SECRET,
         telegram_chat_rate=1000.0,  # pacing is not what these tests are about
+        telegram_bot_rate=1000.0,
     )
     app.settings.__dict__["access"] = AccessSettings(etp_allowed_telegram_ids=allowed)
 
@@ -60,11 +61,18 @@ class Webhook:
     client: httpx.AsyncClient
     api: FakeBotApi
     updates: Updates
+    telegram: TelegramBot
 
-    async def post(self, update: Any, *, secret: str | None = SECRET) -> httpx.Response:
+    async def post(
+        self, update: Any, *, secret: str | None = SECRET, slow_telegram: bool = False
+    ) -> httpx.Response:
+        """Post an update; `slow_telegram`: the answer's call is made only after background
+        drafts finished (Telegram acts on an answer a network round trip later)."""
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
         body = update if isinstance(update, (bytes, str)) else json.dumps(update)
         response = await self.client.post("/telegram/webhook", content=body, headers=headers)
+        if slow_telegram:
+            await self.app.queue.drain()
         if response.status_code == 200:
             await self.api.webhook_answer(response.json())  # as Telegram would
         await self.app.queue.drain()  # finished drafts reach the chat through the Notifier
@@ -85,10 +93,9 @@ class Webhook:
 
 
 async def open_webhook(app: App, bot_api: FakeBotApi) -> tuple[Webhook, httpx.AsyncClient]:
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_api(app)), base_url="http://etp"
-    )
-    return Webhook(app, client, bot_api, Updates()), client
+    api = create_api(app)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://etp")
+    return Webhook(app, client, bot_api, Updates(), api.state.telegram), client
 
 
 @pytest.fixture
@@ -112,21 +119,26 @@ async def count(app: App, table: str) -> int:
 
 
 async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhook) -> None:
-    await hook.say("/start")
+    typed: list[httpx.Response] = []  # answers to typed messages, but the last (/exportar)
+
+    async def say(words: str) -> None:
+        typed.append(await hook.say(words))
+
+    await say("/start")
     assert hook.api.texts()[-1].startswith("Olá, Maria Silva!")
-    await hook.say("/novo Aquisição de papel A4")
+    await say("/novo Aquisição de papel A4")
     for line in IDENTIFICATION:
         if line == "/aceitar":
             await hook.press(m.BTN_TEAM_DONE)
         else:
-            await hook.say(line)
+            await say(line)
     for number in range(1, 14):
         if number == 11:
             await hook.press(m.BTN_SKIP)
-            await hook.say("Não há contratações correlatas nem interdependentes.")
+            await say("Não há contratações correlatas nem interdependentes.")
             continue
         for answer in GOOD_ANSWERS[number]:
-            await hook.say(answer)
+            await say(answer)
         # the offline drafter answers the last answer with the draft and its keyboard
         draft = hook.api.last_with_buttons(5001)
         assert draft.text.startswith(f"Seção {number} de 13") and "Minuta:" in draft.text
@@ -152,9 +164,11 @@ async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhoo
     acks = hook.api.sent("answerCallbackQuery")
     assert len(acks) == 14 and all(c.in_answer for c in acks)
     assert not hook.api.sent("sendChatAction")
-    # a typed message's reply came back in its webhook answer, a press's through the Bot API
-    texts = hook.api.sent("sendMessage", 5001)
-    assert sum(c.in_answer for c in texts) == len(texts) - 14
+    # every typed message's reply came back in its webhook answer (Telegram sent it); a
+    # press's reply went through the Bot API, its answer being the acknowledgement
+    assert all(r.json()["method"] == "sendMessage" for r in typed), [r.json() for r in typed]
+    messages = hook.api.sent("sendMessage", 5001)
+    assert sum(c.in_answer for c in messages) == len(typed)
 
 
 async def test_a_job_draft_shows_typing_then_arrives_through_the_notifier(
@@ -167,13 +181,18 @@ async def test_a_job_draft_shows_typing_then_arrives_through_the_notifier(
         await hook.say("/novo Aquisição de papel A4")
         for line in IDENTIFICATION:
             await hook.say(line)
-        for answer in GOOD_ANSWERS[1]:
+        *first, last = GOOD_ANSWERS[1]
+        for answer in first:
             await hook.say(answer)
+        await hook.post(hook.updates.message(last), slow_telegram=True)
         texts = hook.api.texts(5001)
         assert "Redigindo a minuta da seção I" in texts[-2]
         assert [c.params["action"] for c in hook.api.sent("sendChatAction", 5001)] == ["typing"]
         draft = hook.api.last_with_buttons(5001)  # the late reply, sent by the Notifier
         assert draft.text == texts[-1] and "Minuta:" in draft.text
+        # "typing" showed before the draft arrived, not after it
+        calls = [c for c in hook.api.calls if c.method in ("sendChatAction", "sendMessage")]
+        assert calls.index(hook.api.sent("sendChatAction", 5001)[0]) < calls.index(draft)
         await hook.press(m.BTN_ACCEPT)
         assert "Seção 2 de 13" in hook.api.texts(5001)[-1]
     finally:
@@ -309,23 +328,81 @@ async def test_typed_answers_are_answered_in_the_webhook_reply_within_the_chat_p
 ) -> None:
     app = await make_app(db_url)
     configure(app, bot_api)
-    app.settings.telegram.__dict__["telegram_chat_rate"] = 2.0  # bursts of 3, then 2 a second
+    app.settings.telegram.__dict__["telegram_chat_rate"] = 1.0  # bursts of 3, then 1 a second
     hook, client = await open_webhook(app, bot_api)
     try:
-        answers = [(await hook.say(w)).json() for w in ("/start", "/ajuda", "/listar", "/ajuda")]
-        # the first three replies leave in the webhook's answer: Telegram sends them
-        assert [a.get("method") for a in answers[:3]] == ["sendMessage"] * 3
-        assert all(str(a["chat_id"]) == "5001" for a in answers[:3])
+        answers = [(await hook.say(w)).json() for w in ("/start", "/ajuda", "/listar")]
+        # the first three replies leave in the webhook's answer, exactly as Telegram takes a
+        # call there: the method, and aiogram's values (objects as JSON text)
+        assert answers[1] == {
+            "method": "sendMessage",
+            "chat_id": "5001",
+            "text": m.HELP.format(formats="|".join(FORMATS)),
+        }
+        assert [a["method"] for a in answers] == ["sendMessage"] * 3
         # the fourth would exceed the chat's pace: it waited for it and went through the Bot
-        # API (where a 429 is retried), not into an answer nobody checks
-        assert answers[3] == {"ok": True}
-        sent = hook.api.sent("sendMessage", 5001)
-        assert [c.in_answer for c in sent] == [True, True, True, False]
-        assert sent[3].at - sent[0].at >= 0.3  # it waited (half a second at 2 a second)
-        assert sent[1].text == sent[3].text == m.HELP.format(formats="|".join(FORMATS))
+        # API, where a 429 is waited out, not into an answer whose fate nobody learns
+        bot_api.fail_next("sendMessage", retry_after=1)
+        assert (await hook.say("/ajuda")).json() == {"ok": True}
+        sent = [c for c in hook.api.calls if c.method == "sendMessage"]
+        assert [(c.in_answer, c.status) for c in sent] == [
+            (True, 200),
+            (True, 200),
+            (True, 200),
+            (False, 429),
+            (False, 200),
+        ]
+        assert sent[3].at - sent[0].at >= 0.5  # it waited for the pace (a second at 1/s)
+        assert sent[4].text == sent[1].text
     finally:
         await client.aclose()
         await app.close()
+
+
+async def test_a_keyboard_in_a_webhook_answer_is_the_json_telegram_reads(hook: Webhook) -> None:
+    await hook.say("/novo Papel")
+    team = IDENTIFICATION.index("/aceitar")
+    for line in IDENTIFICATION[: team - 1]:
+        await hook.say(line)
+    # the team member's reply asks for more, with the button that closes the team
+    answer = (await hook.say(IDENTIFICATION[team - 1])).json()
+    assert set(answer) == {"method", "chat_id", "text", "reply_markup"}
+    markup = json.loads(answer["reply_markup"])  # JSON text, as aiogram sends objects
+    assert all(
+        set(button) == {"text", "callback_data"}
+        for row in markup["inline_keyboard"]
+        for button in row
+    )
+    # and Telegram (the double) showed the keyboard
+    assert m.BTN_TEAM_DONE in dict(hook.api.sent()[-1].buttons)
+
+
+async def test_the_bot_wide_pace_sends_the_rest_through_the_bot_api(
+    db_url: str, bot_api: FakeBotApi
+) -> None:
+    app = await make_app(db_url)
+    configure(app, bot_api)
+    app.settings.telegram.__dict__["telegram_bot_rate"] = 2.0  # two a second for all chats
+    hook, client = await open_webhook(app, bot_api)
+    try:
+        answers = [
+            (await hook.say("/ajuda", chat_id=chat, user_id=chat)).json()
+            for chat in (7001, 7002, 7003)
+        ]
+        assert [a.get("method") for a in answers] == ["sendMessage", "sendMessage", None]
+        third = hook.api.sent("sendMessage", 7003)
+        assert len(third) == 1 and not third[0].in_answer
+    finally:
+        await client.aclose()
+        await app.close()
+
+
+async def test_a_slow_update_sends_its_reply_through_the_bot_api(hook: Webhook) -> None:
+    # past the deadline Telegram may have given up on the answer and delivered the update
+    # again (a duplicate, answered with nothing): the reply must not depend on that answer
+    hook.telegram.answer_deadline = 0.0
+    assert (await hook.say("/ajuda")).json() == {"ok": True}
+    assert [c.in_answer for c in hook.api.sent("sendMessage", 5001)] == [False]
 
 
 async def test_a_reply_longer_than_telegram_allows_is_split_at_paragraphs(hook: Webhook) -> None:
@@ -390,6 +467,9 @@ async def test_group_chat_shares_one_etp_and_attributes_each_answer(hook: Webhoo
     await hook.say("/listar", **bruno)
     assert "nº 1 — Papel A4" in hook.api.texts(group)[-1]
     assert all(c.chat_id == str(group) for c in hook.api.sent())
+    # a group's replies all go through the Bot API (Telegram limits groups further, and only
+    # there is a 429 waited out), never in a webhook's answer
+    assert not any(c.in_answer for c in hook.api.sent("sendMessage"))
 
 
 async def test_strangers_are_refused_politely_and_nothing_about_them_is_stored(

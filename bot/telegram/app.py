@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,9 @@ class TelegramBot:
     dispatcher: Dispatcher
     channel: TelegramChannel
     pacing: ChatPacingMiddleware
+    # seconds of handling after which the answer's call is made here instead (Telegram waits
+    # about a minute for a webhook's answer)
+    answer_deadline: float = 15.0
 
     def parse(self, data: Any) -> Update:
         """A raw update body → Update bound to our bot; pydantic's ValidationError if it is not one."""
@@ -55,15 +59,19 @@ class TelegramBot:
 
         Returns the Bot API call to put in the webhook's answer, if any: Telegram makes it,
         which spares a round trip (https://core.telegram.org/bots/api#making-requests-when-getting-updates).
-        That is a button press's acknowledgement, or the last message of the reply when its
-        chat's pace allows it at once. Nobody learns whether Telegram made that call, so a
-        message that would have to wait for the pace (where a 429 is likeliest) is sent here
-        instead, where flood control is waited out and retried.
+        That is a button press's acknowledgement, or the last message of the reply in a
+        private chat (the handlers decide) when the pace allows it at once. Nobody learns
+        whether Telegram made that call, so a message that would have to wait for the pace
+        (where a 429 is likeliest), or that comes after `answer_deadline` seconds of work
+        (Telegram may have stopped waiting for this answer and delivered the update again),
+        is sent here instead, where flood control is waited out and retried.
         """
+        started = time.monotonic()
         result = await self.dispatcher.feed_update(self.bot, update)
         if not isinstance(result, TelegramMethod):
             return None
-        if await self.pacing.take_now(result):
+        in_time = time.monotonic() - started < self.answer_deadline
+        if in_time and await self.pacing.take_now(result):
             return self.answer_body(result)
         await self.channel.send_call(result)
         return None
@@ -108,7 +116,9 @@ def build_telegram(app: App) -> TelegramBot:
     settings = app.settings.telegram
     if settings.telegram_bot_token is None:
         raise TelegramNotConfigured("TELEGRAM_BOT_TOKEN is not set")
-    pacing = ChatPacingMiddleware(rate=settings.telegram_chat_rate)
+    pacing = ChatPacingMiddleware(
+        rate=settings.telegram_chat_rate, bot_rate=settings.telegram_bot_rate
+    )
     session = create_session(settings.telegram_api_url, pacing)
     bot = Bot(settings.telegram_bot_token.get_secret_value(), session=session)
     channel = TelegramChannel(

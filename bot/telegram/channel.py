@@ -24,8 +24,15 @@ CHANNEL = "telegram"
 
 
 def answerable(call: TelegramMethod[Any]) -> bool:
-    """Whether a webhook's answer can carry the call: a JSON body, so no file upload."""
-    return isinstance(call, SendMessage | SendChatAction)
+    """Whether a webhook's answer may carry the call: a message (no file upload, which a JSON
+    answer cannot hold; no "typing", which must show before a job's draft arrives)."""
+    return isinstance(call, SendMessage)
+
+
+def answers_in_webhook(chat: Chat) -> bool:
+    """Private chats only: Telegram also limits a group to about 20 messages a minute, which is
+    not paced here, and a 429 on a call made from a webhook's answer is never retried."""
+    return chat.type == ChatType.PRIVATE
 
 
 def address_of(chat: Chat) -> Address:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from typing import Any
 
 from aiogram import Bot
@@ -111,37 +112,58 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
 
 
 class ChatPacingMiddleware(BaseRequestMiddleware):
-    """Keeps messages to each chat at about `rate` per second (bursts of `burst`), with aiolimiter."""
+    """Keeps messages to each chat at about `rate` per second (bursts of `burst`), and to all
+    chats together at about `bot_rate` per second, with aiolimiter."""
 
-    def __init__(self, *, rate: float = 1.0, burst: int = 3, max_chats: int = 10_000) -> None:
+    def __init__(
+        self,
+        *,
+        rate: float = 1.0,
+        burst: int = 3,
+        bot_rate: float = 30.0,
+        max_chats: int = 10_000,
+    ) -> None:
         self.rate = rate
         self.burst = max(1, burst)
         self.max_chats = max_chats
-        self._limiters: dict[Any, AsyncLimiter] = {}
+        self._limiters: dict[str, AsyncLimiter] = {}
+        self._bot = AsyncLimiter(max(1.0, bot_rate), max(1.0, bot_rate) / bot_rate)
+        # calls waiting for a chat's pace, and for the bot's: a call that could leave in a
+        # webhook's answer must not overtake them (aiolimiter's capacity ignores its waiters)
+        self._waiting: Counter[str] = Counter()
+        self._waiting_for_bot = 0
 
-    def _limiter(self, chat_id: Any) -> AsyncLimiter:
-        limiter = self._limiters.get(chat_id)
+    def _limiter(self, chat: str) -> AsyncLimiter:
+        limiter = self._limiters.get(chat)
         if limiter is None:
             if len(self._limiters) >= self.max_chats:
                 # forget chats whose bucket has drained: they would start afresh anyway
-                idle = [k for k, v in self._limiters.items() if v.has_capacity(self.burst)]
+                idle = [
+                    k
+                    for k, v in self._limiters.items()
+                    if v.has_capacity(self.burst) and not self._waiting[k]
+                ]
                 for key in idle:
                     del self._limiters[key]
             limiter = AsyncLimiter(self.burst, self.burst / self.rate)
-            self._limiters[chat_id] = limiter
+            self._limiters[chat] = limiter
         return limiter
 
     async def take_now(self, method: TelegramMethod[Any]) -> bool:
-        """Count `method` against its chat's pace if that needs no wait; False when it would.
+        """Count `method` against the pace if that needs no wait; False when it would.
 
         For a call that leaves in a webhook's answer, which this middleware never sees."""
-        chat_id = getattr(method, "chat_id", None) if isinstance(method, PACED) else None
-        if chat_id is None:
+        chat = _paced_chat(method)
+        if chat is None:
             return True
-        limiter = self._limiter(str(chat_id))
-        if not limiter.has_capacity():
+        limiter = self._limiter(chat)
+        if self._waiting[chat] or self._waiting_for_bot:
             return False
-        await limiter.acquire()  # with capacity it returns at once, nothing in between
+        if not (limiter.has_capacity() and self._bot.has_capacity()):
+            return False
+        # with capacity, acquire() returns at once: nothing runs in between
+        await limiter.acquire()
+        await self._bot.acquire()
         return True
 
     async def __call__(
@@ -150,11 +172,27 @@ class ChatPacingMiddleware(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        chat_id = getattr(method, "chat_id", None) if isinstance(method, PACED) else None
-        if chat_id is None:
+        chat = _paced_chat(method)
+        if chat is None:
             return await make_request(bot, method)
-        async with self._limiter(str(chat_id)):
-            return await make_request(bot, method)
+        self._waiting[chat] += 1
+        try:
+            await self._limiter(chat).acquire()
+        finally:
+            self._waiting[chat] -= 1
+            if not self._waiting[chat]:
+                del self._waiting[chat]
+        self._waiting_for_bot += 1
+        try:
+            await self._bot.acquire()
+        finally:
+            self._waiting_for_bot -= 1
+        return await make_request(bot, method)
+
+
+def _paced_chat(method: TelegramMethod[Any]) -> str | None:
+    chat_id = getattr(method, "chat_id", None) if isinstance(method, PACED) else None
+    return None if chat_id is None else str(chat_id)
 
 
 def create_session(
