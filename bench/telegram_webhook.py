@@ -179,6 +179,7 @@ class Result:
     expected_documents: int
     chat_ids: list[str]
     server_cpu: float = 0.0  # CPU seconds the server spent during the measured load
+    by_step: dict[str, list[float]] = field(default_factory=dict)  # latencies per script step
     processed: int | None = None
 
     @property
@@ -211,6 +212,7 @@ async def drive(
     latencies: list[float],
     statuses: Counter[int],
     interval: float = 0.0,
+    by_step: dict[str, list[float]] | None = None,
 ) -> None:
     """One chat: post its updates one after the other, as one person typing; with `interval`,
     one update every `interval` seconds at most (a paced load, from a random phase)."""
@@ -228,6 +230,8 @@ async def drive(
             answer = await response.read()
             statuses[response.status] += 1
         latencies.append(time.perf_counter() - started)
+        if by_step is not None:
+            by_step.setdefault(step.text, []).append(latencies[-1])
         if response.status == 200:  # a Bot API call in the answer is made by "Telegram"
             await api.webhook_answer(json.loads(answer))
         if drafts and step.then_wait_draft:
@@ -297,6 +301,7 @@ async def run_load(
         expected_documents = inbox.documents[str(ref)]
         latencies: list[float] = []
         statuses: Counter[int] = Counter()
+        by_step: dict[str, list[float]] = {}
         ids = [base_id + i for i in range(chats)]
         # the load generator's own full collections (it keeps every call it recorded) would
         # pause it for up to ~100 ms and count against whichever server happened to be measured
@@ -318,6 +323,7 @@ async def run_load(
                     latencies=latencies,
                     statuses=statuses,
                     interval=chats / rate if rate else 0.0,
+                    by_step=by_step,
                 )
                 for c in ids
             )
@@ -337,6 +343,7 @@ async def run_load(
         expected_documents,
         [str(c) for c in ids],
         server_cpu,
+        by_step,
     )
     if after is not None:
         result.processed = await after()
@@ -419,6 +426,17 @@ async def bench_etp(api: FakeBotApi, chats: int, rate: float = 0.0) -> Result:
         await admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+def slowest_steps(result: Result, count: int = 3) -> str:
+    """The steps whose p99 is highest: where a server's tail comes from."""
+
+    def p99(values: list[float]) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000
+
+    worst = sorted(result.by_step.items(), key=lambda item: -p99(item[1]))[:count]
+    return "; ".join(f"{text[:24]!r} p99 {p99(values):.0f} ms" for text, values in worst)
+
+
 def report(result: Result) -> str:
     once = "yes" if result.exactly_once else "NO"
     extra = f", processed_events {result.processed}" if result.processed is not None else ""
@@ -446,6 +464,8 @@ async def main(chats: int, rounds: int, rate: float, echo_in_answer: bool) -> No
             print(f"round {round_no}")
             print(report(echo))
             print(report(etp))
+            print(f"  slowest steps: echo {slowest_steps(echo)}")
+            print(f"                 ETP  {slowest_steps(etp)}")
             print(
                 f"ratio: throughput {etp.rate / echo.rate:.2f}x, "
                 f"p99 {etp.pct(99) / echo.pct(99):.2f}x, "

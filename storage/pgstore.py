@@ -165,6 +165,7 @@ def _statements() -> dict[str, Sql]:
             version=0,
         )
         .on_conflict_do_nothing()
+        .returning(_conversations.c.id, _conversations.c.version)
     )
     load = (
         select(*_ETP_COLUMNS)
@@ -335,9 +336,12 @@ class PgTransaction(DeferredWrites):
             "event_id": event_id,
         }
         rows = await self._fetch(self._sql["open"], params)
-        if not rows:  # first contact: the row is created (idempotently) and read again
-            await self._fetch(self._sql["conversation"], {**params, "state": {}})
-            rows = await self._fetch(self._sql["open"], params)
+        if not rows:  # first contact: the row is created (idempotently)
+            created = await self._fetch(self._sql["conversation"], {**params, "state": {}})
+            if created:  # ours, new: no ETP yet, and the unit's claim still guards the event
+                self._started_from(None)
+                return ConversationState(id=created[0]["id"], version=created[0]["version"])
+            rows = await self._fetch(self._sql["open"], params)  # created concurrently: read
         head = rows[0]
         if head["seen_event"]:
             raise DuplicateEvent(f"{platform}:{event_id}")

@@ -145,6 +145,40 @@ async def test_one_event_delivered_to_two_processes_at_once_takes_effect_once(
         await second.close()
 
 
+async def test_a_first_contact_raced_through_two_processes_makes_one_conversation(
+    pg_url: str,
+) -> None:
+    # both processes find no conversation and create it at once: one creates it, the other
+    # reads it; the same event still takes effect once, two different events both do
+    first, second = await make_app(pg_url), await make_app(pg_url)
+    try:
+        for i in range(6):
+            author = Author("test", f"person-{i}", "Maria Silva")
+            same = Inbound.from_text(Address("test", f"new-{i}", ""), author, "/start", f"s-{i}")
+            answered = await asyncio.gather(first.service.handle(same), second.service.handle(same))
+            assert sorted(bool(replies) for replies in answered) == [False, True], i
+            other = Address("test", f"other-{i}", "")
+            help_, listing = (
+                Inbound.from_text(other, author, "/ajuda", f"a-{i}"),
+                Inbound.from_text(other, author, "/listar", f"b-{i}"),
+            )
+            answered = await asyncio.gather(
+                first.service.handle(help_), second.service.handle(listing)
+            )
+            assert all(answered), i
+        async with first.engine.connect() as conn:
+            conversations = (
+                await conn.execute(text("SELECT count(*) FROM conversations"))
+            ).scalar_one()
+            claims = (
+                await conn.execute(text("SELECT count(*) FROM processed_events"))
+            ).scalar_one()
+        assert (conversations, claims) == (12, 18)
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_a_unit_of_work_on_a_stale_version_writes_nothing(pg_url: str) -> None:
     app = await make_app(pg_url)
     try:
