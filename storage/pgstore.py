@@ -292,6 +292,7 @@ class PgTransaction(DeferredWrites):
         self._sql = _statements()
         self._key: str | None = None  # the conversation this unit started from
         self._seen_etp: tuple[int, datetime | None] | None = None  # its ETP, as read
+        self._read_at: dict[int, datetime | None] = {}  # every ETP read: updated_at as read
         self._etps: list[Etp] = []  # every ETP this unit read or wrote, by identity
         self._state: ConversationState | None = None
         self._as_kept: dict[str, Any] | None = None  # the conversation, when served kept
@@ -356,6 +357,7 @@ class PgTransaction(DeferredWrites):
         self._prefetched = etp
         if etp is not None and etp.id is not None:
             self._seen_etp = (etp.id, etp.updated_at)
+            self._read_at.setdefault(etp.id, etp.updated_at)
             self._etps.append(etp)
 
     async def save_conversation(self, state: ConversationState) -> None:
@@ -371,6 +373,8 @@ class PgTransaction(DeferredWrites):
             return None
         etp = _etp_from_rows(rows)
         self._etps.append(etp)
+        if etp.id is not None:
+            self._read_at.setdefault(etp.id, etp.updated_at)
         return etp
 
     async def save_etp(self, etp: Etp) -> Etp:
@@ -420,11 +424,15 @@ class PgTransaction(DeferredWrites):
         params: dict[str, Any] = {}
         for i, (kind, values) in enumerate(writes):
             params.update(_params(kind, values, f"_{i}"))
-        etp_checked = check is not None and self._seen_etp is not None
+        # the ETP checked is the one this unit updates, as it was read (an ETP resumed in
+        # this event is not the conversation's yet); else the conversation's own
+        updated = next((v["id"] for kind, v in writes if kind == "etp"), None)
+        seen = (updated, self._read_at[updated]) if updated in self._read_at else self._seen_etp
+        etp_checked = check is not None and seen is not None
         if check is not None:
             params.update(_params("conversation", check, "_c"))
-            if self._seen_etp is not None:
-                params["k_etp_c"], params["k_etp_seen_c"] = self._seen_etp
+            if seen is not None:
+                params["k_etp_c"], params["k_etp_seen_c"] = seen
         sql = _unit(tuple(kind for kind, _ in writes), check is not None, etp_checked, verify)
         try:
             saved = await self.conn.fetchval(sql.text, *sql.args(params))

@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 
+import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -265,6 +266,48 @@ async def test_an_etp_changed_through_another_conversation_is_never_served_stale
         assert "Minuta:" in private.texts(replies)[-1]
         etp = await load_etp(app, 1)
         assert [a.text for a in etp.section(1).answers] == GOOD_ANSWERS[1]
+    finally:
+        await app.close()
+
+
+async def test_an_etp_resumed_while_another_conversation_changes_it_is_not_overwritten(
+    pg_url: str,
+) -> None:
+    app = await make_app(pg_url)
+    try:
+        office = make_chat(app, chat_id="office")
+        await office.identify()
+        await office.answer_section(1, accept=False)
+        # section I answered but not drafted yet: resuming it elsewhere drafts it, so the
+        # resuming event writes the ETP it has just read
+        async with app.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE section_entries SET draft = NULL, status = 'pending' WHERE number = 1")
+            )
+        phone = make_chat(app, chat_id="phone")  # the same person, another chat
+        writer = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+        try:
+            # another conversation's change to the ETP, committed while the resume is under way
+            change = writer.transaction()
+            await change.start()
+            await writer.execute(
+                "UPDATE etps SET title = 'Papel A4 reciclado', updated_at = now() WHERE id = 1"
+            )
+            resume = asyncio.create_task(phone.say("/retomar 1"))
+            async with asyncio.timeout(30):  # until the resume waits for that row
+                while not await writer.fetchval(  # noqa: ASYNC110 (a database state, polled)
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                ):
+                    await asyncio.sleep(0.01)
+            await change.commit()
+            replies = await resume
+        finally:
+            await writer.close()
+        assert "Minuta:" in phone.texts(replies)[-1]
+        etp = await load_etp(app, 1)
+        assert etp.title == "Papel A4 reciclado"  # the concurrent change stands
+        assert etp.section(1).draft  # and the resume's own write was made, from a fresh read
     finally:
         await app.close()
 
