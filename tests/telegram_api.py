@@ -68,6 +68,7 @@ class FakeBotApi:
         self.calls: list[Call] = []
         self.updates: list[dict[str, Any]] = []
         self.failures: dict[str, list[int]] = {}
+        self.delays: dict[str, float] = {}  # seconds a method takes to arrive (a slow network)
         self._message_id = 0
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -144,6 +145,7 @@ class FakeBotApi:
         if request.match_info["token"] != TOKEN:
             return _answer(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
         method = request.match_info["method"]
+        await asyncio.sleep(self.delays.get(method, 0.0))
         params: dict[str, Any] = {}
         files: dict[str, tuple[str, bytes]] = {}
         form = await request.post()

@@ -295,11 +295,11 @@ async def test_an_etp_resumed_while_another_conversation_changes_it_is_not_overw
             )
             resume = asyncio.create_task(phone.say("/retomar 1"))
             async with asyncio.timeout(30):  # until the resume waits for that row
-                while not await writer.fetchval(  # noqa: ASYNC110 (a database state, polled)
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                while not resume.done() and not await writer.fetchval(  # noqa: ASYNC110
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database() AND query ILIKE '%etps%'"
                 ):
-                    await asyncio.sleep(0.01)
+                    await asyncio.sleep(0.01)  # a database state, polled
             await change.commit()
             replies = await resume
         finally:

@@ -184,6 +184,8 @@ async def test_a_job_draft_shows_typing_then_arrives_through_the_notifier(
         *first, last = GOOD_ANSWERS[1]
         for answer in first:
             await hook.say(answer)
+        # "typing" takes a while to reach Telegram, and the draft is ready at once
+        bot_api.delays["sendChatAction"] = 0.3
         await hook.post(hook.updates.message(last), slow_telegram=True)
         texts = hook.api.texts(5001)
         assert "Redigindo a minuta da seção I" in texts[-2]
@@ -395,6 +397,20 @@ async def test_the_bot_wide_pace_sends_the_rest_through_the_bot_api(
     finally:
         await client.aclose()
         await app.close()
+
+
+async def test_no_reply_goes_in_an_answer_while_telegram_asks_to_wait(hook: Webhook) -> None:
+    await at_the_team_question(hook)
+    hook.api.fail_next("sendMessage", retry_after=1)
+    # a press in one chat: its reply meets a 429, and the bot waits the second out
+    press = asyncio.create_task(hook.press(m.BTN_TEAM_DONE))
+    await hook.api.wait_for(lambda api: any(c.status == 429 for c in api.calls))
+    # meanwhile another chat types: during a flood wait an answer's call could be refused
+    # with nobody to retry it, so its reply goes through the Bot API (and waits too)
+    answer = (await hook.say("/ajuda", chat_id=6001, user_id=6001)).json()
+    await press
+    assert answer == {"ok": True}
+    assert [c.in_answer for c in hook.api.sent("sendMessage", 6001)] == [False]
 
 
 async def test_a_slow_update_sends_its_reply_through_the_bot_api(hook: Webhook) -> None:

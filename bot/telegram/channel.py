@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from aiogram import Bot
@@ -16,7 +17,7 @@ from bot.telegram.render import MAX_CAPTION, CallbackCodec, coalesce, keyboard, 
 from conversations.catalogue import messages as m
 from conversations.events import Address, Author, Inbound
 from conversations.replies import Document, DraftingStarted, Reply, Text
-from conversations.service import EtpService
+from conversations.service import EtpService, MemoryLocks
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class TelegramChannel:
         self.bot = bot
         self.allowed_ids = allowed_ids
         self.codec = codec or CallbackCodec()
+        self._order = MemoryLocks()
 
     def allows(self, user: User | None, chat: Chat | None) -> bool:
         """Open when no allow-list is set; else the user (or the whole chat) must be listed."""
@@ -83,9 +85,26 @@ class TelegramChannel:
         """The engine's answer; raises StoreUnavailable when nothing could be committed."""
         return await self.service.handle(inbound)
 
+    async def respond(
+        self, chat: Chat, inbound: Inbound, *, answer: bool = True
+    ) -> TelegramMethod[Any] | None:
+        """Handle an update and send its replies, in order with late ones; returns the call
+        left for the webhook's answer (see `send`), in private chats only when `answer`."""
+        async with self.in_order(chat.id):
+            replies = await self.handle(inbound)
+            return await self.send(chat.id, replies, answer=answer and answers_in_webhook(chat))
+
+    def in_order(self, chat_id: int | str) -> AbstractAsyncContextManager[None]:
+        """Held while an update is handled and its replies sent: a late reply (a job's draft,
+        through `notify`) waits for it, so it never arrives before "Redigindo…" and "typing"
+        (a dead LLM's offline fallback can be that fast). The engine releases its own lock
+        before notifying, so the two locks are never taken in opposite orders."""
+        return self._order.hold(str(chat_id))
+
     async def notify(self, address: Address, replies: Sequence[Reply]) -> None:
         """Late replies (a finished draft) for a conversation of this channel."""
-        await self.send(address.chat_id, replies)
+        async with self.in_order(address.chat_id):
+            await self.send(address.chat_id, replies)
 
     def calls(self, chat_id: int | str, replies: Sequence[Reply]) -> list[TelegramMethod[Any]]:
         """The Bot API calls that render `replies`, in order."""
@@ -128,6 +147,9 @@ class TelegramChannel:
         round trip less (TelegramBot.process decides whether it goes in the answer).
         """
         calls = self.calls(chat_id, replies)
+        # a reply that starts a draft job is sent whole before the handler lets the job's
+        # draft through (in_order); an answer would leave after that
+        answer = answer and not any(isinstance(r, DraftingStarted) for r in replies)
         last = calls.pop() if answer and calls and answerable(calls[-1]) else None
         for call in calls:
             if not await self.send_call(call):

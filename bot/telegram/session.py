@@ -127,7 +127,11 @@ class ChatPacingMiddleware(BaseRequestMiddleware):
         self.burst = max(1, burst)
         self.max_chats = max_chats
         self._limiters: dict[str, AsyncLimiter] = {}
-        self._bot = AsyncLimiter(max(1.0, bot_rate), max(1.0, bot_rate) / bot_rate)
+        # a bucket of at most 10: a full second's worth (30) on top of the rate would let
+        # about twice the rate through in the first second
+        bucket = min(max(1.0, bot_rate), 10.0)
+        self._bot = AsyncLimiter(bucket, bucket / bot_rate)
+        self._flood_until = 0.0  # loop time until which Telegram asked us to wait (a 429)
         # calls waiting for a chat's pace, and for the bot's: a call that could leave in a
         # webhook's answer must not overtake them (aiolimiter's capacity ignores its waiters)
         self._waiting: Counter[str] = Counter()
@@ -159,6 +163,8 @@ class ChatPacingMiddleware(BaseRequestMiddleware):
         limiter = self._limiter(chat)
         if self._waiting[chat] or self._waiting_for_bot:
             return False
+        if asyncio.get_running_loop().time() < self._flood_until:
+            return False  # a flood wait is under way: a 429 in an answer would be lost
         if not (limiter.has_capacity() and self._bot.has_capacity()):
             return False
         # with capacity, acquire() returns at once: nothing runs in between
@@ -182,12 +188,19 @@ class ChatPacingMiddleware(BaseRequestMiddleware):
             self._waiting[chat] -= 1
             if not self._waiting[chat]:
                 del self._waiting[chat]
+        # the chat's token is taken at its pace; a wait for the bot's may bring two of its
+        # messages closer together, never more of them than the chat's burst
         self._waiting_for_bot += 1
         try:
             await self._bot.acquire()
         finally:
             self._waiting_for_bot -= 1
-        return await make_request(bot, method)
+        try:
+            return await make_request(bot, method)
+        except TelegramRetryAfter as exc:
+            loop_time = asyncio.get_running_loop().time()
+            self._flood_until = max(self._flood_until, loop_time + exc.retry_after)
+            raise
 
 
 def _paced_chat(method: TelegramMethod[Any]) -> str | None:

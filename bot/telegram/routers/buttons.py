@@ -22,8 +22,7 @@ async def on_button(
         await channel.button_expired(chat.id)
         return query.answer()
     inbound = channel.inbound(chat, query.from_user, command, event_update.update_id, kind="action")
-    replies = await channel.handle(inbound)
-    await channel.send(chat.id, replies)
+    await channel.respond(chat, inbound, answer=False)  # the answer acknowledges the press
     # acknowledged after the commit: a redelivered press must not fail on an answered query
     return query.answer()
 

@@ -8,7 +8,7 @@ from aiogram import Router
 from aiogram.methods import TelegramMethod
 from aiogram.types import Message, Update
 
-from bot.telegram.channel import TelegramChannel, answers_in_webhook
+from bot.telegram.channel import TelegramChannel
 
 
 async def has_text(message: Message) -> bool:
@@ -25,9 +25,7 @@ async def on_message(
     text = message.text or message.caption or ""
     inbound = channel.inbound(message.chat, message.from_user, text, event_update.update_id)
     # the last reply goes back in the webhook's answer when it can (TelegramBot.process)
-    return await channel.send(
-        message.chat.id, await channel.handle(inbound), answer=answers_in_webhook(message.chat)
-    )
+    return await channel.respond(message.chat, inbound)
 
 
 def build_router() -> Router:

@@ -9,7 +9,7 @@ from aiogram.filters import CommandStart
 from aiogram.methods import TelegramMethod
 from aiogram.types import Message, Update
 
-from bot.telegram.channel import TelegramChannel, answers_in_webhook
+from bot.telegram.channel import TelegramChannel
 
 
 async def on_start(
@@ -19,9 +19,7 @@ async def on_start(
         return None
     inbound = channel.start(message.chat, message.from_user, event_update.update_id)
     # the last reply goes back in the webhook's answer when it can (TelegramBot.process)
-    return await channel.send(
-        message.chat.id, await channel.handle(inbound), answer=answers_in_webhook(message.chat)
-    )
+    return await channel.respond(message.chat, inbound)
 
 
 def build_router() -> Router:
