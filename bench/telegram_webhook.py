@@ -105,6 +105,19 @@ class Inbox:
 # --- servers ----------------------------------------------------------------------------
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine so far (the server is local)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(entry.name))
+            except OSError:  # the process ended meanwhile
+                pass
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -179,6 +192,7 @@ class Result:
     expected_documents: int
     chat_ids: list[str]
     server_cpu: float = 0.0  # CPU seconds the server spent during the measured load
+    db_cpu: float = 0.0  # and PostgreSQL
     by_step: dict[str, list[float]] = field(default_factory=dict)  # latencies per script step
     processed: int | None = None
 
@@ -307,7 +321,7 @@ async def run_load(
         # pause it for up to ~100 ms and count against whichever server happened to be measured
         gc.collect()
         gc.disable()
-        cpu_before = cpu_seconds(pid)
+        cpu_before, db_before = cpu_seconds(pid), postgres_cpu_seconds()
         started = time.perf_counter()
         await asyncio.gather(
             *(
@@ -332,6 +346,7 @@ async def run_load(
         gc.enable()
     await asyncio.sleep(1.0)  # late replies (drafts) still in flight
     server_cpu = cpu_seconds(pid) - cpu_before
+    db_cpu = postgres_cpu_seconds() - db_before
     result = Result(
         name,
         len(latencies),
@@ -343,6 +358,7 @@ async def run_load(
         expected_documents,
         [str(c) for c in ids],
         server_cpu,
+        db_cpu,
         by_step,
     )
     if after is not None:
@@ -444,6 +460,7 @@ def report(result: Result) -> str:
         f"{result.name:<18} {result.rate:8.0f} updates/s  p50 {result.pct(50):6.1f} ms  "
         f"p99 {result.pct(99):6.1f} ms  "
         f"server CPU {result.server_cpu / result.updates * 1000:5.2f} ms/update  "
+        f"PostgreSQL CPU {result.db_cpu / result.updates * 1000:4.2f} ms/update  "
         f"({result.updates} updates in {result.seconds:.2f} s; "
         f"per chat {result.expected_messages} messages + {result.expected_documents} documents; "
         f"exactly once: {once}{extra})"
