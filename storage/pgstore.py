@@ -63,6 +63,7 @@ from storage.store import (
     PeopleCache,
     _audit,
     _bind,
+    _conversation_read,
     _conversations,
     _entry_values,
     _etp_from_rows,
@@ -116,31 +117,11 @@ def compile_sql(statement: Any) -> Sql:
 
 
 def _open_query() -> Any:
-    c = _conversations.c
     seen = exists().where(
         _events.c.platform == bindparam("platform"), _events.c.event_id == bindparam("event_id")
     )
-    return (
-        select(
-            c.id.label("conv_id"),
-            c.etp_id.label("conv_etp_id"),
-            c.state.label("state_json"),  # json arrives as text through asyncpg
-            c.version,
-            seen.label("seen_event"),
-            *_ETP_COLUMNS,
-        )
-        .select_from(
-            _conversations.outerjoin(_etps, _etps.c.id == c.etp_id).outerjoin(
-                _sections, _sections.c.etp_id == _etps.c.id
-            )
-        )
-        .where(
-            c.channel == bindparam("channel"),
-            c.chat_id == bindparam("chat_id"),
-            c.thread_id == bindparam("thread_id"),
-        )
-        .order_by(_sections.c.number)
-    )
+    # json arrives as text through asyncpg
+    return _conversation_read(_conversations.c.state, seen.label("seen_event"))
 
 
 @cache
@@ -291,7 +272,7 @@ class PgTransaction(DeferredWrites):
         self.recent = recent
         self._sql = _statements()
         self._key: str | None = None  # the conversation this unit started from
-        self._seen_etp: tuple[int, datetime | None] | None = None  # its ETP, as read
+        self._seen_etp_id: int | None = None  # its ETP
         self._read_at: dict[int, datetime | None] = {}  # every ETP read: updated_at as read
         self._etps: list[Etp] = []  # every ETP this unit read or wrote, by identity
         self._state: ConversationState | None = None
@@ -356,7 +337,7 @@ class PgTransaction(DeferredWrites):
     def _started_from(self, etp: Etp | None) -> None:
         self._prefetched = etp
         if etp is not None and etp.id is not None:
-            self._seen_etp = (etp.id, etp.updated_at)
+            self._seen_etp_id = etp.id
             self._read_at.setdefault(etp.id, etp.updated_at)
             self._etps.append(etp)
 
@@ -427,7 +408,8 @@ class PgTransaction(DeferredWrites):
         # the ETP checked is the one this unit updates, as it was read (an ETP resumed in
         # this event is not the conversation's yet); else the conversation's own
         updated = next((v["id"] for kind, v in writes if kind == "etp"), None)
-        seen = (updated, self._read_at[updated]) if updated in self._read_at else self._seen_etp
+        checked_id = updated if updated in self._read_at else self._seen_etp_id
+        seen = None if checked_id is None else (checked_id, self._read_at[checked_id])
         etp_checked = check is not None and seen is not None
         if check is not None:
             params.update(_params("conversation", check, "_c"))

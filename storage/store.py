@@ -119,21 +119,17 @@ _LOAD_ETP = (
 )
 
 
-def _lock_conversation_query() -> Any:
+def _conversation_read(state_json: Any, flag: Any) -> Any:
+    """A conversation by address with its ETP and sections, a row per section; `state_json`
+    is the state as JSON text, `flag` a labelled column each store adds."""
     c = _conversations.c
-    # After waiting for the lock, PostgreSQL returns the row's newest version but the joined
-    # ETP as of the statement's snapshot; the version seen in that snapshot tells them apart.
-    seen = _conversations.alias("seen")
-    seen_version = (
-        select(seen.c.version).where(seen.c.id == c.id).scalar_subquery().label("seen_version")
-    )
     return (
         select(
             c.id.label("conv_id"),
             c.etp_id.label("conv_etp_id"),
-            cast(c.state, Text).label("state_json"),
+            state_json.label("state_json"),
             c.version,
-            seen_version,
+            flag,
             *_ETP_COLUMNS,
         )
         .select_from(
@@ -147,8 +143,18 @@ def _lock_conversation_query() -> Any:
             c.thread_id == bindparam("thread_id"),
         )
         .order_by(_sections.c.number)
-        .with_for_update(of=_conversations)
     )
+
+
+def _lock_conversation_query() -> Any:
+    c = _conversations.c
+    # After waiting for the lock, PostgreSQL returns the row's newest version but the joined
+    # ETP as of the statement's snapshot; the version seen in that snapshot tells them apart.
+    seen = _conversations.alias("seen")
+    seen_version = (
+        select(seen.c.version).where(seen.c.id == c.id).scalar_subquery().label("seen_version")
+    )
+    return _conversation_read(cast(c.state, Text), seen_version).with_for_update(of=_conversations)
 
 
 _LOCK_CONVERSATION = _lock_conversation_query()
