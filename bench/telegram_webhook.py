@@ -29,6 +29,7 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -288,28 +289,22 @@ async def run_load(
             latencies=warm,
             statuses=warm_status,
         )
+
         # then the same load from other chats (not measured): the server opens its
         # connections (database pool, Bot API) at full concurrency, and each pooled database
         # connection prepares the statements of a whole session, as in a server that has
         # been running for a while; measured cold, a first run paid that on every connection
-        warm_ids = [base_id + 10_000 + i for i in range(chats)]
-        await asyncio.gather(
-            *(
-                drive(
-                    session,
-                    url,
-                    c,
-                    updates,
-                    steps,
-                    inbox,
-                    api,
-                    drafts=drafts,
-                    latencies=warm,
-                    statuses=warm_status,
+        async def all_chats(chat_ids: list[int], **counters: Any) -> None:
+            """Every chat of `chat_ids` through the script at once."""
+            await asyncio.gather(
+                *(
+                    drive(session, url, c, updates, steps, inbox, api, drafts=drafts, **counters)
+                    for c in chat_ids
                 )
-                for c in warm_ids
             )
-        )
+
+        warm_ids = [base_id + 10_000 + i for i in range(chats)]
+        await all_chats(warm_ids, latencies=warm, statuses=warm_status)
         await asyncio.sleep(0.5)
         expected_messages = inbox.messages[str(ref)]
         expected_documents = inbox.documents[str(ref)]
@@ -323,24 +318,12 @@ async def run_load(
         gc.disable()
         cpu_before, db_before = cpu_seconds(pid), postgres_cpu_seconds()
         started = time.perf_counter()
-        await asyncio.gather(
-            *(
-                drive(
-                    session,
-                    url,
-                    c,
-                    updates,
-                    steps,
-                    inbox,
-                    api,
-                    drafts=drafts,
-                    latencies=latencies,
-                    statuses=statuses,
-                    interval=chats / rate if rate else 0.0,
-                    by_step=by_step,
-                )
-                for c in ids
-            )
+        await all_chats(
+            ids,
+            latencies=latencies,
+            statuses=statuses,
+            interval=chats / rate if rate else 0.0,
+            by_step=by_step,
         )
         seconds = time.perf_counter() - started
         gc.enable()
