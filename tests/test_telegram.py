@@ -75,6 +75,7 @@ class Webhook:
             await self.app.queue.drain()
         if response.status_code == 200:
             await self.api.webhook_answer(response.json())  # as Telegram would
+        await self.telegram.channel.drain()  # a press's acknowledgement, when not in the answer
         await self.app.queue.drain()  # finished drafts reach the chat through the Notifier
         return response
 
@@ -119,22 +120,25 @@ async def count(app: App, table: str) -> int:
 
 
 async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhook) -> None:
-    typed: list[httpx.Response] = []  # answers to typed messages, but the last (/exportar)
+    replies: list[httpx.Response] = []  # answers to typed messages and presses, but /exportar's
 
     async def say(words: str) -> None:
-        typed.append(await hook.say(words))
+        replies.append(await hook.say(words))
+
+    async def press(label: str) -> None:
+        replies.append(await hook.press(label))
 
     await say("/start")
     assert hook.api.texts()[-1].startswith("Olá, Maria Silva!")
     await say("/novo Aquisição de papel A4")
     for line in IDENTIFICATION:
         if line == "/aceitar":
-            await hook.press(m.BTN_TEAM_DONE)
+            await press(m.BTN_TEAM_DONE)
         else:
             await say(line)
     for number in range(1, 14):
         if number == 11:
-            await hook.press(m.BTN_SKIP)
+            await press(m.BTN_SKIP)
             await say("Não há contratações correlatas nem interdependentes.")
             continue
         for answer in GOOD_ANSWERS[number]:
@@ -143,7 +147,7 @@ async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhoo
         draft = hook.api.last_with_buttons(5001)
         assert draft.text.startswith(f"Seção {number} de 13") and "Minuta:" in draft.text
         assert [label for label, _ in draft.buttons][:3] == [m.BTN_ACCEPT, m.BTN_EDIT, m.BTN_REDO]
-        await hook.press(m.BTN_ACCEPT)
+        await press(m.BTN_ACCEPT)
     assert any("ETP nº 1 concluído" in t for t in hook.api.texts())
     await hook.say("/exportar md")
 
@@ -160,15 +164,15 @@ async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhoo
             for answer in answers:
                 assert answer.rstrip(".") in body, (number, answer)
     assert "Não há contratações correlatas nem interdependentes." in body
-    # every button press was acknowledged; no draft was slow enough to show "typing"
-    acks = hook.api.sent("answerCallbackQuery")
-    assert len(acks) == 14 and all(c.in_answer for c in acks)
-    assert not hook.api.sent("sendChatAction")
-    # every typed message's reply came back in its webhook answer (Telegram sent it); a
-    # press's reply went through the Bot API, its answer being the acknowledgement
-    assert all(r.json()["method"] == "sendMessage" for r in typed), [r.json() for r in typed]
+    # every reply's message came back in its webhook answer (Telegram sent it), a press's
+    # included; each press was acknowledged through the Bot API instead, once
+    assert all(r.json()["method"] == "sendMessage" for r in replies), [r.json() for r in replies]
     messages = hook.api.sent("sendMessage", 5001)
-    assert sum(c.in_answer for c in messages) == len(typed)
+    assert sum(c.in_answer for c in messages) == len(replies)
+    acks = hook.api.sent("answerCallbackQuery")
+    assert len(acks) == 14 and not any(c.in_answer for c in acks)
+    assert len({c.params["callback_query_id"] for c in acks}) == 14
+    assert not hook.api.sent("sendChatAction")  # no draft was slow enough to show "typing"
 
 
 async def test_a_job_draft_shows_typing_then_arrives_through_the_notifier(
@@ -294,18 +298,22 @@ async def test_unknown_update_kinds_are_acknowledged_without_effect(hook: Webhoo
     assert hook.api.sent() == []
 
 
+# a group: its replies all go through the Bot API, where flood control is handled
+TEAM = {"chat_id": -1005001, "user_id": 5001}
+
+
 async def at_the_team_question(hook: Webhook) -> None:
-    """A new ETP's identification answered up to the button that closes the team."""
-    await hook.say("/novo Papel")
+    """A new ETP's identification answered in a group up to the button that closes the team."""
+    await hook.say("/novo Papel", **TEAM)
     for line in IDENTIFICATION[: IDENTIFICATION.index("/aceitar")]:
-        await hook.say(line)
+        await hook.say(line, **TEAM)
 
 
 async def test_bot_api_429_is_waited_out_and_the_message_delivered_once(hook: Webhook) -> None:
     await at_the_team_question(hook)
     before = len(hook.api.calls)
     hook.api.fail_next("sendMessage", retry_after=1)
-    await hook.press(m.BTN_TEAM_DONE)  # a press's reply goes through the Bot API
+    await hook.press(m.BTN_TEAM_DONE, **TEAM)
     attempts = [c for c in hook.api.calls[before:] if c.method == "sendMessage"]
     assert [c.status for c in attempts] == [429, 200]
     assert attempts[1].at - attempts[0].at >= 0.9  # retry_after was waited out
@@ -318,8 +326,8 @@ async def test_endless_flood_control_gives_up_after_four_attempts(hook: Webhook)
     before = len(hook.api.calls)
     for _ in range(6):
         hook.api.fail_next("sendMessage", retry_after=1)
-    buttons = dict(hook.api.last_with_buttons(5001).buttons)
-    response = await hook.post(hook.updates.press(buttons[m.BTN_TEAM_DONE]))
+    buttons = dict(hook.api.last_with_buttons(TEAM["chat_id"]).buttons)
+    response = await hook.post(hook.updates.press(buttons[m.BTN_TEAM_DONE], **TEAM))
     assert response.status_code == 200  # the update took effect; only its reply was refused
     attempts = [c.status for c in hook.api.calls[before:] if c.method == "sendMessage"]
     assert attempts == [429, 429, 429, 429]
@@ -405,7 +413,7 @@ async def test_no_reply_goes_in_an_answer_while_telegram_asks_to_wait(
     await at_the_team_question(hook)
     hook.api.fail_next("sendMessage", retry_after=1)
     # a press in one chat: its reply meets a 429, and the bot waits the second out
-    press = asyncio.create_task(hook.press(m.BTN_TEAM_DONE))
+    press = asyncio.create_task(hook.press(m.BTN_TEAM_DONE, **TEAM))
     async with asyncio.timeout(30):  # until the bot has taken the 429 in (it logs the wait)
         while not any("flood control" in r.getMessage() for r in caplog.records):  # noqa: ASYNC110
             await asyncio.sleep(0.01)
@@ -488,8 +496,9 @@ async def test_group_chat_shares_one_etp_and_attributes_each_answer(hook: Webhoo
     assert "nº 1 — Papel A4" in hook.api.texts(group)[-1]
     assert all(c.chat_id == str(group) for c in hook.api.sent())
     # a group's replies all go through the Bot API (Telegram limits groups further, and only
-    # there is a 429 waited out), never in a webhook's answer
+    # there is a 429 waited out), never in a webhook's answer, which acknowledges a press
     assert not any(c.in_answer for c in hook.api.sent("sendMessage"))
+    assert [c.in_answer for c in hook.api.sent("answerCallbackQuery")] == [True]
 
 
 async def test_strangers_are_refused_politely_and_nothing_about_them_is_stored(

@@ -126,4 +126,5 @@ def build_telegram(app: App) -> TelegramBot:
     )
     app.notifier.register(CHANNEL, channel)
     app.closers.append(bot.session.close)
+    app.closers.append(channel.drain)  # closers run last first: before the session closes
     return TelegramBot(bot, build_dispatcher(channel), channel, pacing)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -10,7 +11,13 @@ from typing import Any
 from aiogram import Bot
 from aiogram.enums import ChatAction, ChatType
 from aiogram.exceptions import TelegramAPIError
-from aiogram.methods import SendChatAction, SendDocument, SendMessage, TelegramMethod
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    SendChatAction,
+    SendDocument,
+    SendMessage,
+    TelegramMethod,
+)
 from aiogram.types import BotCommand, BufferedInputFile, Chat, User
 
 from bot.telegram.render import MAX_CAPTION, CallbackCodec, coalesce, keyboard, split_text
@@ -65,6 +72,7 @@ class TelegramChannel:
         self.allowed_ids = allowed_ids
         self.codec = codec or CallbackCodec()
         self._order = MemoryLocks()
+        self._acks: set[asyncio.Task[bool]] = set()
 
     def allows(self, user: User | None, chat: Chat | None) -> bool:
         """Open when no allow-list is set; else the user (or the whole chat) must be listed."""
@@ -85,14 +93,12 @@ class TelegramChannel:
         """The engine's answer; raises StoreUnavailable when nothing could be committed."""
         return await self.service.handle(inbound)
 
-    async def respond(
-        self, chat: Chat, inbound: Inbound, *, answer: bool = True
-    ) -> TelegramMethod[Any] | None:
+    async def respond(self, chat: Chat, inbound: Inbound) -> TelegramMethod[Any] | None:
         """Handle an update and send its replies, in order with late ones; returns the call
-        left for the webhook's answer (see `send`), in private chats only when `answer`."""
+        left for the webhook's answer (see `send`), in private chats only."""
         async with self.in_order(chat.id):
             replies = await self.handle(inbound)
-            return await self.send(chat.id, replies, answer=answer and answers_in_webhook(chat))
+            return await self.send(chat.id, replies, answer=answers_in_webhook(chat))
 
     def in_order(self, chat_id: int | str) -> AbstractAsyncContextManager[None]:
         """Held while an update is handled and its replies sent: a late reply (a job's draft,
@@ -165,6 +171,20 @@ class TelegramChannel:
             log.warning("Telegram refused a reply to chat %s: %s", chat_id, exc)
             return False
         return True
+
+    def acknowledge(self, query_id: str) -> None:
+        """A button press's acknowledgement through the Bot API, not waited for: the webhook's
+        answer carries the reply instead, and the press needs no round trip before it. An
+        acknowledgement that fails (Telegram gave up on the query) only leaves the client's
+        spinner to time out, so it is logged, never retried beyond flood control."""
+        task = asyncio.create_task(self.send_call(AnswerCallbackQuery(callback_query_id=query_id)))
+        self._acks.add(task)
+        task.add_done_callback(self._acks.discard)
+
+    async def drain(self) -> None:
+        """Wait for the acknowledgements still on their way (at shutdown)."""
+        while self._acks:
+            await asyncio.gather(*self._acks)
 
     async def refuse(self, chat_id: int | str) -> None:
         await self.send(chat_id, [Text(m.ACCESS_DENIED)])

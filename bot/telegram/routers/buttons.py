@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import Router
-from aiogram.methods import AnswerCallbackQuery
+from aiogram.methods import TelegramMethod
 from aiogram.types import CallbackQuery, Update
 
 from bot.telegram.channel import TelegramChannel
@@ -11,9 +13,11 @@ from bot.telegram.channel import TelegramChannel
 
 async def on_button(
     query: CallbackQuery, event_update: Update, channel: TelegramChannel
-) -> AnswerCallbackQuery | None:
-    """Returns the press's acknowledgement instead of calling it: a webhook answers it in its
-    HTTP response (Telegram runs it: one Bot API call less), polling has aiogram call it."""
+) -> TelegramMethod[Any] | None:
+    """Returns a call instead of making it: a webhook puts it in its HTTP answer (Telegram
+    makes it: one Bot API round trip less), polling has aiogram make it. That call is the
+    reply's last message where one can go there (a private chat), the acknowledgement then
+    leaving through the Bot API unawaited; else the acknowledgement."""
     if query.message is None:  # a button on an inline-mode message: not ours
         return None
     chat = query.message.chat
@@ -22,9 +26,12 @@ async def on_button(
         await channel.button_expired(chat.id)
         return query.answer()
     inbound = channel.inbound(chat, query.from_user, command, event_update.update_id, kind="action")
-    await channel.respond(chat, inbound, answer=False)  # the answer acknowledges the press
+    reply = await channel.respond(chat, inbound)
     # acknowledged after the commit: a redelivered press must not fail on an answered query
-    return query.answer()
+    if reply is None:
+        return query.answer()
+    channel.acknowledge(query.id)
+    return reply
 
 
 def build_router() -> Router:
