@@ -54,17 +54,34 @@ class MemoryLocks:
 
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
+        release = await self.acquire(key)
+        try:
+            yield
+        finally:
+            release()
+
+    async def acquire(self, key: str) -> Callable[[], None]:
+        """Take `key`'s lock; returns its release, which another task may call (a handoff)."""
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            await lock.acquire()
+        except BaseException:
+            self._leave(key)
+            raise
+
+        def release() -> None:
+            lock.release()
+            self._leave(key)
+
+        return release
+
+    def _leave(self, key: str) -> None:
+        lock, users = self._locks[key]
+        if users <= 1:
+            del self._locks[key]
+        else:
+            self._locks[key] = (lock, users - 1)
 
 
 class InProcessDraftQueue:

@@ -175,6 +175,24 @@ async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhoo
     assert not hook.api.sent("sendChatAction")  # no draft was slow enough to show "typing"
 
 
+async def test_a_document_leaves_after_the_answer_and_before_the_next_reply(
+    hook: Webhook,
+) -> None:
+    await hook.say("/novo Papel A4")
+    hook.api.delays["sendDocument"] = 0.5  # a slow upload
+    update = json.dumps(hook.updates.message("/exportar md"))
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    response = await hook.client.post("/telegram/webhook", content=update, headers=headers)
+    # committed and answered while the upload is still on its way to Telegram
+    assert response.json() == {"ok": True}
+    assert not hook.api.sent("sendDocument")
+    await hook.say("/status")  # the next reply waits for the document, then comes after it
+    calls = [c for c in hook.api.calls if c.method in ("sendDocument", "sendMessage")]
+    assert [c.method for c in calls[-2:]] == ["sendDocument", "sendMessage"]
+    assert calls[-2].files["document"][0] == "ETP-1.md"
+    assert "ETP nº 1" in calls[-1].text
+
+
 async def test_a_job_draft_shows_typing_then_arrives_through_the_notifier(
     db_url: str, bot_api: FakeBotApi
 ) -> None:

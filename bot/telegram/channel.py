@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -72,7 +72,7 @@ class TelegramChannel:
         self.allowed_ids = allowed_ids
         self.codec = codec or CallbackCodec()
         self._order = MemoryLocks()
-        self._acks: set[asyncio.Task[bool]] = set()
+        self._sending: set[asyncio.Task[Any]] = set()
 
     def allows(self, user: User | None, chat: Chat | None) -> bool:
         """Open when no allow-list is set; else the user (or the whole chat) must be listed."""
@@ -95,10 +95,32 @@ class TelegramChannel:
 
     async def respond(self, chat: Chat, inbound: Inbound) -> TelegramMethod[Any] | None:
         """Handle an update and send its replies, in order with late ones; returns the call
-        left for the webhook's answer (see `send`), in private chats only."""
-        async with self.in_order(chat.id):
+        left for the webhook's answer (see `send`), in private chats only.
+
+        A reply with a document is sent after the webhook's answer instead: an upload can take
+        seconds (a PDF to Telegram), and meanwhile the webhook would hold one of the few
+        connections Telegram opens to us. The chat's order (see `in_order`) passes to that
+        send, so the chat's next replies still come after the document."""
+        release = await self._order.acquire(str(chat.id))
+        handed_over = False
+        try:
             replies = await self.handle(inbound)
+            if any(isinstance(r, Document) for r in replies):
+                self._later(self._send_then_release(chat.id, replies, release))
+                handed_over = True
+                return None
             return await self.send(chat.id, replies, answer=answers_in_webhook(chat))
+        finally:
+            if not handed_over:
+                release()
+
+    async def _send_then_release(
+        self, chat_id: int | str, replies: Sequence[Reply], release: Callable[[], None]
+    ) -> None:
+        try:
+            await self.send(chat_id, replies)
+        finally:
+            release()
 
     def in_order(self, chat_id: int | str) -> AbstractAsyncContextManager[None]:
         """Held while an update is handled and its replies sent: a late reply (a job's draft,
@@ -177,14 +199,23 @@ class TelegramChannel:
         answer carries the reply instead, and the press needs no round trip before it. An
         acknowledgement that fails (Telegram gave up on the query) only leaves the client's
         spinner to time out, so it is logged, never retried beyond flood control."""
-        task = asyncio.create_task(self.send_call(AnswerCallbackQuery(callback_query_id=query_id)))
-        self._acks.add(task)
-        task.add_done_callback(self._acks.discard)
+        self._later(self.send_call(AnswerCallbackQuery(callback_query_id=query_id)))
+
+    def _later(self, sending: Coroutine[Any, Any, Any]) -> None:
+        """Bot API calls that leave after the webhook's answer, kept until done."""
+        task = asyncio.create_task(sending)
+        self._sending.add(task)
+        task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[Any]) -> None:
+        self._sending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a reply sent after the answer failed", exc_info=task.exception())
 
     async def drain(self) -> None:
-        """Wait for the acknowledgements still on their way (at shutdown)."""
-        while self._acks:
-            await asyncio.gather(*self._acks)
+        """Wait for the calls still leaving after their answer (at shutdown)."""
+        while self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
 
     async def refuse(self, chat_id: int | str) -> None:
         await self.send(chat_id, [Text(m.ACCESS_DENIED)])
