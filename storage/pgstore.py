@@ -266,7 +266,9 @@ class PgTransaction(DeferredWrites):
     its first statement to its write, across the engine's step, and 50 chats starting at once
     (four statements each) queued for the 40 connections (bench/)."""
 
-    def __init__(self, pool: asyncpg.Pool, people: PeopleCache, recent: LRUCache[str, Kept]) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, people: PeopleCache, recent: LRUCache[str, Kept]
+    ) -> None:
         super().__init__()
         self.pool = pool
         self.people = people
