@@ -193,6 +193,20 @@ async def test_a_document_leaves_after_the_answer_and_before_the_next_reply(
     assert "ETP nº 1" in calls[-1].text
 
 
+async def test_a_document_telegram_refuses_leaves_the_chat_usable(
+    hook: Webhook, caplog: pytest.LogCaptureFixture
+) -> None:
+    await hook.say("/novo Papel A4")
+    hook.api.fail_next("sendDocument", retry_after=3600)  # longer than the bot waits: refused
+    assert (await hook.say("/exportar md")).json() == {"ok": True}
+    assert not hook.api.sent("sendDocument")
+    assert any("Telegram refused a reply" in r.getMessage() for r in caplog.records)
+    # the chat's order went back with the failed upload: its next reply arrives
+    async with asyncio.timeout(60):  # a safety bound: a lock never released would hang here
+        await hook.say("/status")
+    assert "ETP nº 1" in hook.api.texts(5001)[-1]
+
+
 async def test_a_job_draft_shows_typing_then_arrives_through_the_notifier(
     db_url: str, bot_api: FakeBotApi
 ) -> None:
@@ -224,6 +238,30 @@ async def test_a_job_draft_shows_typing_then_arrives_through_the_notifier(
         await app.close()
 
 
+async def test_polling_delivers_a_document_still_on_its_way_when_it_stops(
+    db_url: str, bot_api: FakeBotApi
+) -> None:
+    app = await make_app(db_url)
+    configure(app, bot_api)
+    telegram = build_telegram(app)
+    updates = Updates()
+    polling = asyncio.create_task(telegram.run_polling(handle_signals=False))
+    try:
+        await bot_api.push_update(updates.message("/novo Papel A4"))
+        await bot_api.wait_for(lambda api: len(api.texts()) >= 1)
+        bot_api.delays["sendDocument"] = 0.5  # a slow upload
+        await bot_api.push_update(updates.message("/exportar md"))
+        async with asyncio.timeout(30):  # until the export is committed
+            while await count(app, "processed_events") < 2:  # noqa: ASYNC110 (a database row)
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # its handler has returned; the upload is on its way
+    finally:
+        await telegram.stop_polling()
+        await polling
+        await app.close()  # waits for the upload before closing the Bot API session
+    assert [c.files["document"][0] for c in bot_api.sent("sendDocument")] == ["ETP-1.md"]
+
+
 async def test_polling_reaches_a_document(db_url: str, bot_api: FakeBotApi) -> None:
     app = await make_app(db_url)
     configure(app, bot_api)
@@ -235,9 +273,16 @@ async def test_polling_reaches_a_document(db_url: str, bot_api: FakeBotApi) -> N
         await bot_api.push_update(updates.message("/novo Papel A4"))
         await bot_api.push_update(updates.message(IDENTIFICATION[0]))
         await bot_api.wait_for(lambda api: len(api.texts()) >= 3)
+        # a press with a text reply: aiogram sends the message the handler returns, and the
+        # acknowledgement leaves on its own
+        await bot_api.push_update(updates.press("/status"))
+        await bot_api.wait_for(
+            lambda api: len(api.texts()) >= 4 and len(api.sent("answerCallbackQuery")) == 1
+        )
+        assert "ETP nº 1" in bot_api.texts()[3]
         await bot_api.push_update(updates.press("/exportar md"))
         await bot_api.wait_for(
-            lambda api: bool(api.sent("sendDocument") and api.sent("answerCallbackQuery"))
+            lambda api: bool(api.sent("sendDocument") and len(api.sent("answerCallbackQuery")) == 2)
         )
     finally:
         await telegram.stop_polling()

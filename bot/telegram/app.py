@@ -55,7 +55,7 @@ class TelegramBot:
         return Update.model_validate(data, context={"bot": self.bot})
 
     async def process(self, update: Update) -> dict[str, Any] | None:
-        """Handle one update to the end (committed, replies sent); raises StoreUnavailable.
+        """Handle one update (committed, replies sent or on their way); raises StoreUnavailable.
 
         Returns the Bot API call to put in the webhook's answer, if any: Telegram makes it,
         which spares a round trip (https://core.telegram.org/bots/api#making-requests-when-getting-updates).
@@ -103,8 +103,13 @@ class TelegramBot:
             self.dispatcher.include_router(store_down.build_router())
         await self.bot.delete_webhook(drop_pending_updates=False)
         await self.channel.set_commands()
+        # the session stays open for the replies still leaving (the App's closers drain them,
+        # then close it)
         await self.dispatcher.start_polling(
-            self.bot, allowed_updates=ALLOWED_UPDATES, handle_signals=handle_signals
+            self.bot,
+            allowed_updates=ALLOWED_UPDATES,
+            handle_signals=handle_signals,
+            close_bot_session=False,
         )
 
     async def stop_polling(self) -> None:

@@ -106,21 +106,13 @@ class TelegramChannel:
         try:
             replies = await self.handle(inbound)
             if any(isinstance(r, Document) for r in replies):
-                self._later(self._send_then_release(chat.id, replies, release))
+                self._later(self.send(chat.id, replies), then=release)
                 handed_over = True
                 return None
             return await self.send(chat.id, replies, answer=answers_in_webhook(chat))
         finally:
             if not handed_over:
                 release()
-
-    async def _send_then_release(
-        self, chat_id: int | str, replies: Sequence[Reply], release: Callable[[], None]
-    ) -> None:
-        try:
-            await self.send(chat_id, replies)
-        finally:
-            release()
 
     def in_order(self, chat_id: int | str) -> AbstractAsyncContextManager[None]:
         """Held while an update is handled and its replies sent: a late reply (a job's draft,
@@ -201,11 +193,16 @@ class TelegramChannel:
         spinner to time out, so it is logged, never retried beyond flood control."""
         self._later(self.send_call(AnswerCallbackQuery(callback_query_id=query_id)))
 
-    def _later(self, sending: Coroutine[Any, Any, Any]) -> None:
-        """Bot API calls that leave after the webhook's answer, kept until done."""
+    def _later(
+        self, sending: Coroutine[Any, Any, Any], *, then: Callable[[], None] | None = None
+    ) -> None:
+        """Bot API calls that leave after the webhook's answer, kept until done; `then` runs
+        when they are, however they end (even cancelled before they started)."""
         task = asyncio.create_task(sending)
         self._sending.add(task)
         task.add_done_callback(self._sent)
+        if then is not None:
+            task.add_done_callback(lambda _: then())
 
     def _sent(self, task: asyncio.Task[Any]) -> None:
         self._sending.discard(task)
@@ -213,9 +210,10 @@ class TelegramChannel:
             log.error("a reply sent after the answer failed", exc_info=task.exception())
 
     async def drain(self) -> None:
-        """Wait for the calls still leaving after their answer (at shutdown)."""
+        """Wait for the calls still leaving after their answer (at shutdown); being cancelled
+        does not cancel them."""
         while self._sending:
-            await asyncio.gather(*self._sending, return_exceptions=True)
+            await asyncio.wait(set(self._sending))
 
     async def refuse(self, chat_id: int | str) -> None:
         await self.send(chat_id, [Text(m.ACCESS_DENIED)])
