@@ -7,7 +7,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,15 @@ from tests.telegram_api import TOKEN, FakeBotApi, Updates
 
 SECRET = "hook-secret-4f1c2a"
 ETP_BIN = Path(sys.executable).with_name("etp")
+
+
+@pytest.fixture(autouse=True)
+def no_reply_failed_unnoticed(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """A reply sent after the webhook's answer that fails unexpectedly is only logged: make
+    that fail the test instead."""
+    yield
+    failed = [r for r in caplog.records if r.name == "bot.telegram.channel" and r.levelno >= 40]
+    assert not failed, [r.getMessage() for r in failed]
 
 
 @pytest.fixture
