@@ -22,6 +22,7 @@ import os
 import platform
 import random
 import socket
+import statistics
 import sys
 import time
 import uuid
@@ -457,10 +458,14 @@ async def main(chats: int, rounds: int, rate: float, echo_in_answer: bool) -> No
         f"# {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores, {chats} chats"
         + (f", paced at {rate:g} updates/s in all" if rate else ", as fast as answered")
     )
+    ratios: list[tuple[float, float, float]] = []  # throughput, p99, CPU per update
     try:
         for round_no in range(1, rounds + 1):
             echo = await bench_echo(api, chats, rate)
             etp = await bench_etp(api, chats, rate)
+            ratios.append(
+                (etp.rate / echo.rate, etp.pct(99) / echo.pct(99), etp.server_cpu / echo.server_cpu)
+            )
             print(f"round {round_no}")
             print(report(echo))
             print(report(etp))
@@ -486,6 +491,14 @@ async def main(chats: int, rounds: int, rate: float, echo_in_answer: bool) -> No
             if etp.processed is not None and etp.processed != expected:
                 print(f"!! processed_events {etp.processed} != {expected}")
             api.calls.clear()
+        if len(ratios) > 1:  # the machine's speed drifts between rounds: the median pair
+            throughput, p99, cpu = (
+                statistics.median(column) for column in zip(*ratios, strict=True)
+            )
+            print(
+                f"median of {len(ratios)} rounds: throughput {throughput:.2f}x, p99 {p99:.2f}x, "
+                f"server CPU per update {cpu:.2f}x of the baseline's"
+            )
     finally:
         await api.stop()
 
