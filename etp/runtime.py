@@ -16,9 +16,9 @@ log = logging.getLogger(__name__)
 # `etp serve` ran a young collection every few milliseconds, a middle one (~4 ms) every ~70 ms
 # and a full one (~15 ms: the conversations and ETPs kept in memory, the prepared statements)
 # every ~0.7 s, each pause added to every request in flight: 10 % of the server's time.
-# Almost everything a request allocates is freed by reference counting, so rarer collections
-# find no more garbage; with these, the collector took half the time and a full collection no
-# longer ran during the benchmark's load (bench/README.md).
+# Almost everything a request allocates is freed by reference counting, not by the collector,
+# so collecting less often costs little memory; with these, the collector took half the time
+# and a full collection no longer ran during the benchmark's load (bench/README.md).
 GC_THRESHOLDS = (5_000, 20, 50)
 
 

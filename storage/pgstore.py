@@ -262,9 +262,9 @@ _CONNECTION_ERRORS = (
 
 class PgTransaction(DeferredWrites):
     """One unit of work, holding no transaction (see the module doc), nor a connection: each
-    statement takes one from the pool for its round trip only. A unit held its connection from
-    its first statement to its write, across the engine's step, and 50 chats starting at once
-    (four statements each) queued for the 40 connections (bench/)."""
+    statement takes one from the pool for its round trip only, so no connection waits idle
+    through the engine's step (held from a unit's first statement to its write, 50 first
+    contacts at once, four statements each, queued for the 40 connections: bench/)."""
 
     def __init__(
         self, pool: asyncpg.Pool, people: PeopleCache, recent: LRUCache[str, Kept]
