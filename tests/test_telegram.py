@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -247,15 +248,26 @@ async def test_a_job_draft_shows_typing_then_arrives_through_the_notifier(
         await app.close()
 
 
-async def test_polling_delivers_a_document_still_on_its_way_when_it_stops(
-    db_url: str, bot_api: FakeBotApi
-) -> None:
+@asynccontextmanager
+async def polling_bot(db_url: str, bot_api: FakeBotApi) -> AsyncIterator[tuple[App, Updates]]:
+    """A bot polling the Bot API double for the block; then stopped, and its App closed (which
+    waits for the replies still leaving before it closes the Bot API session)."""
     app = await make_app(db_url)
     configure(app, bot_api)
     telegram = build_telegram(app)
-    updates = Updates()
     polling = asyncio.create_task(telegram.run_polling(handle_signals=False))
     try:
+        yield app, Updates()
+    finally:
+        await telegram.stop_polling()
+        await polling
+        await app.close()
+
+
+async def test_polling_delivers_a_document_still_on_its_way_when_it_stops(
+    db_url: str, bot_api: FakeBotApi
+) -> None:
+    async with polling_bot(db_url, bot_api) as (app, updates):
         await bot_api.push_update(updates.message("/novo Papel A4"))
         await bot_api.wait_for(lambda api: len(api.texts()) >= 1)
         bot_api.delays["sendDocument"] = 0.5  # a slow upload
@@ -264,20 +276,12 @@ async def test_polling_delivers_a_document_still_on_its_way_when_it_stops(
             while await count(app, "processed_events") < 2:  # noqa: ASYNC110 (a database row)
                 await asyncio.sleep(0.01)
         await asyncio.sleep(0.1)  # its handler has returned; the upload is on its way
-    finally:
-        await telegram.stop_polling()
-        await polling
-        await app.close()  # waits for the upload before closing the Bot API session
+    # stopped: the upload was waited for before the Bot API session closed
     assert [c.files["document"][0] for c in bot_api.sent("sendDocument")] == ["ETP-1.md"]
 
 
 async def test_polling_reaches_a_document(db_url: str, bot_api: FakeBotApi) -> None:
-    app = await make_app(db_url)
-    configure(app, bot_api)
-    telegram = build_telegram(app)
-    updates = Updates()
-    polling = asyncio.create_task(telegram.run_polling(handle_signals=False))
-    try:
+    async with polling_bot(db_url, bot_api) as (_, updates):
         await bot_api.push_update(updates.message("/start"))
         await bot_api.push_update(updates.message("/novo Papel A4"))
         await bot_api.push_update(updates.message(IDENTIFICATION[0]))
@@ -293,10 +297,6 @@ async def test_polling_reaches_a_document(db_url: str, bot_api: FakeBotApi) -> N
         await bot_api.wait_for(
             lambda api: bool(api.sent("sendDocument") and len(api.sent("answerCallbackQuery")) == 2)
         )
-    finally:
-        await telegram.stop_polling()
-        await polling
-        await app.close()
     texts = bot_api.texts()
     assert texts[0].startswith("Olá, Maria Silva!")
     # the confirmation and the first question arrive as one message (coalesced)
