@@ -341,8 +341,14 @@ class PgTransaction(DeferredWrites):
         self._prefetched = etp
         if etp is not None and etp.id is not None:
             self._seen_etp_id = etp.id
+            self._read(etp)
+
+    def _read(self, etp: Etp) -> Etp:
+        """Remember an ETP this unit read, and its `updated_at` as read (flush checks it)."""
+        self._etps.append(etp)
+        if etp.id is not None:
             self._read_at.setdefault(etp.id, etp.updated_at)
-            self._etps.append(etp)
+        return etp
 
     async def save_conversation(self, state: ConversationState) -> None:
         self._state = state
@@ -355,11 +361,7 @@ class PgTransaction(DeferredWrites):
         rows = await self._fetch(self._sql["load"], {"etp_id": etp_id})
         if not rows:
             return None
-        etp = _etp_from_rows(rows)
-        self._etps.append(etp)
-        if etp.id is not None:
-            self._read_at.setdefault(etp.id, etp.updated_at)
-        return etp
+        return self._read(_etp_from_rows(rows))
 
     async def save_etp(self, etp: Etp) -> Etp:
         now = _now()
