@@ -429,12 +429,15 @@ async def bench_etp(api: FakeBotApi, chats: int, rate: float = 0.0) -> Result:
 def slowest_steps(result: Result, count: int = 3) -> str:
     """The steps whose p99 is highest: where a server's tail comes from."""
 
-    def p99(values: list[float]) -> float:
+    def pct(values: list[float], p: float) -> float:
         ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
 
-    worst = sorted(result.by_step.items(), key=lambda item: -p99(item[1]))[:count]
-    return "; ".join(f"{text[:24]!r} p99 {p99(values):.0f} ms" for text, values in worst)
+    worst = sorted(result.by_step.items(), key=lambda item: -pct(item[1], 0.99))[:count]
+    return "; ".join(
+        f"{text[:24]!r} p50/p99 {pct(values, 0.5):.0f}/{pct(values, 0.99):.0f} ms"
+        for text, values in worst
+    )
 
 
 def report(result: Result) -> str:

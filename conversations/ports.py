@@ -48,8 +48,11 @@ class StoreTransaction(Protocol):
         write the claim with the unit's other writes: it then raises DuplicateEvent from
         lock_conversation (already processed) or ConcurrentUpdate at commit (claimed meanwhile)."""
 
-    async def touch_person(self, author: Author) -> int:
-        """Upsert the platform identity and return our person id."""
+    async def open_conversation(
+        self, author: Author, address: Address
+    ) -> tuple[int, ConversationState]:
+        """Our person id for the author (the platform identity upserted) and the conversation
+        as lock_conversation gives it; together, so that a store can do both in one round trip."""
 
     async def lock_conversation(self, address: Address) -> ConversationState:
         """Load (creating if needed) the conversation and keep it from concurrent changes: a row

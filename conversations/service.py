@@ -198,8 +198,7 @@ class EtpService:
                 inbound.author.platform, inbound.event_id
             ):
                 return [], [], "duplicate"
-            person_id = await tx.touch_person(inbound.author)
-            conv = await tx.lock_conversation(inbound.address)
+            person_id, conv = await tx.open_conversation(inbound.author, inbound.address)
             etp = await tx.load_etp(conv.etp_id) if conv.etp_id else None
             if etp is None and conv.etp_id is not None:
                 conv.etp_id, conv.step = None, "idle"

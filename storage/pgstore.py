@@ -40,7 +40,21 @@ from typing import Any
 
 import asyncpg
 from cachetools import LRUCache
-from sqlalchemy import JSON, Table, bindparam, exists, func, insert, literal_column, or_, select
+from sqlalchemy import (
+    JSON,
+    Table,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
@@ -116,28 +130,36 @@ def compile_sql(statement: Any) -> Sql:
 # --- the read --------------------------------------------------------------------------
 
 
-def _open_query() -> Any:
-    seen = exists().where(
-        _events.c.platform == bindparam("platform"), _events.c.event_id == bindparam("event_id")
-    )
-    # json arrives as text through asyncpg
-    return _conversation_read(_conversations.c.state, seen.label("seen_event"))
-
-
-@cache
-def _statements() -> dict[str, Sql]:
-    """The fixed statements, compiled on first use."""
+def _person_upsert() -> Any:
+    """The author's identity, upserted (its display name refreshed); returns its id."""
     upsert = postgresql.insert(_people).values(
-        platform=bindparam("platform"),
+        platform=bindparam("person_platform"),
         external_id=bindparam("external_id"),
         display_name=bindparam("display_name"),
     )
-    person = upsert.on_conflict_do_update(
+    return upsert.on_conflict_do_update(
         index_elements=["platform", "external_id"],
         set_={"display_name": upsert.excluded.display_name},
     ).returning(_people.c.id)
-    conversation = (
-        postgresql.insert(_conversations)
+
+
+def _open_query(person: bool) -> Any:
+    """The conversation at an address with its ETP, a row per section, created when missing
+    (one row: no ETP, an empty state), and whether the event was already processed; `person`:
+    also the author's identity upserted, its id on every row. A first contact is one round
+    trip where it was three (the person, the read, the insert).
+
+    The insert's row is not visible to the read in the same statement, so exactly one branch
+    of the union has rows, except when another unit created the row after this statement's
+    snapshot was taken: none then, and the caller runs it again. An address already there
+    still draws an id from the sequence (a gap), only when no kept copy serves the event.
+    """
+    c = _conversations
+    seen = exists().where(
+        _events.c.platform == bindparam("platform"), _events.c.event_id == bindparam("event_id")
+    )
+    created = (
+        postgresql.insert(c)
         .values(
             channel=bindparam("channel"),
             chat_id=bindparam("chat_id"),
@@ -146,8 +168,30 @@ def _statements() -> dict[str, Sql]:
             version=0,
         )
         .on_conflict_do_nothing()
-        .returning(_conversations.c.id, _conversations.c.version)
+        .returning(c.c.id, c.c.version)
+        .cte("created")
     )
+    extra = []
+    if person:
+        upserted = _person_upsert().cte("person")
+        extra = [select(upserted.c.id).scalar_subquery().label("person_id")]
+    # json arrives as text through asyncpg
+    read = _conversation_read(c.c.state, seen.label("seen_event")).order_by(None)
+    new = select(
+        created.c.id.label("conv_id"),
+        cast(null(), c.c.etp_id.type).label("conv_etp_id"),
+        cast(literal("{}"), c.c.state.type).label("state_json"),
+        created.c.version,
+        seen.label("seen_event"),
+        *[cast(null(), column.type).label(column.name) for column in _ETP_COLUMNS],
+    )
+    both = union_all(read.add_columns(*extra), new.add_columns(*extra))
+    return both.order_by(both.selected_columns.number)
+
+
+@cache
+def _statements() -> dict[str, Sql]:
+    """The fixed statements, compiled on first use."""
     load = (
         select(*_ETP_COLUMNS)
         .select_from(_etps.outerjoin(_sections, _sections.c.etp_id == _etps.c.id))
@@ -159,9 +203,9 @@ def _statements() -> dict[str, Sql]:
         _etps.c.id, _etps.c.title, _etps.c.status, _etps.c.updated_at, sections_done().label("done")
     ).order_by(_etps.c.updated_at.desc(), _etps.c.id.desc())
     return {
-        "open": compile_sql(_open_query()),
-        "person": compile_sql(person),
-        "conversation": compile_sql(conversation),
+        "open": compile_sql(_open_query(person=False)),
+        "open_person": compile_sql(_open_query(person=True)),
+        "person": compile_sql(_person_upsert()),
         "load": compile_sql(load),
         "list_own": compile_sql(listing.where(owner).limit(20)),
         "list_shared": compile_sql(
@@ -291,44 +335,72 @@ class PgTransaction(DeferredWrites):
         self._claim = (platform, event_id[:200])
         return True
 
-    async def touch_person(self, author: Author) -> int:
-        key = (author.platform, author.user_id[:128])
-        name = author.display_name[:200]
-        known = self.people.get(key, name)
-        if known is not None:
-            return known
-        params = {"platform": key[0], "external_id": key[1], "display_name": name}
-        person_id = int((await self._fetch(self._sql["person"], params))[0][0])
-        self.people.learn([(key, name, person_id)])  # an upsert: committed, and idempotent
-        return person_id
+    async def open_conversation(
+        self, author: Author, address: Address
+    ) -> tuple[int, ConversationState]:
+        key, name = (author.platform, author.user_id[:128]), author.display_name[:200]
+        person_id = self.people.get(key, name)
+        state = self._take_kept(address)
+        if state is None:
+            rows = await self._open(address, None if person_id is not None else (key, name))
+            if person_id is None:
+                person_id = int(rows[0]["person_id"])
+                self.people.learn([(key, name, person_id)])  # an upsert: committed, idempotent
+            state = self._opened(rows)
+        elif person_id is None:
+            params = {"person_platform": key[0], "external_id": key[1], "display_name": name}
+            person_id = int((await self._fetch(self._sql["person"], params))[0][0])
+            self.people.learn([(key, name, person_id)])
+        return person_id, state
 
     async def lock_conversation(self, address: Address) -> ConversationState:
+        state = self._take_kept(address)
+        return state if state is not None else self._opened(await self._open(address, None))
+
+    def _take_kept(self, address: Address) -> ConversationState | None:
+        """The conversation as this process last wrote it, if it kept it (see the module doc)."""
         self._key = address.key
         kept = self.recent.pop(address.key, None)  # taken out: put back only once written
-        if kept is not None:
-            state, etp = kept
-            # as written, for a unit that ends without saving it (a refusal, a superseded
-            # draft): its write then checks the copy was current all the same (see flush)
-            self._as_kept = {"id": state.id, "version": state.version}
-            self._started_from(etp)
-            return state
+        if kept is None:
+            return None
+        state, etp = kept
+        # as written, for a unit that ends without saving it (a refusal, a superseded draft):
+        # its write then checks the copy was current all the same (see flush)
+        self._as_kept = {"id": state.id, "version": state.version}
+        self._started_from(etp)
+        return state
+
+    async def _open(
+        self, address: Address, person: tuple[tuple[str, str], str] | None
+    ) -> list[asyncpg.Record]:
+        """The conversation's rows from the open statement (see _open_query)."""
         platform, event_id = self._claim or ("", "")
-        params = {
+        params: dict[str, Any] = {
             "channel": address.channel,
             "chat_id": address.chat_id,
             "thread_id": address.thread_id,
             "platform": platform,
             "event_id": event_id,
+            "state": {},
         }
-        rows = await self._fetch(self._sql["open"], params)
-        if not rows:  # first contact: the row is created (idempotently)
-            created = await self._fetch(self._sql["conversation"], {**params, "state": {}})
-            if created:  # ours, new: no ETP yet, and the unit's claim still guards the event
-                self._started_from(None)
-                return ConversationState(id=created[0]["id"], version=created[0]["version"])
-            rows = await self._fetch(self._sql["open"], params)  # created concurrently: read
+        sql = self._sql["open"]
+        if person is not None:
+            (person_platform, external_id), name = person
+            sql = self._sql["open_person"]
+            params |= {
+                "person_platform": person_platform,
+                "external_id": external_id,
+                "display_name": name,
+            }
+        rows = await self._fetch(sql, params)
+        if not rows:  # created by another unit after this statement's snapshot: read it now
+            rows = await self._fetch(sql, params)
+        return rows
+
+    def _opened(self, rows: Sequence[asyncpg.Record]) -> ConversationState:
         head = rows[0]
         if head["seen_event"]:
+            platform, event_id = self._claim or ("", "")
             raise DuplicateEvent(f"{platform}:{event_id}")
         state = ConversationState(
             id=head["conv_id"], etp_id=head["conv_etp_id"], version=head["version"]

@@ -358,7 +358,13 @@ class SqlTransaction(DeferredWrites):
         params = {"platform": platform, "event_id": event_id[:200]}
         return (await self.conn.execute(stmt, params)).first() is not None
 
+    async def open_conversation(
+        self, author: Author, address: Address
+    ) -> tuple[int, ConversationState]:
+        return await self.touch_person(author), await self.lock_conversation(address)
+
     async def touch_person(self, author: Author) -> int:
+        """Upsert the platform identity and return our person id."""
         key = (author.platform, author.user_id[:128])
         name = author.display_name[:200]
         known = self.people.get(key, name)

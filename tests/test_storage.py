@@ -180,6 +180,36 @@ async def test_a_first_contact_raced_through_two_processes_makes_one_conversatio
         await second.close()
 
 
+async def test_a_first_contact_whose_conversation_another_process_creates_meanwhile(
+    pg_url: str,
+) -> None:
+    # the other process's insert is not committed when this first contact starts: this one
+    # waits for it, finds the row taken, and must then read and use that conversation
+    app = await make_app(pg_url)
+    other = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+    try:
+        async with other.transaction():
+            theirs = await other.fetchval(
+                "INSERT INTO conversations (channel, chat_id, thread_id, state, version)"
+                " VALUES ('test', 'raced', '', '{}', 0) RETURNING id"
+            )
+            author = Author("test", "u-raced", "Maria Silva")
+            first = Inbound.from_text(Address("test", "raced", ""), author, "/start", "raced-1")
+            handled = asyncio.create_task(app.service.handle(first))
+            await asyncio.sleep(0.3)  # blocked on the uncommitted row
+            assert not handled.done()
+        replies = await asyncio.wait_for(handled, 10)
+        assert replies, "the first contact was answered"
+        rows = await other.fetch(
+            "SELECT c.id, c.version FROM conversations c WHERE chat_id = 'raced'"
+        )
+        assert [(r["id"], r["version"]) for r in rows] == [(theirs, 1)]  # theirs, now saved
+        assert await other.fetchval("SELECT count(*) FROM people WHERE external_id = 'u-raced'")
+    finally:
+        await other.close()
+        await app.close()
+
+
 async def test_a_unit_of_work_on_a_stale_version_writes_nothing(pg_url: str) -> None:
     app = await make_app(pg_url)
     try:
