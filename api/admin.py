@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -195,7 +194,7 @@ async def export_etp(
     etp = await _load(app, etp_id)
     spec = FORMATS[fmt]
     doc = build_document(etp, order=order, now=app.service.clock.now())
-    content = await asyncio.to_thread(spec.render, doc)  # rendering is CPU work
+    content = await app.service.renderer.render(fmt, doc)  # off the event loop (etp/rendering)
     app.service.observer.exported(fmt)
     name = doc.download_name(spec.extension)
     disposition = f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"

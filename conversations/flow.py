@@ -14,7 +14,8 @@ from datetime import datetime
 from conversations.catalogue import messages as m
 from conversations.catalogue.sections import BY_NUMBER, SECTIONS, SectionSpec, failed_checks
 from conversations.events import Inbound, is_known_command
-from conversations.export import DEFAULT_FORMAT, FORMATS, export
+from conversations.export import DEFAULT_FORMAT, FORMATS
+from conversations.export.document import build_document
 from conversations.model import (
     ETP_CONCLUDED,
     Answer,
@@ -26,7 +27,7 @@ from conversations.model import (
     TeamMember,
 )
 from conversations.ports import AuditEntry, Draft, DraftRequest
-from conversations.replies import Button, Document, DraftingStarted, Reply, Text, TextRequest
+from conversations.replies import Button, DraftingStarted, Export, Reply, Text, TextRequest
 
 MAX_TEXT = 12_000
 MAX_TITLE = 200
@@ -77,7 +78,7 @@ class StepContext:
 
 @dataclass(slots=True)
 class Outcome:
-    replies: list[Reply] = field(default_factory=list)
+    replies: list[Reply | Export] = field(default_factory=list)
     etp: Etp | None = None
     drafts: list[tuple[int, int]] = field(default_factory=list)  # (section, attempt)
     revisions: list[PendingRevision] = field(default_factory=list)
@@ -372,12 +373,10 @@ class Flow:
         fmt = args.strip().lower().lstrip(".") or DEFAULT_FORMAT
         if fmt not in FORMATS:
             raise InputError(m.EXPORT_UNKNOWN.format(fmt=fmt, formats=", ".join(FORMATS)))
-        rendered = export(etp, fmt, now=self.ctx.now)
-        note = "" if rendered.complete else m.EXPORT_INCOMPLETE_NOTE
+        document = build_document(etp, now=self.ctx.now)
+        note = "" if document.complete else m.EXPORT_INCOMPLETE_NOTE
         caption = m.EXPORT_READY.format(id=etp.id, fmt=fmt.upper(), incomplete=note)
-        self.out.replies.append(
-            Document(rendered.filename, rendered.content, rendered.media_type, caption)
-        )
+        self.out.replies.append(Export(document, fmt, caption))  # rendered by the service
         self.out.audits.append(AuditEntry("etp.exported", {"format": fmt}))
 
     def _cmd_cancel(self, args: str) -> None:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from conversations.events import Address, Author
+from conversations.export.document import EtpDocument
 from conversations.model import AuthorRef, ConversationState, Etp, EtpSummary
 from conversations.replies import Reply
 
@@ -82,6 +83,13 @@ class StoreTransaction(Protocol):
         conversation_id: int | None,
     ) -> None:
         """Append to the audit trail."""
+
+
+class DocumentRenderer(Protocol):
+    """Turns a document into the bytes of one format (conversations.export.FORMATS)."""
+
+    async def render(self, fmt: str, document: EtpDocument) -> bytes:
+        """The document in `fmt`; may run elsewhere (another process), never blocks the loop."""
 
 
 class EtpStore(Protocol):

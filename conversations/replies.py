@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conversations.export.document import EtpDocument
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,17 @@ class DraftingStarted:
 
 
 Reply = Text | Document | DraftingStarted
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """A document the flow asks for. Rendering one is CPU work (a DOCX or a PDF takes tens of
+    milliseconds), so the service renders it through its DocumentRenderer, off the event loop,
+    and channels only ever see the Document it becomes."""
+
+    document: EtpDocument
+    fmt: str
+    caption: str
 
 
 @dataclass(slots=True)

@@ -17,12 +17,14 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from conversations.catalogue import messages as m
 from conversations.drafting import OfflineDrafter, build_context
 from conversations.events import Address, Inbound
+from conversations.export import FORMATS, InlineRenderer
 from conversations.flow import InputError, Needs, StepContext, apply_draft, needs, step
 from conversations.model import ConversationState, Etp
 from conversations.ports import (
     AuditEntry,
     ConcurrentUpdate,
     ConversationLock,
+    DocumentRenderer,
     Draft,
     DraftContext,
     DraftQueue,
@@ -36,7 +38,7 @@ from conversations.ports import (
     Revision,
     StoreTransaction,
 )
-from conversations.replies import Document, DraftingStarted, Reply, Text
+from conversations.replies import Document, DraftingStarted, Export, Reply, Text
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +153,7 @@ class EtpService:
         draft_attempts: int = 3,
         retry_wait: float = 0.5,
         observer: Observer | None = None,
+        renderer: DocumentRenderer | None = None,
     ) -> None:
         self.store = store
         self.drafter = drafter
@@ -166,6 +169,7 @@ class EtpService:
         self.draft_attempts = draft_attempts
         self.retry_wait = retry_wait
         self.observer: Observer = observer or NullObserver()
+        self.renderer: DocumentRenderer = renderer or InlineRenderer()
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Process one event; the replies are for the author. Raises StoreUnavailable."""
@@ -184,7 +188,7 @@ class EtpService:
                         return []
                     for request in drafts:
                         await self.queue.submit(request)
-                    return replies
+                    return await self._documents(replies)
             outcome = "busy"
             return [Text(m.BUSY_RETRY)]
         finally:
@@ -192,7 +196,9 @@ class EtpService:
                 inbound.address.channel, inbound.kind, time.perf_counter() - started, outcome
             )
 
-    async def _handle_once(self, inbound: Inbound) -> tuple[list[Reply], list[DraftRequest], str]:
+    async def _handle_once(
+        self, inbound: Inbound
+    ) -> tuple[list[Reply | Export], list[DraftRequest], str]:
         async with self.store.transaction() as tx:
             if inbound.event_id and not await tx.claim_event(
                 inbound.author.platform, inbound.event_id
@@ -246,17 +252,37 @@ class EtpService:
                     conversation_id=conv.id,
                 )
             for reply in replies:
-                if isinstance(reply, Document):
-                    self.observer.exported(reply.filename.rsplit(".", 1)[-1])
+                if isinstance(reply, Export):
+                    self.observer.exported(reply.fmt)
             return replies, requests, "ok"
+
+    async def _documents(self, replies: list[Reply | Export]) -> list[Reply]:
+        """Each Export rendered into its Document, after the event is written and still in the
+        conversation's turn. One that cannot be rendered becomes a notice: the event took effect
+        (its audit says so) and /exportar again renders it again."""
+        out: list[Reply] = []
+        for reply in replies:
+            if not isinstance(reply, Export):
+                out.append(reply)
+                continue
+            spec = FORMATS[reply.fmt]
+            try:
+                content = await self.renderer.render(reply.fmt, reply.document)
+            except Exception:
+                log.exception("rendering ETP %s as %s failed", reply.document.etp_id, reply.fmt)
+                out.append(Text(m.EXPORT_FAILED))
+                continue
+            name = reply.document.filename(spec.extension)
+            out.append(Document(name, content, spec.media_type, reply.caption))
+        return out
 
     async def _draft_inline(
         self,
         conv: ConversationState,
         etp: Etp,
         requests: list[DraftRequest],
-        replies: list[Reply],
-    ) -> tuple[list[Reply], list[AuditEntry]]:
+        replies: list[Reply | Export],
+    ) -> tuple[list[Reply | Export], list[AuditEntry]]:
         """Write the drafts now (an inline drafter): each one's text takes the place of the
         "being written" notice in the replies, and goes into the same transaction."""
         replies = list(replies)

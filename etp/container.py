@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conversations.drafting import OfflineDrafter
 from conversations.events import Address
-from conversations.ports import DraftWriter, Notifier
+from conversations.export import InlineRenderer
+from conversations.ports import DocumentRenderer, DraftWriter, Notifier
 from conversations.replies import Reply
 from conversations.service import EtpService, InProcessDraftQueue, MemoryLocks
 from etp.metrics import Metrics
 from etp.observability import init_sentry
+from etp.rendering import ProcessRenderer
 from etp.settings import Settings
 from storage.admin import AdminStore
 from storage.db import create_engine, is_sqlite
@@ -110,6 +112,8 @@ async def build_app(
     else:
         queue = InProcessDraftQueue()
     metrics = Metrics(cost_per_1k_tokens=settings.llm.llm_cost_per_1k_tokens)
+    processes = settings.documents.etp_render_processes
+    renderer: DocumentRenderer = ProcessRenderer(processes) if processes else InlineRenderer()
     service = EtpService(
         store or SqlEtpStore(engine),
         drafter or build_drafter(settings),
@@ -117,9 +121,12 @@ async def build_app(
         notifier,
         locks=locks,
         observer=metrics,
+        renderer=renderer,
     )
     queue.bind(service.run_draft)
     app = App(settings, engine, service, queue, notifier, AdminStore(engine), metrics, redis)
     if store is not None:
         app.closers.insert(0, store.close)
+    if isinstance(renderer, ProcessRenderer):
+        app.closers.insert(0, renderer.close)
     return app

@@ -160,6 +160,13 @@ class ApiSettings(BaseSettings):
         return value
 
 
+class DocumentSettings(BaseSettings):
+    model_config = _CONFIG
+    # Worker processes that render DOCX and PDF exports off the event loop; 0 renders them in
+    # the process itself (the console, a one-user machine).
+    etp_render_processes: int = Field(default=1, ge=0, le=32)
+
+
 class ObservabilitySettings(BaseSettings):
     model_config = _CONFIG
     sentry_dsn: SecretStr | None = None
@@ -198,6 +205,10 @@ class Settings:
         return ApiSettings()
 
     @cached_property
+    def documents(self) -> DocumentSettings:
+        return DocumentSettings()
+
+    @cached_property
     def observability(self) -> ObservabilitySettings:
         return ObservabilitySettings()
 
@@ -205,6 +216,7 @@ class Settings:
 def load_settings() -> Settings:
     """Read and validate every concern now, so that a bad value fails at start-up."""
     settings = Settings()
-    for part in ("database", "redis", "llm", "telegram", "slack", "access", "api", "observability"):
+    parts = ("database", "redis", "llm", "telegram", "slack", "access", "api", "documents")
+    for part in (*parts, "observability"):
         getattr(settings, part)
     return settings

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
+import multiprocessing
+import os
 import re
 import shutil
+import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -15,11 +20,16 @@ import docx
 import pytest
 from docx.oxml.ns import qn
 from pypdf import PdfReader
+from sqlalchemy import text as sql
 
+from conversations.catalogue import messages as m
 from conversations.catalogue.sections import IN58_ORDER, ROMAN, SECTIONS
 from conversations.export import DEFAULT_FORMAT, FORMATS, export
+from conversations.export.document import EtpDocument
 from conversations.model import Etp
 from conversations.replies import Document
+from etp.container import App
+from etp.rendering import ProcessRenderer
 from tests.helpers import (
     GOOD_ANSWERS,
     IDENTIFICATION,
@@ -293,6 +303,140 @@ async def test_export_command_defaults_to_docx_and_offers_every_format(sqlite_ur
         assert isinstance(pdf, Document) and pdf.content.startswith(b"%PDF-")
         html = (await chat.say("/exportar HTML"))[0]
         assert isinstance(html, Document) and html.filename == "ETP-1.html"
+    finally:
+        await app.close()
+
+
+# --- rendered off the event loop (etp/rendering.py) -------------------------------------
+
+
+async def _started_workers(app: App) -> list[multiprocessing.Process]:
+    """The document workers of `app`, started now (the default: ETP_RENDER_PROCESSES=1)."""
+    renderer = app.service.renderer
+    assert isinstance(renderer, ProcessRenderer)
+    before = set(multiprocessing.active_children())
+    await asyncio.wrap_future(renderer.start())
+    workers = [p for p in multiprocessing.active_children() if p not in before]
+    assert len(workers) == 1
+    return workers
+
+
+async def _export_written(app: App, count: int) -> None:
+    """Until `count` exports are written: the last one's document is then being rendered."""
+    query = sql("SELECT count(*) FROM audit_events WHERE action = 'etp.exported'")
+    for _ in range(1000):
+        async with app.engine.connect() as conn:
+            if (await conn.execute(query)).scalar_one() >= count:
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the export was never written")
+
+
+async def test_a_document_being_rendered_holds_up_no_other_chat(db_url: str) -> None:
+    app = await make_app(db_url)
+    try:
+        exporting = make_chat(app)
+        other = make_chat(app, chat_id="chat-2", user_id="u2", name="João Souza")
+        await finish_etp(exporting)
+        (worker,) = await _started_workers(app)
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGSTOP)  # no render can finish until SIGCONT
+        try:
+            export = asyncio.create_task(exporting.say("/exportar pdf"))
+            await _export_written(app, 1)
+            replies = await other.say("/ajuda")  # answered while the PDF is being rendered
+            assert replies and not export.done()
+        finally:
+            os.kill(worker.pid, signal.SIGCONT)
+        pdf = (await export)[0]
+        assert isinstance(pdf, Document) and pdf.content.startswith(b"%PDF-")
+        assert pdf.filename == "ETP-1.pdf"
+    finally:
+        await app.close()
+
+
+async def test_a_document_worker_that_dies_mid_render_is_replaced(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        chat = make_chat(app)
+        await finish_etp(chat)
+        (worker,) = await _started_workers(app)
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGSTOP)
+        export = asyncio.create_task(chat.say("/exportar docx"))
+        await _export_written(app, 1)
+        with caplog.at_level(logging.WARNING, logger="etp.rendering"):
+            os.kill(worker.pid, signal.SIGKILL)
+            document = (await export)[0]
+        assert isinstance(document, Document) and document.filename == "ETP-1.docx"
+        docx.Document(io.BytesIO(document.content))  # a real Word file, from a new worker
+        assert "a document worker died" in caplog.text
+        assert not worker.is_alive()
+    finally:
+        await app.close()
+
+
+async def test_document_workers_stop_when_their_process_is_killed_outright(
+    tmp_path: Path,
+) -> None:
+    # SIGKILL or a crash: nothing in the process runs, the workers must notice on their own
+    pids = tmp_path / "workers"
+    script = (
+        "import multiprocessing, pathlib, sys, time\n"
+        "from etp.rendering import ProcessRenderer\n"
+        "renderer = ProcessRenderer(1)\n"
+        "renderer.start().result()\n"
+        "children = [str(p.pid) for p in multiprocessing.active_children()]\n"
+        "pathlib.Path(sys.argv[1]).write_text(' '.join(children))\n"
+        "time.sleep(600)\n"
+    )
+    # no pipes: a worker left behind would hold them open, and waiting for the parent would hang
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, str(pids), stdout=asyncio.subprocess.DEVNULL
+    )
+    try:
+        async with asyncio.timeout(60):
+            while not pids.exists() or not pids.read_text():  # noqa: ASYNC110 (a file)
+                await asyncio.sleep(0.05)
+        workers = [int(pid) for pid in pids.read_text().split()]
+        assert workers and all(_running(pid) for pid in workers)
+    finally:
+        parent.kill()
+        await parent.wait()
+    async with asyncio.timeout(30):
+        while any(_running(pid) for pid in workers):  # noqa: ASYNC110 (other processes)
+            await asyncio.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an exited process that nobody has reaped yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+class _FullDisk:
+    """A renderer that fails as any could (the port's contract allows it)."""
+
+    async def render(self, fmt: str, document: EtpDocument) -> bytes:
+        raise OSError(28, "No space left on device")
+
+
+async def test_a_document_that_cannot_be_rendered_gets_a_notice_and_a_retry_works(
+    sqlite_url: str,
+) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        chat = make_chat(app)
+        await finish_etp(chat)
+        working, app.service.renderer = app.service.renderer, _FullDisk()
+        assert chat.texts(await chat.say("/exportar pdf")) == [m.EXPORT_FAILED]
+        app.service.renderer = working
+        pdf = (await chat.say("/exportar pdf"))[0]
+        assert isinstance(pdf, Document) and pdf.content.startswith(b"%PDF-")
     finally:
         await app.close()
 

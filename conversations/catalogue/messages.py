@@ -193,6 +193,9 @@ ALL_DONE_REVIEW = "Todas as seções estão resolvidas. Use /secao <nº> para re
 EXPORT_UNKNOWN = "Formato desconhecido: {fmt}. Formatos disponíveis: {formats}."
 EXPORT_READY = "Documento do ETP nº {id} ({fmt}){incomplete}."
 EXPORT_INCOMPLETE_NOTE = " — minuta incompleta, com as pendências marcadas"
+EXPORT_FAILED = (
+    "Não foi possível gerar o documento agora. Envie /exportar novamente em alguns instantes."
+)
 
 STATUS_HEADER = "ETP nº {id} — {title} · {status}"
 STATUS_LINE = "{mark} {roman}. {title}{mandatory} — {state}{authors}"

@@ -49,3 +49,16 @@ def export(etp: Etp, fmt: str, *, now: datetime, order: str = "law") -> Rendered
     spec = FORMATS[fmt]
     doc = build_document(etp, order=order, now=now)
     return Rendered(doc.filename(spec.extension), spec.render(doc), spec.media_type, doc.complete)
+
+
+def render(fmt: str, document: EtpDocument) -> bytes:
+    """The document's bytes in one format (a plain function: worker processes run it too)."""
+    return FORMATS[fmt].render(document)
+
+
+class InlineRenderer:
+    """The DocumentRenderer that renders in the caller's thread: the console and the CLI, where
+    nobody else waits on the event loop."""
+
+    async def render(self, fmt: str, document: EtpDocument) -> bytes:
+        return render(fmt, document)
