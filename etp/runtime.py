@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
 from collections.abc import Awaitable
+from types import FrameType
 
 from etp.container import App
 from etp.rendering import ProcessRenderer
@@ -35,6 +37,15 @@ def register_notifiers(app: App) -> None:
         build_slack(app)
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (how systemd, Docker and Kubernetes stop a service) ends the command through its
+    `finally` blocks, so that App.close runs: replies still leaving, the document workers, the
+    pools. uvicorn takes SIGTERM while it serves and, once it has stopped, raises it again with
+    the handler it found, this one; with the default one the process died there, App.close
+    never ran and the document workers were left behind. aiogram's polling installs its own."""
+    raise SystemExit(0)
+
+
 async def run_with_jobs(app: App, main: Awaitable[None], *, worker: bool) -> None:
     """Run `main`; with REDIS_URL and `worker`, also run draft jobs here until `main` ends.
 
@@ -43,6 +54,7 @@ async def run_with_jobs(app: App, main: Awaitable[None], *, worker: bool) -> Non
     Then the collector runs less often (GC_THRESHOLDS). The document workers start now, in the
     background, rather than on the first export (a worker takes about a second to start).
     """
+    signal.signal(signal.SIGTERM, _terminate)
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)

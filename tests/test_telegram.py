@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -682,6 +683,12 @@ async def test_database_down_answers_503_and_the_redelivered_update_succeeds(
 # --- the command line ----------------------------------------------------------------------
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 async def test_set_webhook_registers_url_secret_and_the_portuguese_menu(
     sqlite_url: str, bot_api: FakeBotApi, tmp_path: Path
 ) -> None:
@@ -711,6 +718,76 @@ async def test_set_webhook_registers_url_secret_and_the_portuguese_menu(
     assert hook["secret_token"] == SECRET
     commands = bot_api.sent("setMyCommands")[0].params["commands"]
     assert {c["command"]: c["description"] for c in commands} == dict(m.COMMAND_MENU)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an exited child that nobody has reaped yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+async def test_serve_stopped_by_sigterm_delivers_the_document_on_its_way_and_stops_its_workers(
+    sqlite_url: str, bot_api: FakeBotApi, tmp_path: Path
+) -> None:
+    # how operators stop a service (systemd, Docker, Kubernetes): SIGTERM, then wait
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": sqlite_url,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": bot_api.url,
+        "TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "LLM_PROVIDER": "offline",
+    }
+    env.pop("REDIS_URL", None)
+    process = await asyncio.create_subprocess_exec(
+        str(ETP_BIN),
+        "serve",
+        "--port",
+        str(port),
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        updates = Updates()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            async with asyncio.timeout(60):
+                while True:
+                    try:
+                        if (await client.get("/health")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.1)
+            headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            for words in ("/novo Papel A4", "/exportar md"):
+                response = await client.post(
+                    "/telegram/webhook", json=updates.message(words), headers=headers
+                )
+                assert response.status_code == 200, response.text
+                bot_api.delays["sendDocument"] = 1.0  # a slow upload, after the answer
+        workers = _children(process.pid)
+        assert workers, "the document workers are started with the server"
+        process.terminate()  # while the document is on its way
+        _, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, err.decode()
+    assert [c.files["document"][0] for c in bot_api.sent("sendDocument")] == ["ETP-1.md"]
+    async with asyncio.timeout(30):  # the worker is joined; multiprocessing's tracker follows
+        while [pid for pid in workers if _running(pid)]:  # noqa: ASYNC110 (other processes)
+            await asyncio.sleep(0.05)
 
 
 async def test_telegram_command_without_a_token_says_what_is_missing(
