@@ -149,24 +149,29 @@ def _open_query(person: bool) -> Any:
     also the author's identity upserted, its id on every row. A first contact is one round
     trip where it was three (the person, the read, the insert).
 
-    The insert's row is not visible to the read in the same statement, so exactly one branch
-    of the union has rows, except when another unit created the row after this statement's
-    snapshot was taken: none then, and the caller runs it again. An address already there
-    still draws an id from the sequence (a gap), only when no kept copy serves the event.
+    The insert runs only when no conversation is at the address (a plain read: it neither waits
+    for a concurrent writer of an existing row nor draws an id from the sequence). Its row is
+    not visible to the read in the same statement, so exactly one branch of the union has
+    rows, except when another unit created the row after this statement's snapshot was taken:
+    the insert waits for it, does nothing, and neither branch has rows (ConcurrentUpdate: the
+    unit runs again).
     """
     c = _conversations
     seen = exists().where(
         _events.c.platform == bindparam("platform"), _events.c.event_id == bindparam("event_id")
     )
+    here = (
+        c.c.channel == bindparam("channel"),
+        c.c.chat_id == bindparam("chat_id"),
+        c.c.thread_id == bindparam("thread_id"),
+    )
+    fields = ["channel", "chat_id", "thread_id", "state", "version"]
+    missing = select(
+        *[bindparam(name, type_=c.c[name].type) for name in fields[:4]], literal(0)
+    ).where(~exists().where(*here))
     created = (
         postgresql.insert(c)
-        .values(
-            channel=bindparam("channel"),
-            chat_id=bindparam("chat_id"),
-            thread_id=bindparam("thread_id"),
-            state=bindparam("state", type_=JSON),
-            version=0,
-        )
+        .from_select(fields, missing)
         .on_conflict_do_nothing()
         .returning(c.c.id, c.c.version)
         .cte("created")
@@ -393,8 +398,9 @@ class PgTransaction(DeferredWrites):
                 "display_name": name,
             }
         rows = await self._fetch(sql, params)
-        if not rows:  # created by another unit after this statement's snapshot: read it now
-            rows = await self._fetch(sql, params)
+        if not rows:  # created by another unit after this statement's snapshot: the service
+            # runs the unit again, and the statement, with a new snapshot, reads that row
+            raise ConcurrentUpdate("the conversation was created concurrently")
         return rows
 
     def _opened(self, rows: Sequence[asyncpg.Record]) -> ConversationState:

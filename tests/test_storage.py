@@ -196,7 +196,14 @@ async def test_a_first_contact_whose_conversation_another_process_creates_meanwh
             author = Author("test", "u-raced", "Maria Silva")
             first = Inbound.from_text(Address("test", "raced", ""), author, "/start", "raced-1")
             handled = asyncio.create_task(app.service.handle(first))
-            await asyncio.sleep(0.3)  # blocked on the uncommitted row
+            waiting = (
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            async with asyncio.timeout(30):  # until its insert waits for the uncommitted row
+                while not await other.fetchval(waiting):
+                    await other.execute("SELECT pg_stat_clear_snapshot()")  # kept per transaction
+                    await asyncio.sleep(0.01)
             assert not handled.done()
         replies = await asyncio.wait_for(handled, 10)
         assert replies, "the first contact was answered"
