@@ -80,7 +80,11 @@ def serve(
             server = uvicorn.Server(
                 uvicorn.Config(api, host=host, port=port, log_level="info", access_log=False)
             )
-            await run_with_jobs(app, server.serve(), worker=worker)
+
+            def finish() -> None:  # as uvicorn does on SIGINT: no new requests, the rest served
+                server.should_exit = True
+
+            await run_with_jobs(app, server.serve(), worker=worker, stop=finish)
         finally:
             await app.close()
 
@@ -144,7 +148,10 @@ def slack(
         try:
             channel = build_slack(app)
             handler = AsyncSocketModeHandler(channel.bolt, app_token)
-            await run_with_jobs(app, handler.start_async(), worker=worker)  # type: ignore[no-untyped-call]
+            try:
+                await run_with_jobs(app, handler.start_async(), worker=worker)  # type: ignore[no-untyped-call]
+            finally:
+                await handler.close_async()  # type: ignore[no-untyped-call]
         finally:
             await app.close()
 

@@ -7,8 +7,8 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Awaitable
-from types import FrameType
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from etp.container import App
 from etp.rendering import ProcessRenderer
@@ -37,41 +37,59 @@ def register_notifiers(app: App) -> None:
         build_slack(app)
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM (how systemd, Docker and Kubernetes stop a service) ends the command through its
-    `finally` blocks, so that App.close runs: replies still leaving, the document workers, the
-    pools. uvicorn takes SIGTERM while it serves and, once it has stopped, raises it again with
-    the handler it found, this one; with the default one the process died there, App.close
-    never ran and the document workers were left behind. aiogram's polling installs its own."""
-    raise SystemExit(0)
-
-
-async def run_with_jobs(app: App, main: Awaitable[None], *, worker: bool) -> None:
+async def run_with_jobs(
+    app: App,
+    main: Coroutine[Any, Any, None],
+    *,
+    worker: bool,
+    stop: Callable[[], None] | None = None,
+) -> None:
     """Run `main`; with REDIS_URL and `worker`, also run draft jobs here until `main` ends.
 
     Start-up objects are frozen first: full collections then skip the ~200k objects aiogram and
     pydantic create at import (PERFORMANCE.md: the bare bot's p99 from 150 to under 40 ms).
     Then the collector runs less often (GC_THRESHOLDS). The document workers start now, in the
     background, rather than on the first export (a worker takes about a second to start).
+
+    SIGTERM (how systemd, Docker and Kubernetes stop a service) ends `main` gracefully: `stop()`
+    when given (uvicorn: finish the requests in progress), else `main` is cancelled; then this
+    returns, and the caller's `finally` closes the App (replies still leaving, the document
+    workers, the pools). Before, nothing took SIGTERM in `etp slack`, and uvicorn raised it
+    again once stopped: either way the process died before App.close ran. aiogram's polling
+    installs its own handler, which stops polling the same way.
     """
-    signal.signal(signal.SIGTERM, _terminate)
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     if isinstance(app.service.renderer, ProcessRenderer):
         app.service.renderer.start()
-    url = app.settings.redis.redis_url
-    if not (worker and url):
-        await main
-        return
-    from storage.jobs import build_worker
+    running = asyncio.ensure_future(main)
+    stopping = False
 
-    jobs = build_worker(url, app.service.run_draft)
-    task = asyncio.create_task(jobs.async_run(), name="draft-worker")
+    def terminate() -> None:
+        nonlocal stopping
+        stopping = True
+        (stop or running.cancel)()  # a second SIGTERM finds it stopping: nothing more
+
+    # a loop handler runs between callbacks, never inside one; it stays for App.close
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
+    url = app.settings.redis.redis_url
+    jobs_task: asyncio.Task[None] | None = None
+    jobs = None
+    if worker and url:
+        from storage.jobs import build_worker
+
+        jobs = build_worker(url, app.service.run_draft)
+        jobs_task = asyncio.create_task(jobs.async_run(), name="draft-worker")
     try:
-        await main
+        await running
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if not stopping or (current is not None and current.cancelling()):
+            raise  # cancelled from outside, not stopped by SIGTERM
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await jobs.close()
+        if jobs_task is not None and jobs is not None:
+            jobs_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await jobs_task
+            await jobs.close()

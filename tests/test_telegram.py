@@ -769,7 +769,7 @@ async def test_serve_stopped_by_sigterm_delivers_the_document_on_its_way_and_sto
                         pass
                     await asyncio.sleep(0.1)
             headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-            for words in ("/novo Papel A4", "/exportar md"):
+            for words in ("/novo Papel A4", "/exportar pdf"):  # rendered by a worker
                 response = await client.post(
                     "/telegram/webhook", json=updates.message(words), headers=headers
                 )
@@ -784,7 +784,7 @@ async def test_serve_stopped_by_sigterm_delivers_the_document_on_its_way_and_sto
             process.kill()
             await process.wait()
     assert process.returncode == 0, err.decode()
-    assert [c.files["document"][0] for c in bot_api.sent("sendDocument")] == ["ETP-1.md"]
+    assert [c.files["document"][0] for c in bot_api.sent("sendDocument")] == ["ETP-1.pdf"]
     async with asyncio.timeout(30):  # the worker is joined; multiprocessing's tracker follows
         while [pid for pid in workers if _running(pid)]:  # noqa: ASYNC110 (other processes)
             await asyncio.sleep(0.05)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import uuid
+from pathlib import Path
 
 from conversations.drafting import OfflineDrafter
 from conversations.events import Inbound
@@ -107,3 +111,57 @@ async def test_a_finished_job_id_can_run_again_for_a_new_database(
             assert "Minuta:" in chat.last_text()
         finally:
             await app.close()
+
+
+# --- stopping a long-running command ------------------------------------------------------
+
+_STOPPED_BY_SIGTERM = """
+import asyncio, os, signal
+from etp.container import build_app
+from etp.runtime import run_with_jobs
+from etp.settings import load_settings
+
+async def main() -> None:
+    app = await build_app(load_settings())
+    delivered = []
+
+    async def reply() -> None:  # a reply still on its way when SIGTERM arrives
+        await asyncio.sleep(0.3)
+        delivered.append("reply")
+
+    leaving = asyncio.create_task(reply())
+
+    async def drain() -> None:  # as a channel's closer waits for its replies
+        await leaving
+
+    app.closers.append(drain)
+
+    async def serving() -> None:  # a channel with no stop of its own (etp slack's)
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.Event().wait()
+
+    try:
+        await run_with_jobs(app, serving(), worker=False)
+    finally:
+        await app.close()
+    print(*delivered, "closed")
+
+asyncio.run(main())
+"""
+
+
+async def test_sigterm_stops_a_command_through_its_closers(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'etp.db'}"}
+    env.pop("REDIS_URL", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _STOPPED_BY_SIGTERM,
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().split() == ["reply", "closed"]
