@@ -6,12 +6,14 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from conversations.events import Address, Author
-from conversations.export.document import EtpDocument
 from conversations.model import AuthorRef, ConversationState, Etp, EtpSummary
 from conversations.replies import Reply
+
+if TYPE_CHECKING:
+    from conversations.export.document import EtpDocument
 
 
 class ConcurrentUpdate(Exception):
@@ -89,7 +91,8 @@ class DocumentRenderer(Protocol):
     """Turns a document into the bytes of one format (conversations.export.FORMATS)."""
 
     async def render(self, fmt: str, document: EtpDocument) -> bytes:
-        """The document in `fmt`; may run elsewhere (another process), never blocks the loop."""
+        """The document in `fmt`; rendered in place or elsewhere (etp/rendering.py: worker
+        processes, so that no other conversation waits while it renders)."""
 
 
 class EtpStore(Protocol):

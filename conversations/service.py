@@ -251,9 +251,6 @@ class EtpService:
                     person_id=person_id,
                     conversation_id=conv.id,
                 )
-            for reply in replies:
-                if isinstance(reply, Export):
-                    self.observer.exported(reply.fmt)
             return replies, requests, "ok"
 
     async def _documents(self, replies: list[Reply | Export]) -> list[Reply]:
@@ -274,6 +271,7 @@ class EtpService:
                 continue
             name = reply.document.filename(spec.extension)
             out.append(Document(name, content, spec.media_type, reply.caption))
+            self.observer.exported(reply.fmt)
         return out
 
     async def _draft_inline(

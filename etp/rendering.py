@@ -28,11 +28,12 @@ HEAVY_FORMATS = frozenset({"docx", "pdf"})
 
 
 def _worker_start() -> None:
-    """In each worker: Ctrl-C in a terminal reaches the whole process group, and the parent
-    decides when its workers stop (a worker killed mid-render would break the pool); if the
-    parent dies without stopping them, they stop too. The renderers' libraries are imported
-    here, not on the first document."""
+    """In each worker: Ctrl-C in a terminal reaches the whole process group, and systemd's
+    SIGTERM the whole control group, but the parent decides when its workers stop (a worker
+    killed mid-render would break the pool); if the parent dies without stopping them, they
+    stop too. The renderers' libraries are imported here, not on the first document."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
@@ -56,35 +57,53 @@ class ProcessRenderer:
     """The DocumentRenderer of the long-running commands: DOCX and PDF in `processes` worker
     processes (spawned, not forked: the parent has threads and open sockets), started on the
     first heavy document or by `start()`. A pool whose worker died is replaced, and the document
-    rendered again on the new one."""
+    rendered again on the new one. A render that takes longer than `timeout` seconds fails
+    (the user is asked to export again) and later ones go to a new pool; the stuck worker stops
+    with its render, or with this process. After `close()`, documents are rendered in place."""
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, *, timeout: float = 60.0) -> None:
         if processes < 1:
             raise ValueError("a process renderer needs at least one process")
         self.processes = processes
+        self.timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
+        self._closed = False
 
     def start(self) -> Future[None]:
         """Start the workers now, in the background (the first export then waits for none)."""
-        return self._executor().submit(_ready)
+        started = self._executor().submit(_ready)
+        started.add_done_callback(_report_start)
+        return started
 
     async def render(self, fmt: str, document: EtpDocument) -> bytes:
-        if fmt not in HEAVY_FORMATS:
+        if fmt not in HEAVY_FORMATS or self._closed:
             return render(fmt, document)
-        loop = asyncio.get_running_loop()
         pool = self._executor()
         try:
-            return await loop.run_in_executor(pool, render, fmt, document)
+            return await self._render_on(pool, fmt, document)
         except BrokenProcessPool:
             log.warning("a document worker died; starting new ones")
             self._discard(pool)
-            return await loop.run_in_executor(self._executor(), render, fmt, document)
+            return await self._render_on(self._executor(), fmt, document)
+
+    async def _render_on(self, pool: ProcessPoolExecutor, fmt: str, document: EtpDocument) -> bytes:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await loop.run_in_executor(pool, render, fmt, document)
+        except TimeoutError:
+            log.error(
+                "rendering a %s took over %g s; starting new document workers", fmt, self.timeout
+            )
+            self._discard(pool)
+            raise
 
     async def close(self) -> None:
-        """Stop the workers (a render in progress finishes first)."""
+        """Stop the workers; the renders already asked for finish first."""
+        self._closed = True
         pool, self._pool = self._pool, None
         if pool is not None:
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+            await asyncio.to_thread(pool.shutdown, wait=True)
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -99,3 +118,8 @@ class ProcessRenderer:
         if self._pool is pool:
             self._pool = None
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _report_start(started: Future[None]) -> None:
+    if not started.cancelled() and started.exception() is not None:
+        log.error("the document workers did not start", exc_info=started.exception())

@@ -25,7 +25,7 @@ from sqlalchemy import text as sql
 from conversations.catalogue import messages as m
 from conversations.catalogue.sections import IN58_ORDER, ROMAN, SECTIONS
 from conversations.export import DEFAULT_FORMAT, FORMATS, export
-from conversations.export.document import EtpDocument
+from conversations.export.document import EtpDocument, build_document
 from conversations.model import Etp
 from conversations.replies import Document
 from etp.container import App
@@ -418,6 +418,29 @@ def _running(pid: int) -> bool:
         return False
 
 
+async def test_a_render_that_hangs_fails_and_the_next_one_goes_to_new_workers(
+    finished: Etp, caplog: pytest.LogCaptureFixture
+) -> None:
+    document = build_document(finished, now=NOW)
+    renderer = ProcessRenderer(1, timeout=1.0)
+    before = set(multiprocessing.active_children())
+    await asyncio.wrap_future(renderer.start())
+    (stuck,) = [p for p in multiprocessing.active_children() if p not in before]
+    assert stuck.pid is not None
+    os.kill(stuck.pid, signal.SIGSTOP)  # a render that never ends
+    try:
+        with caplog.at_level(logging.ERROR, logger="etp.rendering"), pytest.raises(TimeoutError):
+            await renderer.render("pdf", document)
+        assert "took over 1 s" in caplog.text
+        renderer.timeout = 60.0  # room for a new worker to start
+        pdf = await renderer.render("pdf", document)
+        assert pdf.startswith(b"%PDF-")
+        assert [p for p in multiprocessing.active_children() if p not in before and p != stuck]
+    finally:
+        os.kill(stuck.pid, signal.SIGCONT)
+        await renderer.close()
+
+
 class _FullDisk:
     """A renderer that fails as any could (the port's contract allows it)."""
 
@@ -442,8 +465,6 @@ async def test_a_document_that_cannot_be_rendered_gets_a_notice_and_a_retry_work
 
 
 def test_download_names_are_safe() -> None:
-    from conversations.export.document import build_document
-
     etp = Etp(id=7, title='../../etc/passwd "; rm -rf" \r\nX-Evil: 1 — Aquisição de papel')
     doc = build_document(etp, now=NOW)
     name = doc.download_name("pdf")

@@ -57,8 +57,8 @@ def render(fmt: str, document: EtpDocument) -> bytes:
 
 
 class InlineRenderer:
-    """The DocumentRenderer that renders in the caller's thread: the console and the CLI, where
-    nobody else waits on the event loop."""
+    """The DocumentRenderer that renders in the caller's thread, on its event loop: with
+    ETP_RENDER_PROCESSES=0, and the default of an EtpService built without one (tests)."""
 
     async def render(self, fmt: str, document: EtpDocument) -> bytes:
         return render(fmt, document)
