@@ -29,7 +29,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from telegram_webhook import (  # noqa: E402
+from telegram_webhook import (
     BIN,
     PG_ADMIN,
     REDIS_URL,
@@ -92,13 +92,20 @@ async def measure(
 
         async def everyone(base: int, latencies: list[float]) -> None:
             statuses: Counter[int] = Counter()
+            chat = {"drafts": True, "latencies": latencies, "statuses": statuses}
             await asyncio.gather(
                 *(
                     drive(
-                        session, url, base + i, Updates(start=(base + i) * 100), steps, inbox,
-                        api, drafts=True, latencies=latencies, statuses=statuses,
+                        session,
+                        url,
+                        base + i,
+                        Updates(start=(base + i) * 100),
+                        steps,
+                        inbox,
+                        api,
                         interval=chats / rate,
-                    )  # fmt: skip
+                        **chat,
+                    )
                     for i in range(chats)
                 )
             )
