@@ -84,7 +84,14 @@ async def main(port: int, in_answer: bool) -> None:
         in_answer=in_answer,
     )
     server = uvicorn.Server(
-        uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        uvicorn.Config(  # the HTTP parser `etp serve` uses
+            api,
+            host="127.0.0.1",
+            port=port,
+            http="httptools",
+            log_level="warning",
+            access_log=False,
+        )
     )
     gc.collect()
     gc.freeze()

@@ -77,9 +77,10 @@ def serve(
         app = await build_app(load_settings())
         try:
             api = create_api(app)
-            server = uvicorn.Server(
-                uvicorn.Config(api, host=host, port=port, log_level="info", access_log=False)
+            config = uvicorn.Config(
+                api, host=host, port=port, http="httptools", log_level="info", access_log=False
             )
+            server = uvicorn.Server(config)
 
             def finish() -> None:  # as uvicorn does on SIGINT: no new requests, the rest served
                 server.should_exit = True
