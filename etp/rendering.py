@@ -28,12 +28,12 @@ HEAVY_FORMATS = frozenset({"docx", "pdf"})
 
 
 def _worker_start() -> None:
-    """In each worker: Ctrl-C in a terminal reaches the whole process group, and systemd's
-    SIGTERM the whole control group, but the parent decides when its workers stop (a worker
-    killed mid-render would break the pool); if the parent dies without stopping them, they
-    stop too. The renderers' libraries are imported here, not on the first document."""
+    """In each worker: Ctrl-C in a terminal reaches the whole process group, but the parent
+    decides when its workers stop (a worker interrupted mid-render would break the pool); if
+    the parent dies without stopping them, they stop too. SIGTERM keeps its default: the pool
+    itself stops workers with it (deploy/etp-express.service sends it to the parent only). The
+    renderers' libraries are imported here, not on the first document."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
@@ -82,28 +82,38 @@ class ProcessRenderer:
         try:
             return await self._render_on(pool, fmt, document)
         except BrokenProcessPool:
-            log.warning("a document worker died; starting new ones")
             self._discard(pool)
+            if self._closed:
+                return render(fmt, document)
+            log.warning("the document workers stopped; rendering again on new ones")
             return await self._render_on(self._executor(), fmt, document)
 
     async def _render_on(self, pool: ProcessPoolExecutor, fmt: str, document: EtpDocument) -> bytes:
         loop = asyncio.get_running_loop()
+        seconds = self.timeout
+        limit = asyncio.timeout(seconds)
         try:
-            async with asyncio.timeout(self.timeout):
+            async with limit:
                 return await loop.run_in_executor(pool, render, fmt, document)
         except TimeoutError:
-            log.error(
-                "rendering a %s took over %g s; starting new document workers", fmt, self.timeout
-            )
-            self._discard(pool)
+            if not limit.expired():
+                raise
+            log.error("rendering a %s took over %g s; starting new document workers", fmt, seconds)
+            self._discard(pool)  # the renders queued behind it fail over to the new ones
             raise
 
     async def close(self) -> None:
-        """Stop the workers; the renders already asked for finish first."""
+        """Stop the workers; the renders already asked for finish first, for up to `timeout`
+        seconds, then the workers are killed (and those renders done in place)."""
         self._closed = True
         pool, self._pool = self._pool, None
-        if pool is not None:
-            await asyncio.to_thread(pool.shutdown, wait=True)
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.to_thread(pool.shutdown, wait=True), self.timeout)
+        except TimeoutError:
+            log.error("the document workers did not stop in %g s; killing them", self.timeout)
+            _kill_workers(pool)
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -115,9 +125,24 @@ class ProcessRenderer:
         return self._pool
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
+        """No more renders on `pool`: its workers are killed, so that a stuck one neither keeps
+        the renders queued behind it (they fail with BrokenProcessPool and are rendered again)
+        nor keeps the process from exiting (the pool's thread waits for its workers)."""
         if self._pool is pool:
             self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
+        _kill_workers(pool)
+        pool.shutdown(wait=False)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    kill = getattr(pool, "kill_workers", None)  # Python 3.14
+    if kill is not None:
+        kill()
+        return
+    # before 3.14 the pool's processes are only in an attribute of its own
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.kill()
 
 
 def _report_start(started: Future[None]) -> None:

@@ -63,6 +63,16 @@ async def run_with_jobs(
     gc.set_threshold(*GC_THRESHOLDS)
     if isinstance(app.service.renderer, ProcessRenderer):
         app.service.renderer.start()
+    url = app.settings.redis.redis_url
+    jobs = None
+    if worker and url:
+        from storage.jobs import build_worker
+
+        try:
+            jobs = build_worker(url, app.service.run_draft)
+        except BaseException:
+            main.close()  # never started
+            raise
     running = asyncio.ensure_future(main)
     stopping = False
 
@@ -73,14 +83,7 @@ async def run_with_jobs(
 
     # a loop handler runs between callbacks, never inside one; it stays for App.close
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
-    url = app.settings.redis.redis_url
-    jobs_task: asyncio.Task[None] | None = None
-    jobs = None
-    if worker and url:
-        from storage.jobs import build_worker
-
-        jobs = build_worker(url, app.service.run_draft)
-        jobs_task = asyncio.create_task(jobs.async_run(), name="draft-worker")
+    jobs_task = None if jobs is None else asyncio.create_task(jobs.async_run(), name="draft-worker")
     try:
         await running
     except asyncio.CancelledError:

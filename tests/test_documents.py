@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import multiprocessing
@@ -372,7 +373,7 @@ async def test_a_document_worker_that_dies_mid_render_is_replaced(
             document = (await export)[0]
         assert isinstance(document, Document) and document.filename == "ETP-1.docx"
         docx.Document(io.BytesIO(document.content))  # a real Word file, from a new worker
-        assert "a document worker died" in caplog.text
+        assert "the document workers stopped" in caplog.text
         assert not worker.is_alive()
     finally:
         await app.close()
@@ -418,27 +419,59 @@ def _running(pid: int) -> bool:
         return False
 
 
-async def test_a_render_that_hangs_fails_and_the_next_one_goes_to_new_workers(
+async def _frozen_worker(renderer: ProcessRenderer) -> multiprocessing.Process:
+    """The renderer's one worker, started, then stopped (SIGSTOP): a render that never ends."""
+    before = set(multiprocessing.active_children())
+    await asyncio.wrap_future(renderer.start())
+    (worker,) = [p for p in multiprocessing.active_children() if p not in before]
+    assert worker.pid is not None
+    os.kill(worker.pid, signal.SIGSTOP)
+    return worker
+
+
+def _thaw(worker: multiprocessing.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(worker.pid or 0, signal.SIGCONT)
+
+
+async def test_a_render_that_hangs_fails_and_those_queued_behind_it_are_done_by_new_workers(
     finished: Etp, caplog: pytest.LogCaptureFixture
 ) -> None:
     document = build_document(finished, now=NOW)
     renderer = ProcessRenderer(1, timeout=1.0)
-    before = set(multiprocessing.active_children())
-    await asyncio.wrap_future(renderer.start())
-    (stuck,) = [p for p in multiprocessing.active_children() if p not in before]
-    assert stuck.pid is not None
-    os.kill(stuck.pid, signal.SIGSTOP)  # a render that never ends
+    stuck = await _frozen_worker(renderer)
     try:
-        with caplog.at_level(logging.ERROR, logger="etp.rendering"), pytest.raises(TimeoutError):
-            await renderer.render("pdf", document)
+        hung = asyncio.create_task(renderer.render("pdf", document))
+        await asyncio.sleep(0)  # it is waiting, with its one second
+        renderer.timeout = 60.0  # room for new workers to start
+        queued = asyncio.create_task(renderer.render("docx", document))
+        with caplog.at_level(logging.WARNING, logger="etp.rendering"), pytest.raises(TimeoutError):
+            await hung
         assert "took over 1 s" in caplog.text
-        renderer.timeout = 60.0  # room for a new worker to start
-        pdf = await renderer.render("pdf", document)
-        assert pdf.startswith(b"%PDF-")
-        assert [p for p in multiprocessing.active_children() if p not in before and p != stuck]
+        docx.Document(io.BytesIO(await asyncio.wait_for(queued, 60)))  # not lost: done anew
+        stuck.join(10)
+        assert stuck.exitcode == -signal.SIGKILL  # the stuck worker is not left behind
     finally:
-        os.kill(stuck.pid, signal.SIGCONT)
+        _thaw(stuck)
         await renderer.close()
+
+
+async def test_closing_with_a_worker_stuck_returns_and_its_render_is_done_in_place(
+    finished: Etp,
+) -> None:
+    document = build_document(finished, now=NOW)
+    renderer = ProcessRenderer(1, timeout=60.0)
+    stuck = await _frozen_worker(renderer)
+    try:
+        rendering = asyncio.create_task(renderer.render("docx", document))
+        await asyncio.sleep(0)
+        renderer.timeout = 1.0  # how long close() waits for the renders asked for
+        await asyncio.wait_for(renderer.close(), 30)  # returns, though the worker never will
+        docx.Document(io.BytesIO(await asyncio.wait_for(rendering, 30)))
+        stuck.join(10)
+        assert stuck.exitcode == -signal.SIGKILL
+    finally:
+        _thaw(stuck)
 
 
 class _FullDisk:
