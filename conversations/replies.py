@@ -59,8 +59,8 @@ Reply = Text | Document | DraftingStarted
 @dataclass(frozen=True, slots=True)
 class Export:
     """A document the flow asks for. Rendering one is CPU work (a DOCX or a PDF takes tens of
-    milliseconds), so the service renders it through its DocumentRenderer, off the event loop,
-    and channels only ever see the Document it becomes."""
+    milliseconds), so the service renders it through its DocumentRenderer (worker processes in
+    the long-running commands), and channels only ever see the Document it becomes."""
 
     document: EtpDocument
     fmt: str
