@@ -30,26 +30,15 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from telegram_webhook import (
-    BIN,
-    PG_ADMIN,
-    REDIS_URL,
-    ROOT,
     SECRET,
     FakeBotApi,
     Inbox,
     Updates,
-    admin_sql,
     drive,
-    free_port,
+    etp_serve,
+    pct,
     script,
-    server_env,
-    wait_ready,
 )
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
 
 
 async def exporting(
@@ -92,7 +81,6 @@ async def measure(
 
         async def everyone(base: int, latencies: list[float]) -> None:
             statuses: Counter[int] = Counter()
-            chat = {"drafts": True, "latencies": latencies, "statuses": statuses}
             await asyncio.gather(
                 *(
                     drive(
@@ -103,8 +91,10 @@ async def measure(
                         steps,
                         inbox,
                         api,
+                        drafts=True,
+                        latencies=latencies,
+                        statuses=statuses,
                         interval=chats / rate,
-                        **chat,
                     )
                     for i in range(chats)
                 )
@@ -127,34 +117,6 @@ async def measure(
     return alone, together, took
 
 
-async def serve(api: FakeBotApi, processes: int) -> tuple[str, asyncio.subprocess.Process, str]:
-    database = f"etp_bench_{uuid.uuid4().hex[:10]}"
-    await admin_sql(f'CREATE DATABASE "{database}"')
-    db_url = PG_ADMIN.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0]
-    env = server_env(
-        api.url,
-        {
-            "DATABASE_URL": f"{db_url}/{database}",
-            "REDIS_URL": REDIS_URL,
-            "LLM_PROVIDER": "offline",
-            "TELEGRAM_CHAT_RATE": "100000",
-            "TELEGRAM_BOT_RATE": "100000",
-            "ETP_RENDER_PROCESSES": str(processes),
-        },
-    )
-    upgrade = await asyncio.create_subprocess_exec(
-        str(BIN / "etp"), "db", "upgrade", env=env, cwd=ROOT
-    )
-    if await upgrade.wait() != 0:
-        raise RuntimeError("etp db upgrade failed")
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        str(BIN / "etp"), "serve", "--port", str(port), env=env, cwd=ROOT
-    )
-    await wait_ready(f"http://127.0.0.1:{port}/health", process)
-    return f"http://127.0.0.1:{port}/telegram/webhook", process, database
-
-
 async def main(chats: int, rate: float, every: float, rounds: int) -> None:
     api = FakeBotApi()
     await api.start()
@@ -167,13 +129,12 @@ async def main(chats: int, rate: float, every: float, rounds: int) -> None:
         for round_no in range(1, rounds + 1):
             print(f"round {round_no}")
             for processes in (0, 1):
-                url, process, database = await serve(api, processes)
+                extra = {"ETP_RENDER_PROCESSES": str(processes)}
                 try:
-                    alone, together, took = await measure(url, api, chats, rate, every)
+                    async with etp_serve(api, extra) as (base, _, _):
+                        url = f"{base}/telegram/webhook"
+                        alone, together, took = await measure(url, api, chats, rate, every)
                 finally:
-                    process.terminate()
-                    await process.wait()
-                    await admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
                     api.calls.clear()
                 where = "in the serving process" if processes == 0 else "in a worker process"
                 growth[processes].append(pct(together, 99) / pct(alone, 99))

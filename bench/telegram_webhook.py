@@ -27,7 +27,8 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,12 @@ async def count_processed(database: str) -> int:
 # --- load -------------------------------------------------------------------------------
 
 
+def pct(values: list[float], p: float) -> float:
+    """The `p`th percentile of latencies in seconds, in milliseconds."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+
 @dataclass
 class Result:
     name: str
@@ -203,8 +210,7 @@ class Result:
         return self.updates / self.seconds
 
     def pct(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+        return pct(self.latencies, p)
 
     @property
     def exactly_once(self) -> bool:
@@ -379,7 +385,13 @@ async def bench_echo(
         await process.wait()
 
 
-async def bench_etp(api: FakeBotApi, chats: int, rate: float = 0.0) -> Result:
+@asynccontextmanager
+async def etp_serve(
+    api: FakeBotApi, extra: dict[str, str] | None = None
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process, str]]:
+    """`etp serve` on a fresh PostgreSQL database (created, migrated, dropped at the end), with
+    Redis, the offline drafter and the pacing raised (see the module doc); its base URL, its
+    process and the database's name."""
     database = f"etp_bench_{uuid.uuid4().hex[:10]}"
     await admin_sql(f'CREATE DATABASE "{database}"')
     db_url = PG_ADMIN.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0]
@@ -391,6 +403,7 @@ async def bench_etp(api: FakeBotApi, chats: int, rate: float = 0.0) -> Result:
             "LLM_PROVIDER": "offline",
             "TELEGRAM_CHAT_RATE": "100000",
             "TELEGRAM_BOT_RATE": "100000",
+            **(extra or {}),
         },
     )
     process: asyncio.subprocess.Process | None = None
@@ -405,20 +418,7 @@ async def bench_etp(api: FakeBotApi, chats: int, rate: float = 0.0) -> Result:
             str(BIN / "etp"), "serve", "--port", str(port), env=env, cwd=ROOT
         )
         await wait_ready(f"http://127.0.0.1:{port}/health", process)
-
-        async def processed() -> int:
-            return await count_processed(database)
-
-        return await run_load(
-            "ETP Express",
-            f"http://127.0.0.1:{port}",
-            api,
-            chats=chats,
-            drafts=True,
-            pid=process.pid,
-            after=processed,
-            rate=rate,
-        )
+        yield f"http://127.0.0.1:{port}", process, database
     finally:
         if process is not None:
             process.terminate()
@@ -426,16 +426,30 @@ async def bench_etp(api: FakeBotApi, chats: int, rate: float = 0.0) -> Result:
         await admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+async def bench_etp(api: FakeBotApi, chats: int, rate: float = 0.0) -> Result:
+    async with etp_serve(api) as (base, process, database):
+
+        async def processed() -> int:
+            return await count_processed(database)
+
+        return await run_load(
+            "ETP Express",
+            base,
+            api,
+            chats=chats,
+            drafts=True,
+            pid=process.pid,
+            after=processed,
+            rate=rate,
+        )
+
+
 def slowest_steps(result: Result, count: int = 3) -> str:
     """The steps whose p99 is highest: where a server's tail comes from."""
 
-    def pct(values: list[float], p: float) -> float:
-        ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
-
-    worst = sorted(result.by_step.items(), key=lambda item: -pct(item[1], 0.99))[:count]
+    worst = sorted(result.by_step.items(), key=lambda item: -pct(item[1], 99))[:count]
     return "; ".join(
-        f"{text[:24]!r} p50/p99 {pct(values, 0.5):.0f}/{pct(values, 0.99):.0f} ms"
+        f"{text[:24]!r} p50/p99 {pct(values, 50):.0f}/{pct(values, 99):.0f} ms"
         for text, values in worst
     )
 
