@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from conversations.drafting import OfflineDrafter
@@ -201,3 +203,18 @@ async def load_etp(app: App, etp_id: int) -> Etp:
         etp = await tx.load_etp(etp_id)
     assert etp is not None
     return etp
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an exited process that nobody has reaped yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+async def wait_until_stopped(pids: Iterable[int], seconds: float = 30) -> None:
+    """Until none of `pids` runs; TimeoutError after `seconds` (another process's state)."""
+    async with asyncio.timeout(seconds):
+        while any(running(pid) for pid in pids):  # noqa: ASYNC110 (other processes)
+            await asyncio.sleep(0.05)

@@ -15,6 +15,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import docx
@@ -39,6 +40,8 @@ from tests.helpers import (
     load_etp,
     make_app,
     make_chat,
+    running,
+    wait_until_stopped,
 )
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -311,9 +314,8 @@ async def test_export_command_defaults_to_docx_and_offers_every_format(sqlite_ur
 # --- rendered off the event loop (etp/rendering.py) -------------------------------------
 
 
-async def _started_workers(app: App) -> list[multiprocessing.Process]:
-    """The document workers of `app`, started now (the default: ETP_RENDER_PROCESSES=1)."""
-    renderer = app.service.renderer
+async def _started_workers(renderer: object) -> list[BaseProcess]:
+    """The document workers of `renderer`, started now (the default: ETP_RENDER_PROCESSES=1)."""
     assert isinstance(renderer, ProcessRenderer)
     before = set(multiprocessing.active_children())
     await asyncio.wrap_future(renderer.start())
@@ -339,7 +341,7 @@ async def test_a_document_being_rendered_holds_up_no_other_chat(db_url: str) -> 
         exporting = make_chat(app)
         other = make_chat(app, chat_id="chat-2", user_id="u2", name="João Souza")
         await finish_etp(exporting)
-        (worker,) = await _started_workers(app)
+        (worker,) = await _started_workers(app.service.renderer)
         assert worker.pid is not None
         os.kill(worker.pid, signal.SIGSTOP)  # no render can finish until SIGCONT
         try:
@@ -363,7 +365,7 @@ async def test_a_document_worker_that_dies_mid_render_is_replaced(
     try:
         chat = make_chat(app)
         await finish_etp(chat)
-        (worker,) = await _started_workers(app)
+        (worker,) = await _started_workers(app.service.renderer)
         assert worker.pid is not None
         os.kill(worker.pid, signal.SIGSTOP)
         export = asyncio.create_task(chat.say("/exportar docx"))
@@ -402,34 +404,22 @@ async def test_document_workers_stop_when_their_process_is_killed_outright(
             while not pids.exists() or not pids.read_text():  # noqa: ASYNC110 (a file)
                 await asyncio.sleep(0.05)
         workers = [int(pid) for pid in pids.read_text().split()]
-        assert workers and all(_running(pid) for pid in workers)
+        assert workers and all(running(pid) for pid in workers)
     finally:
         parent.kill()
         await parent.wait()
-    async with asyncio.timeout(30):
-        while any(_running(pid) for pid in workers):  # noqa: ASYNC110 (other processes)
-            await asyncio.sleep(0.05)
+    await wait_until_stopped(workers)
 
 
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (an exited process that nobody has reaped yet)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
-async def _frozen_worker(renderer: ProcessRenderer) -> multiprocessing.Process:
+async def _frozen_worker(renderer: ProcessRenderer) -> BaseProcess:
     """The renderer's one worker, started, then stopped (SIGSTOP): a render that never ends."""
-    before = set(multiprocessing.active_children())
-    await asyncio.wrap_future(renderer.start())
-    (worker,) = [p for p in multiprocessing.active_children() if p not in before]
+    (worker,) = await _started_workers(renderer)
     assert worker.pid is not None
     os.kill(worker.pid, signal.SIGSTOP)
     return worker
 
 
-def _thaw(worker: multiprocessing.Process) -> None:
+def _thaw(worker: BaseProcess) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(worker.pid or 0, signal.SIGCONT)
 

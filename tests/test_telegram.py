@@ -29,7 +29,7 @@ from conversations.replies import Button, Document, DraftingStarted, Text
 from etp.container import App
 from etp.settings import AccessSettings, TelegramSettings
 from tests.conftest import need_service
-from tests.helpers import GOOD_ANSWERS, IDENTIFICATION, make_app
+from tests.helpers import GOOD_ANSWERS, IDENTIFICATION, make_app, wait_until_stopped
 from tests.telegram_api import TOKEN, FakeBotApi, Updates
 
 SECRET = "hook-secret-4f1c2a"
@@ -689,9 +689,8 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def test_set_webhook_registers_url_secret_and_the_portuguese_menu(
-    sqlite_url: str, bot_api: FakeBotApi, tmp_path: Path
-) -> None:
+def _command_env(sqlite_url: str, bot_api: FakeBotApi) -> dict[str, str]:
+    """The environment of an `etp` command run against the Bot API double."""
     env = {
         **os.environ,
         "DATABASE_URL": sqlite_url,
@@ -701,6 +700,13 @@ async def test_set_webhook_registers_url_secret_and_the_portuguese_menu(
         "LLM_PROVIDER": "offline",
     }
     env.pop("REDIS_URL", None)
+    return env
+
+
+async def test_set_webhook_registers_url_secret_and_the_portuguese_menu(
+    sqlite_url: str, bot_api: FakeBotApi, tmp_path: Path
+) -> None:
+    env = _command_env(sqlite_url, bot_api)
     process = await asyncio.create_subprocess_exec(
         str(ETP_BIN),
         "telegram",
@@ -725,28 +731,12 @@ def _children(pid: int) -> list[int]:
     return [int(c) for c in path.read_text().split()] if path.exists() else []
 
 
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (an exited child that nobody has reaped yet)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
 async def test_serve_stopped_by_sigterm_delivers_the_document_on_its_way_and_stops_its_workers(
     sqlite_url: str, bot_api: FakeBotApi, tmp_path: Path
 ) -> None:
     # how operators stop a service (systemd, Docker, Kubernetes): SIGTERM, then wait
     port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": sqlite_url,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": bot_api.url,
-        "TELEGRAM_WEBHOOK_SECRET": SECRET,
-        "LLM_PROVIDER": "offline",
-    }
-    env.pop("REDIS_URL", None)
+    env = _command_env(sqlite_url, bot_api)
     process = await asyncio.create_subprocess_exec(
         str(ETP_BIN),
         "serve",
@@ -785,9 +775,7 @@ async def test_serve_stopped_by_sigterm_delivers_the_document_on_its_way_and_sto
             await process.wait()
     assert process.returncode == 0, err.decode()
     assert [c.files["document"][0] for c in bot_api.sent("sendDocument")] == ["ETP-1.pdf"]
-    async with asyncio.timeout(30):  # the worker is joined; multiprocessing's tracker follows
-        while [pid for pid in workers if _running(pid)]:  # noqa: ASYNC110 (other processes)
-            await asyncio.sleep(0.05)
+    await wait_until_stopped(workers)  # the worker is joined; multiprocessing's tracker follows
 
 
 async def test_telegram_command_without_a_token_says_what_is_missing(
