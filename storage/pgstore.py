@@ -140,7 +140,7 @@ def _person_upsert() -> Any:
     return upsert.on_conflict_do_update(
         index_elements=["platform", "external_id"],
         set_={"display_name": upsert.excluded.display_name},
-    ).returning(_people.c.id)
+    ).returning(_people.c.id.label("person_id"))
 
 
 def _open_query(person: bool) -> Any:
@@ -179,7 +179,7 @@ def _open_query(person: bool) -> Any:
     extra = []
     if person:
         upserted = _person_upsert().cte("person")
-        extra = [select(upserted.c.id).scalar_subquery().label("person_id")]
+        extra = [select(upserted.c.person_id).scalar_subquery().label("person_id")]
     # json arrives as text through asyncpg
     read = _conversation_read(c.c.state, seen.label("seen_event")).order_by(None)
     new = select(
@@ -312,8 +312,9 @@ _CONNECTION_ERRORS = (
 class PgTransaction(DeferredWrites):
     """One unit of work, holding no transaction (see the module doc), nor a connection: each
     statement takes one from the pool for its round trip only, so no connection waits idle
-    through the engine's step (held from a unit's first statement to its write, 50 first
-    contacts at once, four statements each, queued for the 40 connections: bench/)."""
+    through the engine's step (held from a unit's first statement to its write, the
+    benchmark's 50 first contacts at once, then four statements each, queued for the 40
+    connections: bench/)."""
 
     def __init__(
         self, pool: asyncpg.Pool, people: PeopleCache, recent: LRUCache[str, Kept]
@@ -344,18 +345,21 @@ class PgTransaction(DeferredWrites):
         self, author: Author, address: Address
     ) -> tuple[int, ConversationState]:
         key, name = (author.platform, author.user_id[:128]), author.display_name[:200]
-        person_id = self.people.get(key, name)
+        known = self.people.get(key, name)
+        # the person's upsert when not known here: with the conversation's read if there is one
+        person = None
+        if known is None:
+            person = {"person_platform": key[0], "external_id": key[1], "display_name": name}
         state = self._take_kept(address)
         if state is None:
-            rows = await self._open(address, None if person_id is not None else (key, name))
-            if person_id is None:
-                person_id = int(rows[0]["person_id"])
-                self.people.learn([(key, name, person_id)])  # an upsert: committed, idempotent
+            rows = await self._open(address, person)
             state = self._opened(rows)
-        elif person_id is None:
-            params = {"person_platform": key[0], "external_id": key[1], "display_name": name}
-            person_id = int((await self._fetch(self._sql["person"], params))[0][0])
-            self.people.learn([(key, name, person_id)])
+        elif person is not None:
+            rows = await self._fetch(self._sql["person"], person)
+        if known is not None:
+            return known, state
+        person_id = int(rows[0]["person_id"])
+        self.people.learn([(key, name, person_id)])  # an upsert: committed, and idempotent
         return person_id, state
 
     async def lock_conversation(self, address: Address) -> ConversationState:
@@ -376,7 +380,7 @@ class PgTransaction(DeferredWrites):
         return state
 
     async def _open(
-        self, address: Address, person: tuple[tuple[str, str], str] | None
+        self, address: Address, person: Mapping[str, Any] | None
     ) -> list[asyncpg.Record]:
         """The conversation's rows from the open statement (see _open_query)."""
         platform, event_id = self._claim or ("", "")
@@ -389,14 +393,9 @@ class PgTransaction(DeferredWrites):
             "state": {},
         }
         sql = self._sql["open"]
-        if person is not None:
-            (person_platform, external_id), name = person
+        if person is not None:  # and the person's upsert (see open_conversation)
             sql = self._sql["open_person"]
-            params |= {
-                "person_platform": person_platform,
-                "external_id": external_id,
-                "display_name": name,
-            }
+            params |= person
         rows = await self._fetch(sql, params)
         if not rows:  # created by another unit after this statement's snapshot: the service
             # runs the unit again, and the statement, with a new snapshot, reads that row
