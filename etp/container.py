@@ -98,7 +98,11 @@ async def build_app(
         await upgrade_async(url)
     engine = create_engine(url)
     # PostgreSQL: the conversation path on raw asyncpg, one statement an event (storage/pgstore)
-    store = await PgEtpStore.connect(url) if engine.dialect.name == "postgresql" else None
+    store = (
+        await PgEtpStore.connect(url, connections=settings.database.etp_store_connections)
+        if engine.dialect.name == "postgresql"
+        else None
+    )
     notifier = RoutingNotifier()
     redis_url = settings.redis.redis_url
     redis = Redis.from_url(redis_url) if redis_url else None

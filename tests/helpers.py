@@ -85,9 +85,9 @@ IDENTIFICATION = [
 ]
 
 
-def settings_for(db_url: str) -> Settings:
+def settings_for(db_url: str, **database: Any) -> Settings:
     settings = Settings()
-    settings.__dict__["database"] = DatabaseSettings(database_url=db_url)
+    settings.__dict__["database"] = DatabaseSettings(database_url=db_url, **database)
     return settings
 
 
@@ -159,8 +159,10 @@ class CollectingNotifier:
                 return
 
 
-async def make_app(db_url: str, *, drafter: DraftWriter | None = None) -> App:
-    return await build_app(settings_for(db_url), drafter=drafter or OfflineDrafter(), migrate=False)
+async def make_app(db_url: str, *, drafter: DraftWriter | None = None, **database: Any) -> App:
+    """The app on `db_url`; `database`: other DatabaseSettings (etp_store_connections=2)."""
+    settings = settings_for(db_url, **database)
+    return await build_app(settings, drafter=drafter or OfflineDrafter(), migrate=False)
 
 
 def make_chat(

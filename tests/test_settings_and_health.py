@@ -46,6 +46,17 @@ def test_allow_lists_parse_comma_separated(monkeypatch: pytest.MonkeyPatch) -> N
     assert access.etp_allowed_slack_teams == {"T1", "T2"}
 
 
+@pytest.mark.parametrize(
+    ("name", "value"), [("ETP_STORE_CONNECTIONS", "0"), ("ETP_RENDER_PROCESSES", "-1")]
+)
+def test_a_count_out_of_range_fails_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=name.lower()):
+        load_settings()
+
+
 def test_env_template_lists_every_setting() -> None:
     from etp import settings as module
 
@@ -61,6 +72,7 @@ def test_env_template_lists_every_setting() -> None:
             module.SlackSettings,
             module.AccessSettings,
             module.ApiSettings,
+            module.DocumentSettings,
             module.ObservabilitySettings,
         )
         for name in cls.model_fields

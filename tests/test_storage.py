@@ -17,6 +17,7 @@ from conversations.ports import AuditEntry, ConcurrentUpdate, StoreUnavailable
 from storage.db import create_engine
 from storage.migrate import downgrade, upgrade
 from storage.models import Base
+from storage.pgstore import APPLICATION_NAME
 from tests.conftest import PG_ADMIN_URL, _admin, need_service
 from tests.helpers import GOOD_ANSWERS, load_etp, make_app, make_chat
 
@@ -214,6 +215,31 @@ async def test_a_first_contact_whose_conversation_another_process_creates_meanwh
         assert await other.fetchval("SELECT count(*) FROM people WHERE external_id = 'u-raced'")
     finally:
         await other.close()
+        await app.close()
+
+
+async def test_many_chats_at_once_are_served_by_the_configured_connections(pg_url: str) -> None:
+    # ETP_STORE_CONNECTIONS bounds what one process opens on PostgreSQL; the events beyond it
+    # wait their turn and are all answered
+    app = await make_app(pg_url, etp_store_connections=2)
+    watcher = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+    try:
+        chats = [make_chat(app, chat_id=f"busy-{n}", user_id=f"u-busy-{n}") for n in range(30)]
+        first = await asyncio.gather(*(chat.say("/start") for chat in chats))
+        created = await asyncio.gather(*(chat.say("/novo Papel A4") for chat in chats))
+        assert all(
+            "Olá, Maria Silva" in chat.texts(r)[0] for chat, r in zip(chats, first, strict=True)
+        )
+        assert all("criado" in chat.texts(r)[0] for chat, r in zip(chats, created, strict=True))
+        assert await watcher.fetchval("SELECT count(*) FROM etps") == 30
+        opened = await watcher.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = $1",
+            APPLICATION_NAME,
+        )
+        assert opened == 2
+    finally:
+        await watcher.close()
         await app.close()
 
 
