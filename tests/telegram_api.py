@@ -243,14 +243,17 @@ class Updates:
 
     def message(
         self,
-        text: str,
+        text: str | None,
         *,
         chat_id: int = 5001,
         user_id: int = 5001,
         first_name: str = "Maria",
         last_name: str | None = "Silva",
         chat_type: str | None = None,
+        **extra: Any,
     ) -> dict[str, Any]:
+        """A message update; `extra`: more of the Message's fields (sender_chat, photo, ...).
+        Text None: a message without text (a photo, a sticker)."""
         user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
         if last_name:
             user["last_name"] = last_name
@@ -265,8 +268,11 @@ class Updates:
             "date": int(time.time()),
             "chat": chat,
             "from": user,
-            "text": text,
+            **extra,
         }
+        if text is None:
+            return {"update_id": self._id(), "message": message}
+        message["text"] = text
         if text.startswith("/"):
             word = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(word)}]

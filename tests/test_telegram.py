@@ -574,6 +574,46 @@ async def test_group_chat_shares_one_etp_and_attributes_each_answer(hook: Webhoo
     assert [c.in_answer for c in hook.api.sent("answerCallbackQuery")] == [True]
 
 
+async def test_anonymous_administrators_write_for_their_own_group_only(hook: Webhook) -> None:
+    # Telegram puts one stand-in account (GroupAnonymousBot) in "from" for the anonymous
+    # administrators of every group; the group they write for is the author
+    stand_in = {"user_id": 1087968824, "first_name": "Group", "last_name": None}
+    group_a, group_b = -100111, -100222
+
+    def on_behalf_of(group: int, title: str) -> dict[str, Any]:
+        chat = {"id": group, "type": "supergroup", "title": title}
+        return {"chat_id": group, "sender_chat": chat, **stand_in}
+
+    await hook.say("/novo Papel A4", **on_behalf_of(group_a, "Compras A"))
+    assert "ETP nº 1 criado" in hook.api.texts(group_a)[-1]
+    await hook.say("/listar", **on_behalf_of(group_b, "Compras B"))
+    assert hook.api.texts(group_b)[-1] == m.LIST_EMPTY
+    await hook.say("/retomar 1", **on_behalf_of(group_b, "Compras B"))
+    assert hook.api.texts(group_b)[-1] == m.RESUME_NOT_FOUND.format(id=1)
+    async with hook.app.engine.connect() as conn:
+        people = (await conn.execute(text("SELECT external_id, display_name FROM people"))).all()
+    assert set(people) == {(str(group_a), "Compras A"), (str(group_b), "Compras B")}
+
+
+async def test_a_channel_post_forwarded_into_its_discussion_group_is_not_an_answer(
+    hook: Webhook,
+) -> None:
+    group = -100333
+    await hook.say("/novo Papel A4", chat_id=group, user_id=11, first_name="Ana")
+    question = hook.api.texts(group)[-1]
+    sent, events = len(hook.api.sent()), await count(hook.app, "audit_events")
+    channel = {"id": -100444, "type": "channel", "title": "Notícias"}
+    forward = {"sender_chat": channel, "is_automatic_forward": True}
+    post = hook.updates.message(
+        "Edital publicado.", chat_id=group, user_id=777000, first_name="Telegram", **forward
+    )
+    assert (await hook.post(post)).status_code == 200
+    assert len(hook.api.sent()) == sent
+    assert await count(hook.app, "audit_events") == events
+    await hook.say("Ministério da Gestão e da Inovação", chat_id=group, user_id=11)
+    assert hook.api.texts(group)[-1] != question  # the real answer still answers the question
+
+
 async def test_strangers_are_refused_politely_and_nothing_about_them_is_stored(
     sqlite_url: str, bot_api: FakeBotApi
 ) -> None:

@@ -18,7 +18,7 @@ from aiogram.methods import (
     SendMessage,
     TelegramMethod,
 )
-from aiogram.types import BotCommand, BufferedInputFile, Chat, User
+from aiogram.types import BotCommand, BufferedInputFile, Chat, Message, User
 
 from bot.telegram.render import MAX_CAPTION, CallbackCodec, coalesce, keyboard, split_text
 from conversations.catalogue import messages as m
@@ -52,6 +52,23 @@ def author_of(user: User) -> Author:
     return Author(CHANNEL, str(user.id), user.full_name)
 
 
+def sender_of(message: Message) -> Author | None:
+    """Who wrote `message`; None when it is nobody's answer.
+
+    An anonymous group administrator, or a member posting as one of their channels, writes on
+    behalf of a chat: Telegram then puts a stand-in account in `from`, the same in every group
+    (GroupAnonymousBot, Channel_Bot). The chat is the author, never the stand-in, or one
+    group's anonymous administrators would own, list and resume another group's ETPs. A channel
+    post that Telegram forwards by itself into the channel's discussion group is nobody's.
+    """
+    if message.is_automatic_forward:
+        return None
+    if message.sender_chat is not None:
+        chat = message.sender_chat
+        return Author(CHANNEL, str(chat.id), chat.full_name or str(chat.id))
+    return author_of(message.from_user) if message.from_user is not None else None
+
+
 def command_menu() -> list[BotCommand]:
     return [BotCommand(command=name, description=text) for name, text in m.COMMAND_MENU]
 
@@ -82,12 +99,12 @@ class TelegramChannel:
         return bool(ids & self.allowed_ids)
 
     def inbound(
-        self, chat: Chat, user: User, text: str, update_id: int, *, kind: str | None = None
+        self, chat: Chat, author: Author, text: str, update_id: int, *, kind: str | None = None
     ) -> Inbound:
-        return Inbound.from_text(address_of(chat), author_of(user), text, str(update_id), kind=kind)
+        return Inbound.from_text(address_of(chat), author, text, str(update_id), kind=kind)
 
-    def start(self, chat: Chat, user: User, update_id: int) -> Inbound:
-        return Inbound(address_of(chat), author_of(user), "start", event_id=str(update_id))
+    def start(self, chat: Chat, author: Author, update_id: int) -> Inbound:
+        return Inbound(address_of(chat), author, "start", event_id=str(update_id))
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """The engine's answer; raises StoreUnavailable when nothing could be committed."""

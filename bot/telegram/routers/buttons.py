@@ -8,7 +8,7 @@ from aiogram import Router
 from aiogram.methods import TelegramMethod
 from aiogram.types import CallbackQuery, Update
 
-from bot.telegram.channel import TelegramChannel
+from bot.telegram.channel import TelegramChannel, author_of
 
 
 async def on_button(
@@ -25,7 +25,8 @@ async def on_button(
     if command is None:
         await channel.button_expired(chat.id)
         return query.answer()
-    inbound = channel.inbound(chat, query.from_user, command, event_update.update_id, kind="action")
+    author = author_of(query.from_user)  # a press always names the person who pressed
+    inbound = channel.inbound(chat, author, command, event_update.update_id, kind="action")
     reply = await channel.respond(chat, inbound)
     # acknowledged after the commit: a redelivered press must not fail on an answered query
     if reply is None:

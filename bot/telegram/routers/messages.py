@@ -8,7 +8,7 @@ from aiogram import Router
 from aiogram.methods import TelegramMethod
 from aiogram.types import Message, Update
 
-from bot.telegram.channel import TelegramChannel
+from bot.telegram.channel import TelegramChannel, sender_of
 
 
 async def has_text(message: Message) -> bool:
@@ -20,10 +20,11 @@ async def has_text(message: Message) -> bool:
 async def on_message(
     message: Message, event_update: Update, channel: TelegramChannel
 ) -> TelegramMethod[Any] | None:
-    if message.from_user is None:
+    author = sender_of(message)
+    if author is None:
         return None
     text = message.text or message.caption or ""
-    inbound = channel.inbound(message.chat, message.from_user, text, event_update.update_id)
+    inbound = channel.inbound(message.chat, author, text, event_update.update_id)
     # the last reply goes back in the webhook's answer when it can (TelegramBot.process)
     return await channel.respond(message.chat, inbound)
 

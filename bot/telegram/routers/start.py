@@ -9,15 +9,16 @@ from aiogram.filters import CommandStart
 from aiogram.methods import TelegramMethod
 from aiogram.types import Message, Update
 
-from bot.telegram.channel import TelegramChannel
+from bot.telegram.channel import TelegramChannel, sender_of
 
 
 async def on_start(
     message: Message, event_update: Update, channel: TelegramChannel
 ) -> TelegramMethod[Any] | None:
-    if message.from_user is None:
+    author = sender_of(message)
+    if author is None:
         return None
-    inbound = channel.start(message.chat, message.from_user, event_update.update_id)
+    inbound = channel.start(message.chat, author, event_update.update_id)
     # the last reply goes back in the webhook's answer when it can (TelegramBot.process)
     return await channel.respond(message.chat, inbound)
 
