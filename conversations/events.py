@@ -55,7 +55,8 @@ COMMAND_NAMES_PT: dict[str, str] = {
     "help": "ajuda",
 }
 
-_COMMAND_LINE = re.compile(r"^/([A-Za-zÀ-ÿ_]+)(?:@\w+)?(?:[ \t]+(.*))?$", re.DOTALL)
+# the argument may start on the next line: "/editar", Enter, then the new text
+_COMMAND_LINE = re.compile(r"^/([A-Za-zÀ-ÿ_]+)(?:@(\w+))?(?:\s+(.*))?$", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +130,13 @@ def parse_command(text: str) -> tuple[str, str] | None:
     if not match:
         return None
     word = match.group(1).lower()
-    return COMMANDS.get(word, word), (match.group(2) or "").strip()
+    return COMMANDS.get(word, word), (match.group(3) or "").strip()
+
+
+def command_addressee(text: str) -> str | None:
+    """'/status@EtpBot' -> 'EtpBot': the bot a command line names, in a group of several bots."""
+    match = _COMMAND_LINE.match(text.strip())
+    return match.group(2) if match else None
 
 
 def is_known_command(name: str | None) -> bool:

@@ -12,7 +12,7 @@ import pytest
 from conversations.catalogue import messages as m
 from conversations.catalogue.sections import IN58_ORDER, MANDATORY, SECTIONS, failed_checks, verdict
 from conversations.drafting import OfflineDrafter
-from conversations.events import parse_command
+from conversations.events import command_addressee, parse_command
 from conversations.ports import DraftContext
 
 CORE = Path(__file__).resolve().parents[1] / "conversations"
@@ -145,6 +145,13 @@ def test_commands_have_english_aliases() -> None:
     for pt, en in pairs.items():
         assert parse_command(f"/{pt} x") == parse_command(f"/{en} x") == (en, "x")
     assert parse_command("/status@EtpBot") == ("status", "")
+    assert command_addressee("/status@EtpBot") == "EtpBot"
+    assert command_addressee("/status agora") is None
+    # the argument on the next lines, as typed on a phone: "/editar", Enter, the new text
+    assert parse_command("/editar\nNovo texto.\n\nSegundo parágrafo.") == (
+        "edit",
+        "Novo texto.\n\nSegundo parágrafo.",
+    )
     assert parse_command("sem barra") is None
 
 

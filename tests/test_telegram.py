@@ -574,6 +574,23 @@ async def test_group_chat_shares_one_etp_and_attributes_each_answer(hook: Webhoo
     assert [c.in_answer for c in hook.api.sent("answerCallbackQuery")] == [True]
 
 
+async def test_a_command_for_another_bot_of_the_group_is_left_to_it(hook: Webhook) -> None:
+    group = -100555
+    ana = {"chat_id": group, "user_id": 11, "first_name": "Ana"}
+    await hook.say("/novo Papel A4", **ana)
+    sent = len(hook.api.sent())
+    await hook.say("/cancelar@OutroBot", **ana)
+    await hook.say("/start@OutroBot", **ana)
+    assert len(hook.api.sent()) == sent
+    await hook.say("/status@ETP_bot", **ana)  # ours (getMe), whatever the case
+    assert "Papel A4" in hook.api.texts(group)[-1]
+
+
+async def test_a_command_with_its_text_on_the_next_line_is_a_command(hook: Webhook) -> None:
+    await hook.say("/novo\nAquisição de papel A4")
+    assert hook.api.texts(5001)[0].startswith("ETP nº 1 criado: Aquisição de papel A4."), hook.api.texts(5001)
+
+
 async def test_anonymous_administrators_write_for_their_own_group_only(hook: Webhook) -> None:
     # Telegram puts one stand-in account (GroupAnonymousBot) in "from" for the anonymous
     # administrators of every group; the group they write for is the author

@@ -98,6 +98,11 @@ class TelegramChannel:
         ids = {user.id if user else None, chat.id if chat else None}
         return bool(ids & self.allowed_ids)
 
+    async def is_me(self, username: str) -> bool:
+        """Whether `username` is this bot's (getMe, asked once)."""
+        me = await self.bot.me()
+        return username.lower() == (me.username or "").lower()
+
     def inbound(
         self, chat: Chat, author: Author, text: str, update_id: int, *, kind: str | None = None
     ) -> Inbound:

@@ -9,6 +9,7 @@ from aiogram.methods import TelegramMethod
 from aiogram.types import Message, Update
 
 from bot.telegram.channel import TelegramChannel, sender_of
+from conversations.events import command_addressee
 
 
 async def has_text(message: Message) -> bool:
@@ -24,6 +25,9 @@ async def on_message(
     if author is None:
         return None
     text = message.text or message.caption or ""
+    addressee = command_addressee(text)
+    if addressee is not None and not await channel.is_me(addressee):
+        return None  # a command for another bot of the group
     inbound = channel.inbound(message.chat, author, text, event_update.update_id)
     # the last reply goes back in the webhook's answer when it can (TelegramBot.process)
     return await channel.respond(message.chat, inbound)
