@@ -588,7 +588,8 @@ async def test_a_command_for_another_bot_of_the_group_is_left_to_it(hook: Webhoo
 
 async def test_a_command_with_its_text_on_the_next_line_is_a_command(hook: Webhook) -> None:
     await hook.say("/novo\nAquisição de papel A4")
-    assert hook.api.texts(5001)[0].startswith("ETP nº 1 criado: Aquisição de papel A4."), hook.api.texts(5001)
+    created = hook.api.texts(5001)[0]
+    assert created.startswith("ETP nº 1 criado: Aquisição de papel A4."), created
 
 
 async def test_anonymous_administrators_write_for_their_own_group_only(hook: Webhook) -> None:
