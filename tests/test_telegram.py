@@ -592,6 +592,28 @@ async def test_a_command_with_its_text_on_the_next_line_is_a_command(hook: Webho
     assert created.startswith("ETP nº 1 criado: Aquisição de papel A4."), created
 
 
+async def test_a_photo_or_an_edit_in_a_private_chat_is_answered_and_changes_nothing(
+    hook: Webhook,
+) -> None:
+    await hook.say("/novo Papel A4")
+    question = hook.api.texts(5001)[-1]
+    events = await count(hook.app, "audit_events")
+    photo = [{"file_id": "f1", "file_unique_id": "u1", "width": 90, "height": 90}]
+    assert (await hook.post(hook.updates.message(None, photo=photo))).status_code == 200
+    assert hook.api.texts(5001)[-1] == m.TEXT_ONLY
+    edit = hook.updates.message("Ministério da Economia", edit_date=1)
+    edit["edited_message"] = edit.pop("message")
+    assert (await hook.post(edit)).status_code == 200
+    assert hook.api.texts(5001)[-1] == m.EDIT_NOT_APPLIED
+    assert await count(hook.app, "audit_events") == events
+    await hook.say("Ministério da Gestão e da Inovação")  # the question still waits for it
+    assert hook.api.texts(5001)[-1] != question
+    # in a group, people share photos among themselves: the bot says nothing
+    group = -100666
+    await hook.post(hook.updates.message(None, chat_id=group, user_id=11, photo=photo))
+    assert hook.api.texts(group) == []
+
+
 async def test_anonymous_administrators_write_for_their_own_group_only(hook: Webhook) -> None:
     # Telegram puts one stand-in account (GroupAnonymousBot) in "from" for the anonymous
     # administrators of every group; the group they write for is the author

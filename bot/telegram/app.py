@@ -19,7 +19,7 @@ from etp.container import App
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 
 class TelegramNotConfigured(RuntimeError):
@@ -31,6 +31,7 @@ def build_dispatcher(channel: TelegramChannel) -> Dispatcher:
     dispatcher = Dispatcher(channel=channel, disable_fsm=True)  # state lives in our database
     access = AccessMiddleware(channel)
     dispatcher.message.outer_middleware(access)
+    dispatcher.edited_message.outer_middleware(access)
     dispatcher.callback_query.outer_middleware(access)
     dispatcher.include_routers(
         start.build_router(), messages.build_router(), buttons.build_router()

@@ -238,10 +238,14 @@ class TelegramChannel:
             await asyncio.wait(set(self._sending))
 
     async def refuse(self, chat_id: int | str) -> None:
-        await self.send(chat_id, [Text(m.ACCESS_DENIED)])
+        await self.notice(chat_id, m.ACCESS_DENIED)
+
+    async def notice(self, chat_id: int | str, text: str) -> None:
+        """A message of the channel's own, outside any conversation."""
+        await self.send(chat_id, [Text(text)])
 
     async def button_expired(self, chat_id: int | str) -> None:
-        await self.send(chat_id, [Text(m.BUTTON_EXPIRED)])
+        await self.notice(chat_id, m.BUTTON_EXPIRED)
 
     async def set_commands(self) -> None:
         await self.bot.set_my_commands(command_menu())

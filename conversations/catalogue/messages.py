@@ -113,6 +113,14 @@ ACCESS_DENIED = (
     "Se precisar de acesso, procure o responsável pelo ETP Express na sua unidade."
 )
 BUTTON_EXPIRED = "Este botão não está mais disponível. Use o comando correspondente ou /ajuda."
+TEXT_ONLY = (
+    "No momento, leio apenas mensagens de texto. Escreva a sua resposta, por favor, "
+    "ou use /ajuda para ver os comandos."
+)
+EDIT_NOT_APPLIED = (
+    "A edição de uma mensagem já enviada não altera o ETP. Para corrigir uma resposta, use "
+    "/voltar e responda novamente; para mudar a minuta, use /editar seguido do novo texto."
+)
 
 # --- buttons -----------------------------------------------------------------------------
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram import Router
+from aiogram.enums import ChatType, ContentType
 from aiogram.methods import TelegramMethod
 from aiogram.types import Message, Update
 
 from bot.telegram.channel import TelegramChannel, sender_of
+from conversations.catalogue import messages as m
 from conversations.events import command_addressee
 
 
@@ -33,8 +35,47 @@ async def on_message(
     return await channel.respond(message.chat, inbound)
 
 
+async def in_private_chat(message: Message) -> bool:
+    return message.chat.type == ChatType.PRIVATE
+
+
+async def on_other_content(message: Message, channel: TelegramChannel) -> None:
+    """A photo, a voice note, a sticker... sent to the bot: it reads text only, and says so
+    (in a group, people share such things among themselves: nothing is said there)."""
+    if message.content_type in USER_CONTENT:
+        await channel.notice(message.chat.id, m.TEXT_ONLY)
+
+
+async def on_edit(message: Message, channel: TelegramChannel) -> None:
+    """An edited message changes nothing already recorded: the user is told how to correct."""
+    await channel.notice(message.chat.id, m.EDIT_NOT_APPLIED)
+
+
+# what a person sends, as opposed to what Telegram reports (a member joined, a pin...)
+USER_CONTENT = frozenset(
+    {
+        ContentType.ANIMATION,
+        ContentType.AUDIO,
+        ContentType.CONTACT,
+        ContentType.DICE,
+        ContentType.DOCUMENT,
+        ContentType.LOCATION,
+        ContentType.PHOTO,
+        ContentType.POLL,
+        ContentType.STICKER,
+        ContentType.STORY,
+        ContentType.VENUE,
+        ContentType.VIDEO,
+        ContentType.VIDEO_NOTE,
+        ContentType.VOICE,
+    }
+)
+
+
 def build_router() -> Router:
     """A fresh router (a Router joins one Dispatcher only)."""
     router = Router(name="messages")
     router.message.register(on_message, has_text)
+    router.message.register(on_other_content, in_private_chat)
+    router.edited_message.register(on_edit, in_private_chat, has_text)
     return router
