@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import admin, health, metrics, telegram
 from api.ratelimit import TokenRateLimiter
@@ -29,22 +30,69 @@ histórico de revisões (textos e autores).
 """
 
 
-class BodyLimit:
-    """Refuses API request bodies over the limit with 413, before anything reads them."""
+# Telegram's and Slack's webhook bodies are a few kilobytes; nothing larger is theirs
+WEBHOOK_MAX_BODY_BYTES = 1_048_576
 
-    def __init__(self, app: ASGIApp, *, limit: int, prefix: str = "/api/") -> None:
+
+class BodyLimit:
+    """Refuses request bodies over a limit with 413, before the app reads them.
+
+    `limits`: (path prefix, bytes), the first matching prefix applies; other paths have none.
+    A declared Content-Length is checked at once; a body sent without one (chunked) is read
+    here up to the limit, then handed to the app as it came.
+    """
+
+    def __init__(self, app: ASGIApp, *, limits: Sequence[tuple[str, int]]) -> None:
         self.app = app
-        self.limit = limit
-        self.prefix = prefix
+        self.limits = tuple(limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
-            length = dict(scope["headers"]).get(b"content-length", b"0")
-            if not length.isdigit() or int(length) > self.limit:
-                detail = m.API_TOO_LARGE.format(limit=self.limit)
-                await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+        limit = self._limit(scope)
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > limit:
+                await self._refuse(limit, scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client left
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._refuse(limit, scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    def _limit(self, scope: Scope) -> int | None:
+        if scope["type"] != "http":
+            return None
+        path: str = scope["path"]
+        return next((limit for prefix, limit in self.limits if path.startswith(prefix)), None)
+
+    @staticmethod
+    async def _refuse(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = m.API_TOO_LARGE.format(limit=limit)
+        await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
 
 
 async def _store_down(_: Request, exc: Exception) -> JSONResponse:
@@ -68,9 +116,21 @@ def create_api(app: App) -> FastAPI:
     }
     for exc_class, handler in handlers.items():
         api.add_exception_handler(exc_class, handler)
-    api.add_middleware(BodyLimit, limit=app.settings.api.etp_api_max_body_bytes)
+    api.add_middleware(
+        BodyLimit,
+        limits=[
+            ("/api/", app.settings.api.etp_api_max_body_bytes),
+            ("/telegram/", WEBHOOK_MAX_BODY_BYTES),
+            ("/slack/", WEBHOOK_MAX_BODY_BYTES),
+        ],
+    )
     api.include_router(health.router)
     api.state.telegram = build_telegram(app) if app.settings.telegram.telegram_bot_token else None
+    if api.state.telegram and app.settings.telegram.telegram_webhook_secret is None:
+        log.warning(
+            "TELEGRAM_WEBHOOK_SECRET is not set: POST /telegram/webhook takes updates from "
+            "anyone who knows its URL"
+        )
     api.include_router(telegram.router)
     slack = app.settings.slack
     if slack.enabled and slack.slack_signing_secret is not None:  # HTTP mode needs the secret

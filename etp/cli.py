@@ -192,6 +192,12 @@ def telegram(
                 raise typer.Exit(2) from exc
             if set_webhook is not None:
                 secret = settings.telegram.telegram_webhook_secret
+                if secret is None:
+                    typer.echo(
+                        "warning: TELEGRAM_WEBHOOK_SECRET is not set, so the webhook takes "
+                        "updates from anyone who knows its URL",
+                        err=True,
+                    )
                 await telegram.set_webhook(
                     set_webhook, secret.get_secret_value() if secret else None
                 )

@@ -5,6 +5,7 @@ Built by `load_settings()`, never at import. Variable names are DESIGN.md's, wit
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import Annotated, Literal
 
@@ -77,6 +78,18 @@ class TelegramSettings(BaseSettings):
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         return _refuse_placeholder(value, "TELEGRAM_*")
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _secret_telegram_accepts(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's rule for setWebhook's secret_token; an empty one would check nothing
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_SECRET must be 1 to 256 characters among A-Z, a-z, 0-9, _ and -"
+            )
+        return value
 
 
 DEFAULT_SLACK_SCOPES = (

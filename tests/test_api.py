@@ -294,6 +294,15 @@ async def test_request_bodies_over_the_limit_are_413(api: Api) -> None:
     assert response.status_code == 413
     assert response.json() == {"detail": "A requisição excede o limite de 65536 bytes."}
 
+    async def chunked() -> AsyncIterator[bytes]:  # no Content-Length to check
+        for _ in range(3):
+            yield b"x" * 30_000
+
+    response = await api.client.request(
+        "GET", "/api/etps", headers=api.auth(api.read), content=chunked()
+    )
+    assert response.status_code == 413
+
 
 async def test_openapi_documents_the_routes_and_the_bearer_scheme(api: Api) -> None:
     schema = (await api.client.get("/openapi.json")).json()

@@ -38,6 +38,15 @@ def test_placeholder_secrets_are_refused(monkeypatch: pytest.MonkeyPatch) -> Non
         TelegramSettings()
 
 
+@pytest.mark.parametrize("secret", ["", "com espaço", "x" * 257])
+def test_a_webhook_secret_telegram_would_refuse_fails_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", secret)
+    with pytest.raises(ValidationError, match="TELEGRAM_WEBHOOK_SECRET must be 1 to 256"):
+        TelegramSettings()
+
+
 def test_allow_lists_parse_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ETP_ALLOWED_TELEGRAM_IDS", "12, 34")
     monkeypatch.setenv("ETP_ALLOWED_SLACK_TEAMS", "T1,T2")

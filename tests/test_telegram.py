@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import socket
 import sys
@@ -322,6 +323,37 @@ async def test_wrong_or_missing_secret_is_401_and_does_nothing(hook: Webhook) ->
         assert response.json()["ok"] is False
     assert hook.api.sent() == []
     assert await count(hook.app, "processed_events") == 0
+
+
+async def test_an_oversized_body_is_413_even_without_a_declared_length(hook: Webhook) -> None:
+    async def chunked(body: bytes) -> AsyncIterator[bytes]:  # no Content-Length: chunked
+        for start in range(0, len(body), 65_536):
+            yield body[start : start + 65_536]
+
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    huge = json.dumps(hook.updates.message("x" * 2_000_000)).encode()
+    response = await hook.client.post("/telegram/webhook", content=chunked(huge), headers=headers)
+    assert response.status_code == 413
+    assert await count(hook.app, "processed_events") == 0
+    update = json.dumps(hook.updates.message("/novo Papel A4")).encode()
+    response = await hook.client.post("/telegram/webhook", content=chunked(update), headers=headers)
+    assert response.status_code == 200  # a chunked body under the limit reaches the route whole
+    await hook.api.webhook_answer(response.json())
+    assert hook.api.texts(5001)[0].startswith("ETP nº 1 criado: Papel A4.")
+
+
+async def test_without_a_secret_the_open_webhook_is_logged_at_start(
+    sqlite_url: str, bot_api: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = await make_app(sqlite_url)
+    configure(app, bot_api)
+    app.settings.telegram.__dict__["telegram_webhook_secret"] = None
+    try:
+        with caplog.at_level(logging.WARNING, logger="api.app"):
+            create_api(app)
+        assert "TELEGRAM_WEBHOOK_SECRET is not set" in caplog.text
+    finally:
+        await app.close()
 
 
 async def test_the_same_update_twice_takes_effect_once(hook: Webhook) -> None:
