@@ -101,6 +101,9 @@ class EtpStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[StoreTransaction]:
         """Open one unit of work."""
 
+    async def prune_events(self, before: datetime) -> int:
+        """Forget the event ids claimed before `before` (see EtpService.forget_events); how many."""
+
 
 class ConversationLock(Protocol):
     """Serialises events for one conversation (an accelerator; the database still checks)."""

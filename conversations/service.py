@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -320,6 +320,16 @@ class EtpService:
             )
             etp.touch()
             ctx.candidate = await tx.save_etp(etp)
+
+    async def forget_events(self, older_than: timedelta) -> int:
+        """Forget the platform event ids claimed more than `older_than` ago; how many.
+
+        A claim only has to outlive the platform's redeliveries (Telegram keeps an update a day,
+        Slack retries within minutes). Kept longer, an id the platform hands out again would be
+        taken for a redelivery: Telegram picks update_ids anew at random after a week without
+        updates, and a pick inside an old range would silently drop every update of it.
+        """
+        return await self.store.prune_events(self.clock.now() - older_than)
 
     async def run_draft(self, request: DraftRequest) -> None:
         """The draft job: write outside any lock, then apply if still awaited, then notify."""

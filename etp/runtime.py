@@ -8,8 +8,10 @@ import gc
 import logging
 import signal
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
+from conversations.ports import StoreUnavailable
 from etp.container import App
 from etp.rendering import ProcessRenderer
 
@@ -23,6 +25,25 @@ log = logging.getLogger(__name__)
 # so collecting less often costs little memory; with these, the collector took half the time
 # and a full collection no longer ran during the benchmark's load (bench/README.md).
 GC_THRESHOLDS = (5_000, 20, 50)
+
+
+# Event ids claimed longer ago than this are forgotten (EtpService.forget_events), hourly.
+EVENT_CLAIMS_KEPT = timedelta(days=2)
+PRUNE_EVERY = 3600.0
+
+
+async def forget_old_events(app: App, *, every: float = PRUNE_EVERY) -> None:
+    """Prune old event claims now and every `every` seconds, until cancelled; a database that
+    is down is tried again next time."""
+    while True:
+        try:
+            pruned = await app.service.forget_events(EVENT_CLAIMS_KEPT)
+        except StoreUnavailable as exc:
+            log.warning("old event ids not pruned (database unavailable): %s", exc)
+        else:
+            if pruned:
+                log.info("forgot %d event ids claimed over %s ago", pruned, EVENT_CLAIMS_KEPT)
+        await asyncio.sleep(every)
 
 
 def register_notifiers(app: App) -> None:
@@ -43,6 +64,7 @@ async def run_with_jobs(
     *,
     worker: bool,
     stop: Callable[[], None] | None = None,
+    prune_every: float = PRUNE_EVERY,
 ) -> None:
     """Run `main`; with REDIS_URL and `worker`, also run draft jobs here until `main` ends.
 
@@ -57,6 +79,8 @@ async def run_with_jobs(
     workers, the pools). Before, nothing took SIGTERM in `etp slack`, and uvicorn raised it
     again once stopped: either way the process died before App.close ran. aiogram's polling
     installs its own handler, which stops polling the same way.
+
+    Meanwhile, event ids claimed over EVENT_CLAIMS_KEPT ago are forgotten, hourly.
     """
     gc.collect()
     gc.freeze()
@@ -84,6 +108,7 @@ async def run_with_jobs(
     # a loop handler runs between callbacks, never inside one; it stays for App.close
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
     jobs_task = None if jobs is None else asyncio.create_task(jobs.async_run(), name="draft-worker")
+    pruning = asyncio.create_task(forget_old_events(app, every=prune_every), name="prune-events")
     try:
         await running
     except asyncio.CancelledError:
@@ -91,6 +116,9 @@ async def run_with_jobs(
         if not stopping or (current is not None and current.cancelling()):
             raise  # cancelled from outside, not stopped by SIGTERM
     finally:
+        pruning.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pruning
         if jobs_task is not None and jobs is not None:
             jobs_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -145,6 +145,11 @@ class ProcessedEvent(Base):
     """Platform event ids already applied (dedupe of redeliveries)."""
 
     __tablename__ = "processed_events"
+    # pruned by age (EtpStore.prune_events); BRIN: a few pages for an append-only table, no
+    # B-tree to keep up on every event's claim (SQLite builds an ordinary index)
+    __table_args__ = (
+        Index("ix_processed_events_created_at", "created_at", postgresql_using="brin"),
+    )
 
     platform: Mapped[str] = mapped_column(String(32), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(200), primary_key=True)

@@ -56,6 +56,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
@@ -311,6 +312,17 @@ _CONNECTION_ERRORS = (
 
 
 APPLICATION_NAME = "etp-express-store"
+
+
+@cache
+def _prune_events() -> Sql:
+    gone = (
+        sa_delete(_events)
+        .where(_events.c.created_at < bindparam("before"))
+        .returning(_events.c.event_id)
+        .cte("gone")
+    )
+    return compile_sql(select(func.count()).select_from(gone))
 
 
 class FairPool:
@@ -587,6 +599,14 @@ class PgEtpStore:
 
     async def close(self) -> None:
         await self.pool.close()
+
+    async def prune_events(self, before: datetime) -> int:
+        try:
+            sql = _prune_events()
+            pruned = await self.pool.fetchval(sql.text, *sql.args({"before": before}))
+        except _CONNECTION_ERRORS as exc:
+            raise StoreUnavailable(str(exc) or exc.__class__.__name__) from exc
+        return int(pruned)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgTransaction]:

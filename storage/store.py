@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     cast,
+    delete,
     func,
     insert,
     or_,
@@ -549,3 +550,13 @@ class SqlEtpStore:
             if _is_connection_error(exc):
                 raise StoreUnavailable(str(exc)) from exc
             raise
+
+    async def prune_events(self, before: datetime) -> int:
+        try:
+            async with self.engine.begin() as conn:
+                result = await conn.execute(delete(_events).where(_events.c.created_at < before))
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise StoreUnavailable(str(exc)) from exc
+            raise
+        return int(result.rowcount or 0)

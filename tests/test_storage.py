@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import uuid
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -14,6 +16,8 @@ from sqlalchemy import inspect, text
 
 from conversations.events import Address, Author, Inbound
 from conversations.ports import AuditEntry, ConcurrentUpdate, StoreUnavailable
+from etp.container import App
+from etp.runtime import run_with_jobs
 from storage.db import create_engine
 from storage.migrate import downgrade, upgrade
 from storage.models import Base
@@ -241,6 +245,57 @@ async def test_many_chats_at_once_are_served_by_the_configured_connections(pg_ur
     finally:
         await watcher.close()
         await app.close()
+
+
+async def test_event_ids_are_forgotten_after_two_days_and_recent_ones_kept(db_url: str) -> None:
+    app = await make_app(db_url)
+    try:
+        chat = make_chat(app)
+        await chat.say("/novo Papel A4", event_id="old")
+        await chat.say("/status", event_id="recent")
+        async with app.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE processed_events SET created_at = :at WHERE event_id = 'old'"),
+                {"at": app.service.clock.now() - timedelta(days=3)},
+            )
+        assert await app.service.forget_events(timedelta(days=2)) == 1
+        async with app.engine.connect() as conn:
+            kept = (await conn.execute(text("SELECT event_id FROM processed_events"))).scalars()
+            assert list(kept) == ["recent"]
+        assert await chat.say("/status", event_id="recent") == []  # still a redelivery
+    finally:
+        await app.close()
+
+
+async def test_long_running_commands_forget_old_event_ids_while_they_run(
+    sqlite_url: str,
+) -> None:
+    app = await make_app(sqlite_url)
+    thresholds = gc.get_threshold()
+    try:
+        await make_chat(app).say("/novo Papel A4", event_id="old")
+        async with app.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE processed_events SET created_at = :at"),
+                {"at": app.service.clock.now() - timedelta(days=3)},
+            )
+
+        async def serving() -> None:  # until the claim is gone, as a channel would run
+            async with asyncio.timeout(10):
+                while await count_claims(app):  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)  # a database state, polled
+
+        await run_with_jobs(app, serving(), worker=False, prune_every=0.05)
+        assert await count_claims(app) == 0
+    finally:
+        gc.unfreeze()  # run_with_jobs froze this test process's objects and slowed its GC
+        gc.set_threshold(*thresholds)
+        await app.close()
+
+
+async def count_claims(app: App) -> int:
+    async with app.engine.connect() as conn:
+        return int((await conn.execute(text("SELECT count(*) FROM processed_events"))).scalar_one())
 
 
 async def test_a_unit_of_work_on_a_stale_version_writes_nothing(pg_url: str) -> None:
