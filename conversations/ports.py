@@ -104,6 +104,9 @@ class EtpStore(Protocol):
     async def prune_events(self, before: datetime) -> int:
         """Forget the event ids claimed before `before` (see EtpService.forget_events); how many."""
 
+    async def move_conversation(self, old: Address, new: Address) -> bool:
+        """The conversation at `old` continues at `new` (see EtpService.move_conversation)."""
+
 
 class ConversationLock(Protocol):
     """Serialises events for one conversation (an accelerator; the database still checks)."""

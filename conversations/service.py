@@ -321,6 +321,16 @@ class EtpService:
             etp.touch()
             ctx.candidate = await tx.save_etp(etp)
 
+    async def move_conversation(self, old: Address, new: Address) -> bool:
+        """A chat's id changed (a Telegram group became a supergroup): its conversation and its
+        shared ETPs continue at `new`. Repeating it does nothing (False: nothing left at `old`,
+        or `new` already has an ETP of its own, which is kept)."""
+        async with self.locks.hold(old.key), self.locks.hold(new.key):
+            moved = await self.store.move_conversation(old, new)
+        if moved:
+            log.info("conversation %s continues at %s", old.key, new.key)
+        return moved
+
     async def forget_events(self, older_than: timedelta) -> int:
         """Forget the platform event ids claimed more than `older_than` ago; how many.
 

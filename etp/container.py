@@ -99,7 +99,7 @@ async def build_app(
     engine = create_engine(url)
     # PostgreSQL: the conversation path on raw asyncpg, one statement an event (storage/pgstore)
     store = (
-        await PgEtpStore.connect(url, connections=settings.database.etp_store_connections)
+        await PgEtpStore.connect(engine, connections=settings.database.etp_store_connections)
         if engine.dialect.name == "postgresql"
         else None
     )

@@ -56,11 +56,10 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy import delete as sa_delete
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
-from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conversations.events import Address, Author
 from conversations.model import ConversationState, Etp, EtpSummary
@@ -77,6 +76,7 @@ from storage.store import (
     _SECTION_FIELDS,
     DeferredWrites,
     PeopleCache,
+    SqlEtpStore,
     _audit,
     _bind,
     _conversation_read,
@@ -312,17 +312,6 @@ _CONNECTION_ERRORS = (
 
 
 APPLICATION_NAME = "etp-express-store"
-
-
-@cache
-def _prune_events() -> Sql:
-    gone = (
-        sa_delete(_events)
-        .where(_events.c.created_at < bindparam("before"))
-        .returning(_events.c.event_id)
-        .cte("gone")
-    )
-    return compile_sql(select(func.count()).select_from(gone))
 
 
 class FairPool:
@@ -563,22 +552,25 @@ class PgTransaction(DeferredWrites):
 class PgEtpStore:
     """The EtpStore port on an asyncpg pool (PostgreSQL only); see the module doc."""
 
-    def __init__(self, pool: FairPool, *, keep: int = 5_000) -> None:
+    def __init__(self, pool: FairPool, rare: SqlEtpStore, *, keep: int = 5_000) -> None:
         self.pool = pool
+        self.rare = rare  # operations off the conversation path, on SQLAlchemy
         self.people = PeopleCache()
         self.recent: LRUCache[str, Kept] = LRUCache(maxsize=keep)
 
     @classmethod
-    async def connect(cls, url: str, *, connections: int = 8) -> PgEtpStore:
-        """A pool of `connections` for a SQLAlchemy-style URL; connects lazily, so a database
-        that is down at start-up fails the first event (StoreUnavailable), not the start.
+    async def connect(cls, engine: AsyncEngine, *, connections: int = 8) -> PgEtpStore:
+        """A pool of `connections` to `engine`'s database (the rest goes through `engine`);
+        connects lazily, so a database that is down at start-up fails the first event
+        (StoreUnavailable), not the start.
 
         A few connections serve many chats: a statement holds one for its round trip only.
         With 50 busy chats, 8 connections (fewer PostgreSQL processes at work) cost PostgreSQL
         about 30 % less CPU per update than 40 did, and the p99 of an update fell by about
         15 % (bench/README.md).
         """
-        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        url = engine.url.set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
         pool = asyncpg.create_pool(
             dsn,
             min_size=0,
@@ -595,18 +587,19 @@ class PgEtpStore:
             reset=_no_reset,
         )
         await pool
-        return cls(FairPool(pool, connections))
+        return cls(FairPool(pool, connections), SqlEtpStore(engine))
 
     async def close(self) -> None:
         await self.pool.close()
 
     async def prune_events(self, before: datetime) -> int:
-        try:
-            sql = _prune_events()
-            pruned = await self.pool.fetchval(sql.text, *sql.args({"before": before}))
-        except _CONNECTION_ERRORS as exc:
-            raise StoreUnavailable(str(exc) or exc.__class__.__name__) from exc
-        return int(pruned)
+        return await self.rare.prune_events(before)
+
+    async def move_conversation(self, old: Address, new: Address) -> bool:
+        moved = await self.rare.move_conversation(old, new)
+        for address in (old, new):  # their next events read afresh
+            self.recent.pop(address.key, None)
+        return moved
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgTransaction]:

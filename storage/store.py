@@ -552,11 +552,61 @@ class SqlEtpStore:
             raise
 
     async def prune_events(self, before: datetime) -> int:
+        async with self._begin() as conn:
+            result = await conn.execute(delete(_events).where(_events.c.created_at < before))
+        return int(result.rowcount or 0)
+
+    async def move_conversation(self, old: Address, new: Address) -> bool:
+        """The conversation at `old` continues at `new` (the chat's id changed), its shared ETPs
+        with it; False when there was nothing to move, or `new` already has an ETP of its own."""
+        async with self._begin() as conn:
+            moving = await _conversation_at(conn, old)
+            if moving is None:
+                return False
+            there = await _conversation_at(conn, new)
+            if there is None:
+                values = {"chat_id": new.chat_id, "thread_id": new.thread_id}
+                await conn.execute(_bump(moving.id).values(**values))
+            elif there.etp_id is None:  # a first contact at the new id, before the move
+                carried = {"etp_id": moving.etp_id, "state": moving.state}
+                await conn.execute(_bump(there.id).values(**carried))
+                await conn.execute(_bump(moving.id).values(etp_id=None, state={}))
+            else:
+                return False
+            await conn.execute(
+                update(_etps)
+                .where(_etps.c.shared_key == old.key)
+                .values(shared_key=new.key, updated_at=func.now())  # kept copies go stale
+            )
+        return True
+
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction of its own, for the rare operations outside a unit of work."""
         try:
             async with self.engine.begin() as conn:
-                result = await conn.execute(delete(_events).where(_events.c.created_at < before))
+                yield conn
         except Exception as exc:
             if _is_connection_error(exc):
                 raise StoreUnavailable(str(exc)) from exc
             raise
-        return int(result.rowcount or 0)
+
+
+async def _conversation_at(conn: AsyncConnection, address: Address) -> Any:
+    query = select(_conversations).where(
+        _conversations.c.channel == address.channel,
+        _conversations.c.chat_id == address.chat_id,
+        _conversations.c.thread_id == address.thread_id,
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return (await conn.execute(query)).first()
+
+
+def _bump(conversation_id: int) -> Any:
+    """An update of a conversation that kept copies of it will not miss (a new version)."""
+    return (
+        update(_conversations)
+        .where(_conversations.c.id == conversation_id)
+        .values(version=_conversations.c.version + 1, updated_at=func.now())
+    )

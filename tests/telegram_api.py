@@ -69,6 +69,7 @@ class FakeBotApi:
         self.updates: list[dict[str, Any]] = []
         self.failures: dict[str, list[int]] = {}
         self.delays: dict[str, float] = {}  # seconds a method takes to arrive (a slow network)
+        self.migrated: dict[str, int] = {}  # a group's id -> the supergroup it became
         self._message_id = 0
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -170,6 +171,18 @@ class FakeBotApi:
                     "error_code": 429,
                     "description": f"Too Many Requests: retry after {after}",
                     "parameters": {"retry_after": after},
+                },
+            )
+        if call.chat_id in self.migrated:  # as Telegram answers a call to an upgraded group
+            call.status = 400
+            await self._record(call)
+            return _answer(
+                400,
+                {
+                    "ok": False,
+                    "error_code": 400,
+                    "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                    "parameters": {"migrate_to_chat_id": self.migrated[call.chat_id]},
                 },
             )
         if method == "getUpdates":

@@ -23,7 +23,7 @@ from storage.migrate import downgrade, upgrade
 from storage.models import Base
 from storage.pgstore import APPLICATION_NAME
 from tests.conftest import PG_ADMIN_URL, _admin, need_service
-from tests.helpers import GOOD_ANSWERS, load_etp, make_app, make_chat
+from tests.helpers import GOOD_ANSWERS, IDENTIFICATION, load_etp, make_app, make_chat
 
 
 def _diff(sync_conn: object) -> list[object]:
@@ -244,6 +244,32 @@ async def test_many_chats_at_once_are_served_by_the_configured_connections(pg_ur
         assert opened == 2
     finally:
         await watcher.close()
+        await app.close()
+
+
+async def test_a_conversation_moved_to_its_chat_s_new_id_continues_there(db_url: str) -> None:
+    app = await make_app(db_url)
+    try:
+        old, new, other = (Address("test", f"g-{n}", "", shared=True) for n in range(3))
+        before = make_chat(app, chat_id=old.chat_id, shared=True)
+        await before.say("/novo Papel A4")
+        await before.say(IDENTIFICATION[0])
+        asked = before.last_text()
+        after = make_chat(app, chat_id=new.chat_id, shared=True, user_id="u2", name="Bruno")
+        await after.say("/start")  # someone wrote at the new id before the news of the move
+        assert await app.service.move_conversation(old, new)
+        assert not await app.service.move_conversation(old, new)  # the news again: nothing
+        await after.say(IDENTIFICATION[1])  # the answer to the question asked at the old id
+        assert after.last_text() != asked
+        await after.say("/listar")
+        assert "nº 1 — Papel A4" in after.last_text()  # shared with the group at its new id
+        # a destination with an ETP of its own keeps it
+        third = make_chat(app, chat_id=other.chat_id, shared=True)
+        await third.say("/novo Outro objeto")
+        assert not await app.service.move_conversation(other, new)
+        await after.say("/status")
+        assert "Papel A4" in after.last_text()
+    finally:
         await app.close()
 
 

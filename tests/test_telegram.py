@@ -686,6 +686,51 @@ async def test_a_channel_post_forwarded_into_its_discussion_group_is_not_an_answ
     assert hook.api.texts(group)[-1] != question  # the real answer still answers the question
 
 
+async def test_a_group_that_becomes_a_supergroup_keeps_its_etp(
+    sqlite_url: str, bot_api: FakeBotApi
+) -> None:
+    # Telegram gives the supergroup a new id and says so in both chats; the ETP, its place in
+    # the questions and the group's admission (listed by id) continue there
+    old, new = -4001, -1009001
+    app = await make_app(sqlite_url)
+    configure(app, bot_api, allowed=frozenset({old}))
+    hook, client = await open_webhook(app, bot_api)
+    try:
+        ana = {"user_id": 11, "first_name": "Ana", "last_name": "Souza", "chat_type": "group"}
+        await hook.say("/novo Papel A4", chat_id=old, **ana)
+        await hook.say(IDENTIFICATION[0], chat_id=old, **ana)
+        question = hook.api.texts(old)[-1]
+        upgraded = hook.updates.message(None, chat_id=old, migrate_to_chat_id=new, **ana)
+        assert (await hook.post(upgraded)).status_code == 200
+        ana["chat_type"] = "supergroup"
+        first = hook.updates.message(None, chat_id=new, migrate_from_chat_id=old, **ana)
+        assert (await hook.post(first)).status_code == 200  # the same news again: nothing more
+        bruno = {"chat_id": new, "user_id": 22, "first_name": "Bruno", "last_name": None}
+        await hook.say("/status", **bruno)
+        assert "Papel A4" in hook.api.texts(new)[-1]
+        await hook.say(IDENTIFICATION[1], **bruno)  # answers the question asked in the group
+        assert hook.api.texts(new)[-1] not in (question, m.ACCESS_DENIED)
+        await hook.say("/listar", **bruno)
+        assert "nº 1 — Papel A4" in hook.api.texts(new)[-1]
+        assert m.ACCESS_DENIED not in hook.api.texts(new)
+    finally:
+        await client.aclose()
+        await app.close()
+
+
+async def test_a_reply_to_a_group_that_became_a_supergroup_reaches_it_there(
+    hook: Webhook,
+) -> None:
+    old, new = -4002, -1009002
+    ana = {"user_id": 11, "first_name": "Ana", "chat_type": "group"}
+    await hook.say("/novo Papel A4", chat_id=old, **ana)
+    hook.api.migrated[str(old)] = new  # upgraded before this update's reply left
+    await hook.say(IDENTIFICATION[0], chat_id=old, **ana)
+    assert hook.api.texts(new), "the reply reached the supergroup"
+    await hook.say("/status", chat_id=new, **ana)
+    assert "Papel A4" in hook.api.texts(new)[-1]
+
+
 async def test_strangers_are_refused_politely_and_nothing_about_them_is_stored(
     sqlite_url: str, bot_api: FakeBotApi
 ) -> None:

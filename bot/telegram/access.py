@@ -28,7 +28,9 @@ class AccessMiddleware(BaseMiddleware):
     ) -> Any:
         user: User | None = data.get("event_from_user")
         chat: Chat | None = data.get("event_chat")
-        if self.channel.allows(user, chat):
+        # a supergroup's first message says which group it was: admitted as that group was
+        was = event.migrate_from_chat_id if isinstance(event, Message) else None
+        if self.channel.allows(user, chat, was=was):
             return await handler(event, data)
         if isinstance(event, CallbackQuery):
             with suppress(TelegramAPIError):

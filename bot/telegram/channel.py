@@ -10,7 +10,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.enums import ChatAction, ChatType
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramMigrateToChat
 from aiogram.methods import (
     AnswerCallbackQuery,
     SendChatAction,
@@ -46,6 +46,10 @@ def answers_in_webhook(chat: Chat) -> bool:
 def address_of(chat: Chat) -> Address:
     """One conversation per chat; a group or supergroup is a shared conversation."""
     return Address(CHANNEL, str(chat.id), "", shared=chat.type != ChatType.PRIVATE)
+
+
+def group_address(chat_id: int) -> Address:
+    return Address(CHANNEL, str(chat_id), "", shared=True)
 
 
 def author_of(user: User) -> Author:
@@ -91,12 +95,26 @@ class TelegramChannel:
         self._order = MemoryLocks()
         self._sending: set[asyncio.Task[Any]] = set()
 
-    def allows(self, user: User | None, chat: Chat | None) -> bool:
-        """Open when no allow-list is set; else the user (or the whole chat) must be listed."""
+    def allows(self, user: User | None, chat: Chat | None, *, was: int | None = None) -> bool:
+        """Open when no allow-list is set; else the user (or the whole chat) must be listed.
+        `was`: the chat's id before it became a supergroup."""
         if not self.allowed_ids:
             return True
-        ids = {user.id if user else None, chat.id if chat else None}
+        ids = {user.id if user else None, chat.id if chat else None, was}
         return bool(ids & self.allowed_ids)
+
+    async def moved(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became supergroup `new_chat_id`: its conversation and shared ETPs move there,
+        and so does its place in the allow-list, for this process (the operator is told)."""
+        if old_chat_id in self.allowed_ids and new_chat_id not in self.allowed_ids:
+            self.allowed_ids = self.allowed_ids | {new_chat_id}
+            log.warning(
+                "Telegram group %s is now supergroup %s: add %s to ETP_ALLOWED_TELEGRAM_IDS",
+                old_chat_id,
+                new_chat_id,
+                new_chat_id,
+            )
+        await self.service.move_conversation(group_address(old_chat_id), group_address(new_chat_id))
 
     async def is_me(self, username: str) -> bool:
         """Whether `username` is this bot's (getMe, asked once)."""
@@ -198,10 +216,19 @@ class TelegramChannel:
                 return None  # the chat refuses messages: the rest would fail the same way
         return last
 
-    async def send_call(self, call: TelegramMethod[Any]) -> bool:
-        """One call through the Bot API (paced, flood control waited out); False if refused."""
+    async def send_call(self, call: TelegramMethod[Any], *, moved: bool = False) -> bool:
+        """One call through the Bot API (paced, flood control waited out); False if refused.
+        A group that became a supergroup gets it at its new id, and its conversation moves."""
         try:
             await self.bot(call)
+        except TelegramMigrateToChat as exc:
+            old = getattr(call, "chat_id", None)
+            if moved or not isinstance(old, int | str):
+                log.warning("Telegram refused a reply: %s", exc)
+                return False
+            await self.moved(int(old), exc.migrate_to_chat_id)
+            there = call.model_copy(update={"chat_id": exc.migrate_to_chat_id})
+            return await self.send_call(there, moved=True)
         except TelegramAPIError as exc:
             chat_id = getattr(call, "chat_id", "")
             log.warning("Telegram refused a reply to chat %s: %s", chat_id, exc)

@@ -35,6 +35,19 @@ async def on_message(
     return await channel.respond(message.chat, inbound)
 
 
+async def is_migration(message: Message) -> bool:
+    return message.migrate_to_chat_id is not None or message.migrate_from_chat_id is not None
+
+
+async def on_migration(message: Message, channel: TelegramChannel) -> None:
+    """A group became a supergroup: Telegram gives it a new id and says so in both chats
+    (either may come first, or alone); its conversation and shared ETPs continue there."""
+    if message.migrate_to_chat_id is not None:
+        await channel.moved(message.chat.id, message.migrate_to_chat_id)
+    elif message.migrate_from_chat_id is not None:
+        await channel.moved(message.migrate_from_chat_id, message.chat.id)
+
+
 async def in_private_chat(message: Message) -> bool:
     return message.chat.type == ChatType.PRIVATE
 
@@ -75,6 +88,7 @@ USER_CONTENT = frozenset(
 def build_router() -> Router:
     """A fresh router (a Router joins one Dispatcher only)."""
     router = Router(name="messages")
+    router.message.register(on_migration, is_migration)
     router.message.register(on_message, has_text)
     router.message.register(on_other_content, in_private_chat)
     router.edited_message.register(on_edit, in_private_chat, has_text)
