@@ -41,6 +41,9 @@ class ConsoleChannel:
     async def notify(self, address: Address, replies: Sequence[Reply]) -> None:
         self.render(replies)
 
+    async def still_drafting(self, address: Address) -> None:
+        """The console said "Redigindo…" when the draft started; nothing more to show."""
+
     def render(self, replies: Sequence[Reply]) -> None:
         for reply in replies:
             if isinstance(reply, Text):

@@ -169,6 +169,10 @@ class Notifier(Protocol):
     async def notify(self, address: Address, replies: Sequence[Reply]) -> None:
         """Send the replies to the conversation."""
 
+    async def still_drafting(self, address: Address) -> None:
+        """Show the conversation that a late reply is still being written (Telegram's "typing"
+        lasts 5 s); a channel without such a sign does nothing."""
+
 
 class DraftQueue(Protocol):
     """Runs draft jobs away from the inbound event: in-process, or on a worker queue."""

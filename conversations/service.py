@@ -154,6 +154,7 @@ class EtpService:
         retry_wait: float = 0.5,
         observer: Observer | None = None,
         renderer: DocumentRenderer | None = None,
+        working_every: float = 4.0,
     ) -> None:
         self.store = store
         self.drafter = drafter
@@ -170,6 +171,7 @@ class EtpService:
         self.retry_wait = retry_wait
         self.observer: Observer = observer or NullObserver()
         self.renderer: DocumentRenderer = renderer or InlineRenderer()
+        self.working_every = working_every  # Telegram shows "typing" for 5 s
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Process one event; the replies are for the author. Raises StoreUnavailable."""
@@ -350,7 +352,9 @@ class EtpService:
         entry = etp.section(request.section)
         if entry.draft_attempt != request.attempt or entry.status != "drafting":
             return
-        draft = await self._write(build_context(etp, request.section, request.attempt))
+        draft = await self._write_showing(
+            request, build_context(etp, request.section, request.attempt)
+        )
         for attempt in range(CONFLICT_ATTEMPTS):
             try:
                 async with self.locks.hold(request.address.key):
@@ -363,6 +367,20 @@ class EtpService:
             return
         if replies:
             await self.notifier.notify(request.address, replies)
+
+    async def _write_showing(self, request: DraftRequest, context: DraftContext) -> Draft | None:
+        """`_write`, while the conversation is shown every `working_every` seconds that the
+        draft is still being written (a sign that fails is logged; the draft goes on)."""
+        writing = asyncio.ensure_future(self._write(context))
+        try:
+            while not (await asyncio.wait({writing}, timeout=self.working_every))[0]:
+                try:
+                    await self.notifier.still_drafting(request.address)
+                except Exception:
+                    log.warning("could not show %s a draft in progress", request.address.key)
+            return writing.result()
+        finally:
+            writing.cancel()  # the job itself was cancelled: so is the drafting
 
     async def _write(self, context: DraftContext) -> Draft | None:
         """Draft with retries; after the last failure, the fallback drafter (if any) writes it."""

@@ -47,6 +47,11 @@ class RoutingNotifier:
             return
         await notifier.notify(address, replies)
 
+    async def still_drafting(self, address: Address) -> None:
+        notifier = self._channels.get(address.channel)
+        if notifier is not None:
+            await notifier.still_drafting(address)
+
 
 def build_drafter(settings: Settings) -> DraftWriter:
     if settings.llm.provider == "openai":

@@ -11,7 +11,7 @@ from typing import Any
 from conversations.drafting import OfflineDrafter
 from conversations.events import Address, Author, Inbound
 from conversations.model import Etp
-from conversations.ports import DraftWriter
+from conversations.ports import Draft, DraftContext, DraftWriter
 from conversations.replies import Document, DraftingStarted, Reply, Text
 from conversations.service import EtpService, InProcessDraftQueue
 from etp.container import App, build_app
@@ -148,6 +148,20 @@ class Chat:
             await self.say("/aceitar")
 
 
+class SlowDrafter:
+    """A drafter that takes `seconds`, like a slow LLM (so its drafts are jobs)."""
+
+    name = "slow"
+    inline = False
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def write(self, context: DraftContext) -> Draft:
+        await asyncio.sleep(self.seconds)
+        return Draft(f"Minuta lenta da seção {context.section}.", self.name)
+
+
 class CollectingNotifier:
     def __init__(self, chats: list[Chat]) -> None:
         self.chats = chats
@@ -157,6 +171,9 @@ class CollectingNotifier:
             if chat.address == address:
                 chat.received.extend(replies)
                 return
+
+    async def still_drafting(self, address: Address) -> None:
+        """Nothing to show: a test chat reads its replies, not signs of work."""
 
 
 async def make_app(db_url: str, *, drafter: DraftWriter | None = None, **database: Any) -> App:

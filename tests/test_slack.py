@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable
 from urllib.parse import parse_qs
@@ -16,11 +15,10 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from bot.slack.app import build_slack
 from bot.slack.blocks import MAX_BLOCKS, SECTION_LIMIT, form_view, text_messages
 from conversations.drafting import OfflineDrafter
-from conversations.ports import Draft, DraftContext
 from conversations.replies import Button, Text, TextRequest
 from etp.container import build_app
 from etp.settings import SlackSettings
-from tests.helpers import GOOD_ANSWERS, IDENTIFICATION, settings_for
+from tests.helpers import GOOD_ANSWERS, IDENTIFICATION, SlowDrafter, settings_for
 from tests.slack_bot import CLIENT_ID, RunningBot, running_bot
 from tests.slack_fake import FORM, FakeSlackApi, Posted, Workspace
 
@@ -293,21 +291,10 @@ async def test_a_mention_in_the_channel_starts_an_etp_in_a_thread(bot: RunningBo
 # --- acknowledgement within 3 seconds while a slow draft is written ----------------------
 
 
-class SlowDrafter:
-    """A drafter that takes 10 seconds, like a slow LLM."""
-
-    name = "slow"
-    inline = False
-
-    async def write(self, context: DraftContext) -> Draft:
-        await asyncio.sleep(10)
-        return Draft(f"Minuta lenta da seção {context.section}.", self.name)
-
-
 async def test_every_request_is_acknowledged_quickly_while_a_draft_takes_10_seconds(
     sqlite_url: str, slack_api: FakeSlackApi
 ) -> None:
-    async with running_bot(sqlite_url, slack_api, drafter=SlowDrafter()) as bot:
+    async with running_bot(sqlite_url, slack_api, drafter=SlowDrafter(10)) as bot:
         took: list[float] = []
 
         async def timed(request: Awaitable[httpx.Response]) -> None:

@@ -30,7 +30,13 @@ from conversations.replies import Button, Document, DraftingStarted, Text
 from etp.container import App
 from etp.settings import AccessSettings, TelegramSettings
 from tests.conftest import need_service
-from tests.helpers import GOOD_ANSWERS, IDENTIFICATION, make_app, wait_until_stopped
+from tests.helpers import (
+    GOOD_ANSWERS,
+    IDENTIFICATION,
+    SlowDrafter,
+    make_app,
+    wait_until_stopped,
+)
 from tests.telegram_api import TOKEN, FakeBotApi, Updates
 
 SECRET = "hook-secret-4f1c2a"
@@ -245,6 +251,30 @@ async def test_a_job_draft_shows_typing_then_arrives_through_the_notifier(
         assert calls.index(hook.api.sent("sendChatAction", 5001)[0]) < calls.index(draft)
         await hook.press(m.BTN_ACCEPT)
         assert "Seção 2 de 13" in hook.api.texts(5001)[-1]
+    finally:
+        await client.aclose()
+        await app.close()
+
+
+async def test_typing_shows_for_as_long_as_a_slow_draft_is_written(
+    sqlite_url: str, bot_api: FakeBotApi
+) -> None:
+    app = await make_app(sqlite_url, drafter=SlowDrafter(0.5))
+    app.service.working_every = 0.1  # Telegram shows "typing" for 5 s; every 4 s in service
+    configure(app, bot_api)
+    hook, client = await open_webhook(app, bot_api)
+    try:
+        await hook.say("/novo Aquisição de papel A4")
+        for line in IDENTIFICATION:
+            await hook.say(line)
+        for answer in GOOD_ANSWERS[1]:
+            await hook.say(answer)
+        typing = hook.api.sent("sendChatAction", 5001)
+        assert len(typing) >= 4  # at the start, then again and again while it was written
+        assert {c.params["action"] for c in typing} == {"typing"}
+        draft = hook.api.last_with_buttons(5001)
+        assert "Minuta lenta da seção 1." in draft.text
+        assert max(hook.api.calls.index(c) for c in typing) < hook.api.calls.index(draft)
     finally:
         await client.aclose()
         await app.close()

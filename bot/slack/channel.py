@@ -251,6 +251,9 @@ class SlackChannel:
             replies = [Text(m.BUSY_RETRY)]
         await self.render(client, place, replies, trigger_id=trigger_id, private_to=private_to)
 
+    async def still_drafting(self, address: Address) -> None:
+        """Slack has no "typing" for bots: the "Redigindo…" message already says it."""
+
     async def notify(self, address: Address, replies: Sequence[Reply]) -> None:
         """Late replies (finished drafts) for a Slack conversation."""
         place = Place.of(address)

@@ -161,6 +161,10 @@ class TelegramChannel:
         before notifying, so the two locks are never taken in opposite orders."""
         return self._order.hold(str(chat_id))
 
+    async def still_drafting(self, address: Address) -> None:
+        """ "typing" again while a draft is still being written (Telegram shows it for 5 s)."""
+        await self.send_call(SendChatAction(chat_id=address.chat_id, action=ChatAction.TYPING))
+
     async def notify(self, address: Address, replies: Sequence[Reply]) -> None:
         """Late replies (a finished draft) for a conversation of this channel."""
         async with self.in_order(address.chat_id):
