@@ -67,7 +67,7 @@ class FakeBotApi:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.updates: list[dict[str, Any]] = []
-        self.failures: dict[str, list[int]] = {}
+        self.failures: dict[str, list[tuple[int, int]]] = {}  # (status, retry_after) to come
         self.delays: dict[str, float] = {}  # seconds a method takes to arrive (a slow network)
         self.migrated: dict[str, int] = {}  # a group's id -> the supergroup it became
         self._message_id = 0
@@ -95,9 +95,9 @@ class FakeBotApi:
 
     # --- what tests tell it -------------------------------------------------------------
 
-    def fail_next(self, method: str, *, retry_after: int = 1) -> None:
-        """Answer the next call of `method` with 429 Too Many Requests."""
-        self.failures.setdefault(method, []).append(retry_after)
+    def fail_next(self, method: str, *, retry_after: int = 1, status: int = 429) -> None:
+        """Answer the next call of `method` with 429 Too Many Requests, or another error."""
+        self.failures.setdefault(method, []).append((status, retry_after))
 
     async def push_update(self, update: dict[str, Any]) -> None:
         async with self._changed:
@@ -159,20 +159,17 @@ class FakeBotApi:
             if isinstance(value, str) and value.startswith("attach://"):
                 files[key] = files.pop(value.removeprefix("attach://"))
         call = Call(method, params, files)
-        retry = self.failures.get(method)
-        if retry:
-            call.status = 429
-            after = retry.pop(0)
+        failing = self.failures.get(method)
+        if failing:
+            call.status, after = failing.pop(0)
             await self._record(call)
-            return _answer(
-                429,
-                {
-                    "ok": False,
-                    "error_code": 429,
-                    "description": f"Too Many Requests: retry after {after}",
-                    "parameters": {"retry_after": after},
-                },
-            )
+            error: dict[str, Any] = {"ok": False, "error_code": call.status}
+            if call.status == 429:
+                error["description"] = f"Too Many Requests: retry after {after}"
+                error["parameters"] = {"retry_after": after}
+            else:
+                error["description"] = _DESCRIPTIONS.get(call.status, "Internal Server Error")
+            return _answer(call.status, error)
         if call.chat_id in self.migrated:  # as Telegram answers a call to an upgraded group
             call.status = 400
             await self._record(call)
@@ -235,6 +232,13 @@ class FakeBotApi:
                 message["text"] = call.text
             return message
         return True
+
+
+_DESCRIPTIONS = {
+    400: "Bad Request: message text is empty",
+    403: "Forbidden: bot was blocked by the user",
+    502: "Bad Gateway",
+}
 
 
 def _answer(status: int, body: dict[str, Any]) -> web.Response:

@@ -456,6 +456,46 @@ async def test_bot_api_429_is_waited_out_and_the_message_delivered_once(hook: We
     assert "Portaria" in attempts[1].text  # the next question of the identification
 
 
+async def test_a_telegram_server_error_is_retried_and_the_message_delivered_once(
+    hook: Webhook,
+) -> None:
+    await at_the_team_question(hook)
+    before = len(hook.api.calls)
+    hook.api.fail_next("sendMessage", status=502)
+    await hook.press(m.BTN_TEAM_DONE, **TEAM)
+    attempts = [c for c in hook.api.calls[before:] if c.method == "sendMessage"]
+    assert [c.status for c in attempts] == [502, 200]
+    assert "Portaria" in attempts[1].text
+
+
+async def long_draft_ahead(hook: Webhook) -> None:
+    """A private chat where the next answer brings a draft too long for one message."""
+    await hook.say("/novo Papel")
+    for line in IDENTIFICATION:
+        await hook.say(line)
+    for i in (1, 2):
+        await hook.say(f"Parágrafo longo da necessidade número {i}. " * 60)
+
+
+async def test_a_message_telegram_refuses_does_not_hold_back_the_rest(hook: Webhook) -> None:
+    await long_draft_ahead(hook)
+    hook.api.fail_next("sendMessage", status=400)  # the draft's first part
+    await hook.say("Parágrafo longo da necessidade número 3. " * 60)
+    assert "Minuta:" not in " ".join(hook.api.texts())  # that part was lost
+    last = hook.api.last_with_buttons(5001)  # the rest arrived: the last part, with its buttons
+    assert "necessidade número 3" in last.text
+    assert m.BTN_ACCEPT in dict(last.buttons)
+
+
+async def test_a_chat_that_blocked_the_bot_gets_nothing_more_of_the_reply(hook: Webhook) -> None:
+    await long_draft_ahead(hook)
+    before = len(hook.api.calls)
+    hook.api.fail_next("sendMessage", status=403)
+    response = await hook.say("Parágrafo longo da necessidade número 3. " * 60)
+    assert response.json() == {"ok": True}  # nothing left for the answer to carry
+    assert [c.status for c in hook.api.calls[before:]] == [403]
+
+
 async def test_endless_flood_control_gives_up_after_four_attempts(hook: Webhook) -> None:
     await at_the_team_question(hook)
     before = len(hook.api.calls)

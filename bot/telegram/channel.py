@@ -10,7 +10,12 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.enums import ChatAction, ChatType
-from aiogram.exceptions import TelegramAPIError, TelegramMigrateToChat
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNotFound,
+)
 from aiogram.methods import (
     AnswerCallbackQuery,
     SendChatAction,
@@ -217,12 +222,14 @@ class TelegramChannel:
         last = calls.pop() if answer and calls and answerable(calls[-1]) else None
         for call in calls:
             if not await self.send_call(call):
-                return None  # the chat refuses messages: the rest would fail the same way
+                return None  # the chat refuses the bot: the rest would fail the same way
         return last
 
     async def send_call(self, call: TelegramMethod[Any], *, moved: bool = False) -> bool:
-        """One call through the Bot API (paced, flood control waited out); False if refused.
-        A group that became a supergroup gets it at its new id, and its conversation moves."""
+        """One call through the Bot API (paced; flood control and Telegram's 5xx waited out).
+        False when the chat refuses the bot (blocked, removed); a call refused for itself is
+        logged and the chat takes the next. A group that became a supergroup gets the call at
+        its new id, and its conversation moves there."""
         try:
             await self.bot(call)
         except TelegramMigrateToChat as exc:
@@ -233,10 +240,13 @@ class TelegramChannel:
             await self.moved(int(old), exc.migrate_to_chat_id)
             there = call.model_copy(update={"chat_id": exc.migrate_to_chat_id})
             return await self.send_call(there, moved=True)
-        except TelegramAPIError as exc:
-            chat_id = getattr(call, "chat_id", "")
-            log.warning("Telegram refused a reply to chat %s: %s", chat_id, exc)
+        except (TelegramForbiddenError, TelegramNotFound) as exc:
+            log.warning("chat %s refuses the bot: %s", getattr(call, "chat_id", ""), exc)
             return False
+        except TelegramAPIError as exc:
+            log.warning(
+                "Telegram refused a reply to chat %s: %s", getattr(call, "chat_id", ""), exc
+            )
         return True
 
     def acknowledge(self, query_id: str) -> None:

@@ -14,7 +14,7 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.exceptions import TelegramRetryAfter, TelegramServerError
 from aiogram.methods import (
     AnswerCallbackQuery,
     CopyMessage,
@@ -66,12 +66,14 @@ _RESPONSE_MODELS = tuple(
 PACED = (SendMessage, SendDocument, SendPhoto, CopyMessage, ForwardMessage, EditMessageText)
 
 
-def _log_wait(method: TelegramMethod[Any], seconds: float) -> None:
-    log.warning("Bot API flood control on %s; waiting %.0f s", type(method).__name__, seconds)
+def _log_wait(method: TelegramMethod[Any], seconds: float, exc: BaseException | None) -> None:
+    why = "flood control" if isinstance(exc, TelegramRetryAfter) else "server error"
+    log.warning("Bot API %s on %s; waiting %.0f s", why, type(method).__name__, seconds)
 
 
 class RetryAfterMiddleware(BaseRequestMiddleware):
-    """Waits out Bot API 429 answers (their retry_after) and tries again, a bounded number of times."""
+    """Waits out Bot API 429 answers (their retry_after) and tries again, a bounded number of
+    times; a 5xx (Telegram's own trouble) likewise, after 1, 2, 4... seconds."""
 
     def __init__(self, *, attempts: int = 4, max_wait: float = 60.0) -> None:
         self.attempts = attempts
@@ -79,11 +81,19 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        return float(exc.retry_after) if isinstance(exc, TelegramRetryAfter) else 1.0
+        return self._wait_after(exc, state.attempt_number + 1)  # the first try came before
+
+    @staticmethod
+    def _wait_after(exc: BaseException | None, attempt: int) -> float:
+        if isinstance(exc, TelegramRetryAfter):
+            return float(exc.retry_after)
+        return float(2 ** (attempt - 1))
 
     def _retryable(self, exc: BaseException) -> bool:
         # a flood wait longer than we are willing to hold a request is not waited out
-        return isinstance(exc, TelegramRetryAfter) and exc.retry_after <= self.max_wait
+        if isinstance(exc, TelegramRetryAfter):
+            return exc.retry_after <= self.max_wait
+        return isinstance(exc, TelegramServerError)
 
     async def __call__(
         self,
@@ -91,19 +101,22 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        try:  # the common case costs one call; the retry machinery only after a 429
+        try:  # the common case costs one call; the retry machinery only after a failure
             return await make_request(bot, method)
-        except TelegramRetryAfter as exc:
+        except (TelegramRetryAfter, TelegramServerError) as exc:
             if not self._retryable(exc) or self.attempts < 2:
                 raise
-            first_wait = float(exc.retry_after)
-        _log_wait(method, first_wait)
+            failed: BaseException = exc
+        first_wait = self._wait_after(failed, 1)
+        _log_wait(method, first_wait, failed)
         await asyncio.sleep(first_wait)
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self.attempts - 1),
             wait=self._wait,
             retry=retry_if_exception(self._retryable),
-            before_sleep=lambda state: _log_wait(method, state.upcoming_sleep),
+            before_sleep=lambda state: _log_wait(
+                method, state.upcoming_sleep, state.outcome.exception() if state.outcome else None
+            ),
             reraise=True,
         ):
             with attempt:
