@@ -88,8 +88,8 @@ USER_CONTENT = frozenset(
 def build_router() -> Router:
     """A fresh router (a Router joins one Dispatcher only)."""
     router = Router(name="messages")
+    router.message.register(on_message, has_text)  # first: nearly every update is one
     router.message.register(on_migration, is_migration)
-    router.message.register(on_message, has_text)
     router.message.register(on_other_content, in_private_chat)
     router.edited_message.register(on_edit, in_private_chat, has_text)
     return router
