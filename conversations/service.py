@@ -154,7 +154,7 @@ class EtpService:
         retry_wait: float = 0.5,
         observer: Observer | None = None,
         renderer: DocumentRenderer | None = None,
-        working_every: float = 4.0,
+        still_drafting_every: float = 4.0,
     ) -> None:
         self.store = store
         self.drafter = drafter
@@ -171,7 +171,7 @@ class EtpService:
         self.retry_wait = retry_wait
         self.observer: Observer = observer or NullObserver()
         self.renderer: DocumentRenderer = renderer or InlineRenderer()
-        self.working_every = working_every  # Telegram shows "typing" for 5 s
+        self.still_drafting_every = still_drafting_every  # Telegram shows "typing" for 5 s
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Process one event; the replies are for the author. Raises StoreUnavailable."""
@@ -369,11 +369,11 @@ class EtpService:
             await self.notifier.notify(request.address, replies)
 
     async def _write_showing(self, request: DraftRequest, context: DraftContext) -> Draft | None:
-        """`_write`, while the conversation is shown every `working_every` seconds that the
+        """`_write`, while the conversation is shown every `still_drafting_every` seconds that the
         draft is still being written (a sign that fails is logged; the draft goes on)."""
         writing = asyncio.ensure_future(self._write(context))
         try:
-            while not (await asyncio.wait({writing}, timeout=self.working_every))[0]:
+            while not (await asyncio.wait({writing}, timeout=self.still_drafting_every))[0]:
                 try:
                     await self.notifier.still_drafting(request.address)
                 except Exception:

@@ -28,7 +28,7 @@ class DatabaseSettings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./etp.db"
     # PostgreSQL connections the conversation store runs its statements on; more statements
     # than that wait their turn, first come first served (bench/README.md: 8 answered 50 busy
-    # chats with a third less of PostgreSQL's CPU and a lower p99 than 40)
+    # chats with about 30 % less of PostgreSQL's CPU and a lower p99 than 40)
     etp_store_connections: int = Field(default=8, ge=1, le=100)
 
 

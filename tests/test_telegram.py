@@ -260,7 +260,7 @@ async def test_typing_shows_for_as_long_as_a_slow_draft_is_written(
     sqlite_url: str, bot_api: FakeBotApi
 ) -> None:
     app = await make_app(sqlite_url, drafter=SlowDrafter(0.5))
-    app.service.working_every = 0.1  # Telegram shows "typing" for 5 s; every 4 s in service
+    app.service.still_drafting_every = 0.1  # Telegram shows "typing" for 5 s; every 4 s in service
     configure(app, bot_api)
     hook, client = await open_webhook(app, bot_api)
     try:
