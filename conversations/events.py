@@ -98,6 +98,7 @@ class Inbound:
     args: str = ""
     event_id: str | None = None
     meta: dict[str, str] = field(default_factory=dict)
+    context: str = ""  # a pressed button's context (Button.context)
 
     @staticmethod
     def from_text(
@@ -107,11 +108,14 @@ class Inbound:
         event_id: str | None = None,
         *,
         kind: str | None = None,
+        context: str = "",
     ) -> Inbound:
         """Classify typed text: a line starting with '/' is a command, anything else text."""
         parsed = parse_command(text)
         if parsed is None:
-            return Inbound(address, author, kind or "text", text=text, event_id=event_id)
+            return Inbound(
+                address, author, kind or "text", text=text, event_id=event_id, context=context
+            )
         name, args = parsed
         return Inbound(
             address,
@@ -121,6 +125,7 @@ class Inbound:
             command=name,
             args=args,
             event_id=event_id,
+            context=context,
         )
 
 

@@ -108,6 +108,11 @@ def _parse_int(text: str) -> int | None:
     return int(text) if text.isdigit() and len(text) < 10 else None
 
 
+def draft_ref(entry: SectionEntry) -> str:
+    """Which draft of which section a button is about: "3.2" (section III, second draft)."""
+    return f"{entry.number}.{entry.draft_attempt}"
+
+
 def section_header(spec: SectionSpec) -> str:
     return m.SECTION_HEADER.format(n=spec.number, title=spec.title)
 
@@ -309,6 +314,7 @@ class Flow:
 
     def _cmd_accept(self, args: str) -> None:
         etp = self._require_etp()
+        self._refuse_stale_press(etp)
         if self.conv.step == "ident" and self.conv.field == "equipe":
             if not etp.identification.equipe:
                 raise InputError(m.IDENT_TEAM_EMPTY)
@@ -336,6 +342,7 @@ class Flow:
 
     def _cmd_redo(self, args: str) -> None:
         etp = self._require_etp()
+        self._refuse_stale_press(etp)
         if self.conv.step != "section" or self.conv.section is None:
             raise InputError(m.REDO_NOTHING)
         entry = etp.section(self.conv.section)
@@ -344,6 +351,16 @@ class Flow:
             self._enter_section(entry.number)
             return
         self._start_draft(entry.number, complement=False)
+
+    def _refuse_stale_press(self, etp: Etp) -> None:
+        """A press on a button about a draft that is no longer the current one (an old message,
+        or a second member of a group pressing late) changes nothing."""
+        context = self.ctx.inbound.context
+        if not context:
+            return
+        number = self.conv.section if self.conv.step == "section" else None
+        if number is None or context != draft_ref(etp.section(number)):
+            raise InputError(m.BUTTON_STALE)
 
     def _cmd_edit(self, args: str) -> None:
         etp = self._require_etp()
@@ -682,12 +699,13 @@ class Flow:
                 expects_text=True,
             )
         elif conv.mode == "drafting":
-            self.out.say(f"{header}\n{m.DRAFT_IN_PROGRESS}", Button(m.BTN_REDO, "/refazer"))
+            redo = Button(m.BTN_REDO, "/refazer", draft_ref(entry))
+            self.out.say(f"{header}\n{m.DRAFT_IN_PROGRESS}", redo)
         elif conv.mode == "review":
             review = (
-                Button(m.BTN_ACCEPT, "/aceitar"),
+                Button(m.BTN_ACCEPT, "/aceitar", draft_ref(entry)),
                 Button(m.BTN_EDIT, "/editar"),
-                Button(m.BTN_REDO, "/refazer"),
+                Button(m.BTN_REDO, "/refazer", draft_ref(entry)),
             )
             if entry.draft:
                 self.out.say(m.DRAFT_READY.format(header=header, text=entry.draft), *review, *skip)
@@ -700,7 +718,8 @@ class Flow:
                     *review,
                 )
             else:
-                self.out.say(f"{header}\n{m.DRAFT_FAILED}", Button(m.BTN_REDO, "/refazer"), *skip)
+                redo = Button(m.BTN_REDO, "/refazer", draft_ref(entry))
+                self.out.say(f"{header}\n{m.DRAFT_FAILED}", redo, *skip)
         else:
             if entry.status == "skipped":
                 author = entry.justified_by.name if entry.justified_by else "—"
@@ -752,7 +771,7 @@ def apply_draft(
         return [
             Text(
                 f"{header}\n{m.DRAFT_FAILED}",
-                (Button(m.BTN_REDO, "/refazer"), *skip),
+                (Button(m.BTN_REDO, "/refazer", draft_ref(entry)), *skip),
                 replaces=request.job_id,
             )
         ]
@@ -762,9 +781,9 @@ def apply_draft(
     if draft.note:
         text = f"{draft.note}\n{text}"
     buttons = (
-        Button(m.BTN_ACCEPT, "/aceitar"),
+        Button(m.BTN_ACCEPT, "/aceitar", draft_ref(entry)),
         Button(m.BTN_EDIT, "/editar"),
-        Button(m.BTN_REDO, "/refazer"),
+        Button(m.BTN_REDO, "/refazer", draft_ref(entry)),
         *skip,
     )
     if not here:

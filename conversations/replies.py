@@ -11,10 +11,30 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """A choice; `command` is the command line it stands for, e.g. '/exportar docx'."""
+    """A choice; `command` is the command line it stands for, e.g. '/exportar docx'.
+
+    `context` says what the choice is about (which draft: "3.2"). A channel that can carry it
+    unseen hands it back with the press, and the engine refuses a press on a message whose
+    subject has moved on (an old "Aceitar" would otherwise accept the draft now current).
+    """
 
     label: str
     command: str
+    context: str = ""
+
+
+CONTEXT_MARK = "|"  # no command the engine offers has one
+
+
+def button_value(button: Button) -> str:
+    """A button as one string for a platform's payload: its command, then any context."""
+    return f"{button.command}{CONTEXT_MARK}{button.context}" if button.context else button.command
+
+
+def from_button_value(value: str) -> tuple[str, str]:
+    """The (command, context) of a button_value."""
+    command, _, context = value.partition(CONTEXT_MARK)
+    return command, context
 
 
 @dataclass(frozen=True, slots=True)

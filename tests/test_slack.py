@@ -14,6 +14,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.slack.app import build_slack
 from bot.slack.blocks import MAX_BLOCKS, SECTION_LIMIT, form_view, text_messages
+from conversations.catalogue import messages as m
 from conversations.drafting import OfflineDrafter
 from conversations.replies import Button, Text, TextRequest
 from etp.container import build_app
@@ -116,6 +117,23 @@ async def test_two_users_finish_one_etp_in_a_thread_and_both_sign_the_export(
     signed = [line for line in text.splitlines() if "Elaborado por" in line]
     assert len(signed) >= 13
     assert all("Maria Silva" in line and "João Souza" in line for line in signed[1:14])
+
+
+async def test_a_late_press_on_an_older_draft_accepts_nothing(bot: RunningBot) -> None:
+    # two members look at section I's draft; one accepts it and the team drafts section II;
+    # the other's late "Aceitar" on section I's message must not accept section II's draft
+    thread = await start_etp(bot)
+    await identify(bot, thread)
+    await answer(bot, thread, 1, first_user="U1")
+    old = bot.api.with_button(CHANNEL, thread, "Aceitar")
+    await press(bot, "U1", thread, "Aceitar")
+    await answer(bot, thread, 2, first_user="U1")
+    response = await bot.workspace.press("U2", old, "Aceitar")
+    assert response.status_code == 200
+    await bot.settle()
+    assert bot.api.bodies(CHANNEL, thread)[-1] == m.BUTTON_STALE
+    await press(bot, "U2", thread, "Aceitar")  # the current draft's button still works
+    assert "Seção II aceita." in bot.api.bodies(CHANNEL, thread)[-2]
 
 
 async def test_edit_through_the_modal_replaces_the_draft_and_names_the_editor(

@@ -676,6 +676,22 @@ async def test_group_chat_shares_one_etp_and_attributes_each_answer(hook: Webhoo
     assert [c.in_answer for c in hook.api.sent("answerCallbackQuery")] == [True]
 
 
+async def test_a_press_on_an_older_draft_s_button_accepts_nothing(hook: Webhook) -> None:
+    await hook.say("/novo Papel A4")
+    for line in IDENTIFICATION:
+        await hook.say(line)
+    for answer in GOOD_ANSWERS[1]:
+        await hook.say(answer)
+    old = dict(hook.api.last_with_buttons(5001).buttons)[m.BTN_ACCEPT]
+    await hook.press(m.BTN_ACCEPT)
+    for answer in GOOD_ANSWERS[2]:
+        await hook.say(answer)
+    assert (await hook.post(hook.updates.press(old))).status_code == 200
+    assert hook.api.texts(5001)[-1] == m.BUTTON_STALE
+    await hook.press(m.BTN_ACCEPT)  # the button of the draft now current
+    assert "Seção II aceita." in hook.api.texts(5001)[-1]
+
+
 async def test_a_command_for_another_bot_of_the_group_is_left_to_it(hook: Webhook) -> None:
     group = -100555
     ana = {"chat_id": group, "user_id": 11, "first_name": "Ana"}

@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.blocks import ACTION_PREFIX
 from bot.slack.channel import Place, SlackChannel
+from conversations.replies import from_button_value
 
 
 def register(app: AsyncApp, channel: SlackChannel) -> None:
@@ -33,14 +34,16 @@ def register(app: AsyncApp, channel: SlackChannel) -> None:
                 client, team, user["id"], user.get("name") or user.get("username", "")
             )
             trigger = body["trigger_id"]
+            command, button = from_button_value(action.get("value", ""))
             await channel.command(
                 client,
                 Place.at(team, channel_id, thread),
                 user["id"],
                 author,
-                action.get("value", ""),
+                command,
                 event_id=f"act:{trigger}",
                 key=trigger,
                 kind="action",
                 trigger_id=trigger,
+                context=button,
             )

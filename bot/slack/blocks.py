@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conversations.catalogue import messages as m
-from conversations.replies import Button, Text, TextRequest
+from conversations.replies import Button, Text, TextRequest, button_value
 
 SECTION_LIMIT = 3000  # characters in a section block's text
 MAX_BLOCKS = 50  # blocks in one message
@@ -61,7 +61,7 @@ def button_elements(buttons: tuple[Button, ...]) -> list[Block]:
             "type": "button",
             "text": {"type": "plain_text", "text": b.label[:BUTTON_LABEL_LIMIT]},
             "action_id": f"{ACTION_PREFIX}{i}",
-            "value": b.command[:BUTTON_VALUE_LIMIT],
+            "value": button_value(b)[:BUTTON_VALUE_LIMIT],
         }
         for i, b in enumerate(buttons[:MAX_BUTTONS])
     ]

@@ -209,8 +209,10 @@ class SlackChannel:
         key: str,
         kind: str | None = None,
         trigger_id: str | None = None,
+        context: str = "",
     ) -> None:
-        """A command line (or text) from a slash command, a mention or a button, routed."""
+        """A command line (or text) from a slash command, a mention or a button (`context`:
+        the button's), routed."""
         if place.outside_thread:
             parsed = parse_command(line)
             name = parsed[0] if parsed else "new"
@@ -227,7 +229,14 @@ class SlackChannel:
                 await self._post(client, place, plain_message(hint), private_to=user)
                 return
         await self.handle(
-            client, place, author, line, event_id=event_id, kind=kind, trigger_id=trigger_id
+            client,
+            place,
+            author,
+            line,
+            event_id=event_id,
+            kind=kind,
+            trigger_id=trigger_id,
+            context=context,
         )
 
     async def handle(
@@ -241,9 +250,12 @@ class SlackChannel:
         kind: str | None = None,
         trigger_id: str | None = None,
         private_to: str | None = None,
+        context: str = "",
     ) -> None:
         """Hand one event to the engine and render its replies where it happened."""
-        inbound = Inbound.from_text(place.address, author, line, event_id, kind=kind)
+        inbound = Inbound.from_text(
+            place.address, author, line, event_id, kind=kind, context=context
+        )
         try:
             replies = await self.service.handle(inbound)
         except StoreUnavailable:

@@ -127,9 +127,18 @@ class TelegramChannel:
         return username.lower() == (me.username or "").lower()
 
     def inbound(
-        self, chat: Chat, author: Author, text: str, update_id: int, *, kind: str | None = None
+        self,
+        chat: Chat,
+        author: Author,
+        text: str,
+        update_id: int,
+        *,
+        kind: str | None = None,
+        context: str = "",
     ) -> Inbound:
-        return Inbound.from_text(address_of(chat), author, text, str(update_id), kind=kind)
+        return Inbound.from_text(
+            address_of(chat), author, text, str(update_id), kind=kind, context=context
+        )
 
     def start(self, chat: Chat, author: Author, update_id: int) -> Inbound:
         return Inbound(address_of(chat), author, "start", event_id=str(update_id))

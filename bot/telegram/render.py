@@ -8,7 +8,14 @@ from dataclasses import replace
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from conversations.replies import Button, DraftingStarted, Reply, Text
+from conversations.replies import (
+    Button,
+    DraftingStarted,
+    Reply,
+    Text,
+    button_value,
+    from_button_value,
+)
 
 MAX_MESSAGE = 4096  # Telegram's limit for one message's text (characters)
 MAX_CAPTION = 1024
@@ -71,7 +78,8 @@ def _cut(text: str, limit: int, separator: str) -> list[str]:
 
 
 class CallbackCodec:
-    """Button commands as callback_data: as they are when they fit in 64 bytes, else a token.
+    """Buttons as callback_data (their button_value, "/aceitar|3.2"): as they are when they fit
+    in 64 bytes, else a token.
 
     Every command the engine offers fits; the token map is a safety net held by this process.
     """
@@ -98,13 +106,21 @@ class CallbackCodec:
             return self._commands.get(data)
         return data
 
+    def button_data(self, button: Button) -> str:
+        return self.encode(button_value(button))
+
+    def pressed(self, data: str | None) -> tuple[str, str] | None:
+        """(command, context) of a pressed button, or None when its token is unknown here."""
+        decoded = self.decode(data)
+        return None if decoded is None else from_button_value(decoded)
+
 
 def keyboard(buttons: Sequence[Button], codec: CallbackCodec) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
     row_list = [
         [
-            InlineKeyboardButton(text=b.label, callback_data=codec.encode(b.command))
+            InlineKeyboardButton(text=b.label, callback_data=codec.button_data(b))
             for b in buttons[i : i + BUTTONS_PER_ROW]
         ]
         for i in range(0, len(buttons), BUTTONS_PER_ROW)

@@ -113,6 +113,10 @@ ACCESS_DENIED = (
     "Se precisar de acesso, procure o responsável pelo ETP Express na sua unidade."
 )
 BUTTON_EXPIRED = "Este botão não está mais disponível. Use o comando correspondente ou /ajuda."
+BUTTON_STALE = (
+    "Este botão refere-se a uma minuta que não é mais a atual; nada foi alterado. Use os botões "
+    "da mensagem mais recente ou /status."
+)
 TEXT_ONLY = (
     "No momento, leio apenas mensagens de texto. Escreva a sua resposta, por favor, "
     "ou use /ajuda para ver os comandos."

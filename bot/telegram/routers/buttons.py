@@ -21,12 +21,15 @@ async def on_button(
     if query.message is None:  # a button on an inline-mode message: not ours
         return None
     chat = query.message.chat
-    command = channel.codec.decode(query.data)
-    if command is None:
+    pressed = channel.codec.pressed(query.data)
+    if pressed is None:
         await channel.button_expired(chat.id)
         return query.answer()
+    command, context = pressed
     author = author_of(query.from_user)  # a press always names the person who pressed
-    inbound = channel.inbound(chat, author, command, event_update.update_id, kind="action")
+    inbound = channel.inbound(
+        chat, author, command, event_update.update_id, kind="action", context=context
+    )
     reply = await channel.respond(chat, inbound)
     # acknowledged after the commit: a redelivered press must not fail on an answered query
     if reply is None:
