@@ -538,18 +538,11 @@ class SqlEtpStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
-        try:
-            async with self.engine.begin() as conn:
-                tx = SqlTransaction(conn, self.people)
-                yield tx
-                await tx.flush()
-            self.people.learn(tx.learned)
-        except ConcurrentUpdate:
-            raise
-        except Exception as exc:
-            if _is_connection_error(exc):
-                raise StoreUnavailable(str(exc)) from exc
-            raise
+        async with self._begin() as conn:
+            tx = SqlTransaction(conn, self.people)
+            yield tx
+            await tx.flush()
+        self.people.learn(tx.learned)
 
     async def prune_events(self, before: datetime) -> int:
         async with self._begin() as conn:
@@ -582,7 +575,7 @@ class SqlEtpStore:
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction of its own, for the rare operations outside a unit of work."""
+        """One database transaction; a connection that failed is StoreUnavailable."""
         try:
             async with self.engine.begin() as conn:
                 yield conn
