@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
 from conversations.drafting import OfflineDrafter
 from conversations.events import Address, Author, Inbound
 from conversations.model import Etp
@@ -174,6 +176,12 @@ class CollectingNotifier:
 
     async def still_drafting(self, address: Address) -> None:
         """Nothing to show: a test chat reads its replies, not signs of work."""
+
+
+async def count(app: App, table: str) -> int:
+    """Rows in `table` of the app's database."""
+    async with app.engine.connect() as conn:
+        return int((await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
 
 
 async def make_app(db_url: str, *, drafter: DraftWriter | None = None, **database: Any) -> App:

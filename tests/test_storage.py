@@ -23,7 +23,7 @@ from storage.migrate import downgrade, upgrade
 from storage.models import Base
 from storage.pgstore import APPLICATION_NAME
 from tests.conftest import PG_ADMIN_URL, _admin, need_service
-from tests.helpers import GOOD_ANSWERS, IDENTIFICATION, load_etp, make_app, make_chat
+from tests.helpers import GOOD_ANSWERS, IDENTIFICATION, count, load_etp, make_app, make_chat
 
 
 def _diff(sync_conn: object) -> list[object]:
@@ -279,11 +279,7 @@ async def test_event_ids_are_forgotten_after_two_days_and_recent_ones_kept(db_ur
         chat = make_chat(app)
         await chat.say("/novo Papel A4", event_id="old")
         await chat.say("/status", event_id="recent")
-        async with app.engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE processed_events SET created_at = :at WHERE event_id = 'old'"),
-                {"at": app.service.clock.now() - timedelta(days=3)},
-            )
+        await claimed_days_ago(app, "old", 3)
         assert await app.service.forget_events(timedelta(days=2)) == 1
         async with app.engine.connect() as conn:
             kept = (await conn.execute(text("SELECT event_id FROM processed_events"))).scalars()
@@ -300,28 +296,28 @@ async def test_long_running_commands_forget_old_event_ids_while_they_run(
     thresholds = gc.get_threshold()
     try:
         await make_chat(app).say("/novo Papel A4", event_id="old")
-        async with app.engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE processed_events SET created_at = :at"),
-                {"at": app.service.clock.now() - timedelta(days=3)},
-            )
+        await claimed_days_ago(app, "old", 3)
 
         async def serving() -> None:  # until the claim is gone, as a channel would run
             async with asyncio.timeout(10):
-                while await count_claims(app):  # noqa: ASYNC110
+                while await count(app, "processed_events"):  # noqa: ASYNC110
                     await asyncio.sleep(0.01)  # a database state, polled
 
         await run_with_jobs(app, serving(), worker=False, prune_every=0.05)
-        assert await count_claims(app) == 0
+        assert await count(app, "processed_events") == 0
     finally:
         gc.unfreeze()  # run_with_jobs froze this test process's objects and slowed its GC
         gc.set_threshold(*thresholds)
         await app.close()
 
 
-async def count_claims(app: App) -> int:
-    async with app.engine.connect() as conn:
-        return int((await conn.execute(text("SELECT count(*) FROM processed_events"))).scalar_one())
+async def claimed_days_ago(app: App, event_id: str, days: int) -> None:
+    """Make the claim of `event_id` as old as `days`."""
+    async with app.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE processed_events SET created_at = :at WHERE event_id = :event_id"),
+            {"at": app.service.clock.now() - timedelta(days=days), "event_id": event_id},
+        )
 
 
 async def test_a_unit_of_work_on_a_stale_version_writes_nothing(pg_url: str) -> None:

@@ -34,6 +34,7 @@ from tests.helpers import (
     GOOD_ANSWERS,
     IDENTIFICATION,
     SlowDrafter,
+    count,
     make_app,
     wait_until_stopped,
 )
@@ -102,6 +103,12 @@ class Webhook:
         assert response.status_code == 200, response.text
         return response
 
+    async def new_etp(self, title: str, **who: Any) -> None:
+        """`/novo title`, then its identification answered whole (the team closed)."""
+        await self.say(f"/novo {title}", **who)
+        for line in IDENTIFICATION:
+            await self.say(line, **who)
+
     async def press(self, label: str, *, chat_id: int = 5001, **who: Any) -> httpx.Response:
         """Press the button called `label` on the latest keyboard in that chat."""
         buttons = dict(self.api.last_with_buttons(chat_id).buttons)
@@ -127,11 +134,6 @@ async def hook(db_url: str, bot_api: FakeBotApi) -> AsyncIterator[Webhook]:
     finally:
         await client.aclose()
         await app.close()
-
-
-async def count(app: App, table: str) -> int:
-    async with app.engine.connect() as conn:
-        return int((await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
 
 
 # --- a whole ETP ---------------------------------------------------------------------------
@@ -232,9 +234,7 @@ async def test_a_job_draft_shows_typing_then_arrives_through_the_notifier(
     configure(app, bot_api)
     hook, client = await open_webhook(app, bot_api)
     try:
-        await hook.say("/novo Aquisição de papel A4")
-        for line in IDENTIFICATION:
-            await hook.say(line)
+        await hook.new_etp("Aquisição de papel A4")
         *first, last = GOOD_ANSWERS[1]
         for answer in first:
             await hook.say(answer)
@@ -264,9 +264,7 @@ async def test_typing_shows_for_as_long_as_a_slow_draft_is_written(
     configure(app, bot_api)
     hook, client = await open_webhook(app, bot_api)
     try:
-        await hook.say("/novo Aquisição de papel A4")
-        for line in IDENTIFICATION:
-            await hook.say(line)
+        await hook.new_etp("Aquisição de papel A4")
         for answer in GOOD_ANSWERS[1]:
             await hook.say(answer)
         typing = hook.api.sent("sendChatAction", 5001)
@@ -470,9 +468,7 @@ async def test_a_telegram_server_error_is_retried_and_the_message_delivered_once
 
 async def long_draft_ahead(hook: Webhook) -> None:
     """A private chat where the next answer brings a draft too long for one message."""
-    await hook.say("/novo Papel")
-    for line in IDENTIFICATION:
-        await hook.say(line)
+    await hook.new_etp("Papel")
     for i in (1, 2):
         await hook.say(f"Parágrafo longo da necessidade número {i}. " * 60)
 
@@ -609,9 +605,7 @@ async def test_a_slow_update_sends_its_reply_through_the_bot_api(hook: Webhook) 
 
 
 async def test_a_reply_longer_than_telegram_allows_is_split_at_paragraphs(hook: Webhook) -> None:
-    await hook.say("/novo Papel")
-    for line in IDENTIFICATION:
-        await hook.say(line)
+    await hook.new_etp("Papel")
     long_answers = [f"Parágrafo longo da necessidade número {i}. " * 60 for i in range(1, 4)]
     for answer in long_answers:
         await hook.say(answer)
@@ -655,9 +649,7 @@ async def test_group_chat_shares_one_etp_and_attributes_each_answer(hook: Webhoo
     group = -1001234
     ana = {"chat_id": group, "user_id": 11, "first_name": "Ana", "last_name": "Souza"}
     bruno = {"chat_id": group, "user_id": 22, "first_name": "Bruno", "last_name": None}
-    await hook.say("/novo Papel A4", **ana)
-    for line in IDENTIFICATION:
-        await hook.say(line, **ana)
+    await hook.new_etp("Papel A4", **ana)
     await hook.say(GOOD_ANSWERS[1][0], **ana)
     await hook.say(GOOD_ANSWERS[1][1], **bruno)
     await hook.say(GOOD_ANSWERS[1][2], **ana)
@@ -677,9 +669,7 @@ async def test_group_chat_shares_one_etp_and_attributes_each_answer(hook: Webhoo
 
 
 async def test_a_press_on_an_older_draft_s_button_accepts_nothing(hook: Webhook) -> None:
-    await hook.say("/novo Papel A4")
-    for line in IDENTIFICATION:
-        await hook.say(line)
+    await hook.new_etp("Papel A4")
     for answer in GOOD_ANSWERS[1]:
         await hook.say(answer)
     old = dict(hook.api.last_with_buttons(5001).buttons)[m.BTN_ACCEPT]
