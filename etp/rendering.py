@@ -1,8 +1,8 @@
 """Rendering documents in worker processes, so that a DOCX or a PDF never stalls the event loop.
 
-A DOCX takes 30-80 ms of CPU and a PDF 70-150 ms (bench/render.py). On the event loop, every
-other chat waited that long; in a thread, the render kept the GIL and the loop lost 5 ms at each
-switch (bench/README.md). A process has its own interpreter: the loop only waits for the answer.
+A render takes tens of milliseconds of CPU. On the event loop, every other chat would wait that
+long; in a thread, the render holds the GIL and the loop loses time at each switch. A process has
+its own interpreter: the loop only waits for the answer (figures in bench/README.md).
 """
 
 from __future__ import annotations

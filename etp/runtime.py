@@ -17,13 +17,11 @@ from etp.rendering import ProcessRenderer
 
 log = logging.getLogger(__name__)
 
-# Python's defaults (700, 10, 10) collect after every 700 new container objects: under load
-# `etp serve` ran a young collection every few milliseconds, a middle one (~4 ms) every ~70 ms
-# and a full one (~15 ms: the conversations and ETPs kept in memory, the prepared statements)
-# every ~0.7 s, each pause added to every request in flight: 10 % of the server's time.
-# Almost everything a request allocates is freed by reference counting, not by the collector,
-# so collecting less often costs little memory; with these, the collector took half the time
-# and a full collection no longer ran during the benchmark's load (bench/README.md).
+# Python's defaults (700, 10, 10) collect after every 700 new container objects: under load the
+# collector ran often, and each pause (a full one walks the conversations and ETPs kept in
+# memory, and the prepared statements) was added to every request in flight. Almost everything
+# a request allocates is freed by reference counting, not by the collector, so collecting less
+# often costs little memory (figures in bench/README.md).
 GC_THRESHOLDS = (5_000, 20, 50)
 
 
@@ -69,7 +67,7 @@ async def run_with_jobs(
     """Run `main`; with REDIS_URL and `worker`, also run draft jobs here until `main` ends.
 
     Start-up objects are frozen first: full collections then skip the ~200k objects aiogram and
-    pydantic create at import (PERFORMANCE.md: the bare bot's p99 from 150 to under 40 ms).
+    pydantic create at import, whose walk otherwise lands in the tail latency (bench/README.md).
     Then the collector runs less often (GC_THRESHOLDS). The document workers start now, in the
     background, rather than on the first export (a worker takes about a second to start).
 

@@ -27,8 +27,8 @@ class DatabaseSettings(BaseSettings):
     model_config = _CONFIG
     database_url: str = "sqlite+aiosqlite:///./etp.db"
     # PostgreSQL connections the conversation store runs its statements on; more statements
-    # than that wait their turn, first come first served (bench/README.md: 8 answered 50 busy
-    # chats with about 30 % less of PostgreSQL's CPU and a lower p99 than 40)
+    # than that wait their turn, first come first served. A statement holds one for its round
+    # trip only, so a few serve many chats with fewer PostgreSQL processes (bench/README.md)
     etp_store_connections: int = Field(default=8, ge=1, le=100)
 
 

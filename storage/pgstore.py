@@ -1,8 +1,8 @@
 """PgEtpStore: the engine's EtpStore port on PostgreSQL through raw asyncpg, two statements an event.
 
-The conversation hot path costs what its round trips cost (shared/PERFORMANCE.md: ~200 µs of
-Python per SQLAlchemy statement against ~60 µs for a prepared asyncpg one; BEGIN and COMMIT are
-round trips too). So a unit of work here holds no transaction:
+The conversation hot path costs what its round trips cost, and a prepared asyncpg statement
+costs a fraction of a SQLAlchemy one's Python (bench/README.md); BEGIN and COMMIT are round
+trips too. So a unit of work here holds no transaction:
 
 1. one read: the conversation, its ETP with every section, and whether the event was already
    processed (a redelivery raises DuplicateEvent before any work);
@@ -319,8 +319,8 @@ class FairPool:
 
     asyncpg's own wait is not fair: a connection put back wakes the longest waiter, but a
     statement that asks before that waiter runs takes it, and the waiter queues again at the
-    back. With 6 connections for the benchmark's 50 busy chats, that took the p99 of an update
-    from about 95 to 200-280 ms (bench/). A FIFO semaphore as wide as the pool admits
+    back, so under load a few statements wait far longer than the rest (bench/README.md). A
+    FIFO semaphore as wide as the pool admits
     statements in arrival order instead, so the pool itself never has a waiter.
     """
 
@@ -564,10 +564,8 @@ class PgEtpStore:
         connects lazily, so a database that is down at start-up fails the first event
         (StoreUnavailable), not the start.
 
-        A few connections serve many chats: a statement holds one for its round trip only.
-        With 50 busy chats, 8 connections (fewer PostgreSQL processes at work) cost PostgreSQL
-        about 30 % less CPU per update than 40 did, and the p99 of an update fell by about
-        15 % (bench/README.md).
+        A few connections serve many chats: a statement holds one for its round trip only, and
+        fewer PostgreSQL processes at work cost PostgreSQL less CPU (bench/README.md).
         """
         url = engine.url.set(drivername="postgresql")
         dsn = url.render_as_string(hide_password=False)
@@ -578,8 +576,7 @@ class PgEtpStore:
             statement_cache_size=512,
             # every statement here finds rows by key, so one plan per prepared statement serves
             # all values; by default PostgreSQL plans each of a statement's first five runs
-            # anew, and with 40 connections (then) that was nearly every run of the unit's write (a
-            # dozen CTEs): PostgreSQL's CPU per update 0.51-0.54 -> 0.45-0.47 ms (bench/)
+            # anew on every connection, costly for the unit's write (a dozen CTEs)
             server_settings={
                 "plan_cache_mode": "force_generic_plan",
                 "application_name": APPLICATION_NAME,  # pg_stat_activity tells them apart

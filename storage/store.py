@@ -163,7 +163,7 @@ _LOCK_CONVERSATION = _lock_conversation_query()
 
 # The deferred writes: built once per kind and slot with bind parameters, and the combined
 # statements of storage/pgstore.py once per shape, so an event costs no statement building
-# (they were ~14 % of the server's CPU under load; bench/README.md).
+# (building them was a large share of the server's CPU under load; bench/README.md).
 _SECTION_FIELDS = tuple(c.name for c in _sections.c if c.name not in ("id", "etp_id", "number"))
 _ETP_FIELDS = ("title", "status", "owner_id", "shared_key", "identification", "orgao", "updated_at")
 _REVISION_FIELDS = ("etp_id", "section", "kind", "text", "author_id", "author_name")

@@ -82,7 +82,7 @@ class _Writer:
         self._style_ids: dict[str, str] = {}
 
     def _styled(self, style: str, text: str = "") -> Any:
-        """A paragraph in a named style; python-docx's own name lookup costs ~2 ms a call."""
+        """A paragraph in a named style; python-docx's own name lookup is slow, so each is resolved once."""
         style_id = self._style_ids.get(style)
         if style_id is None:
             style_id = self._style_ids[style] = self.out.styles[style].style_id
