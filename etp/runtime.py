@@ -74,9 +74,8 @@ async def run_with_jobs(
     SIGTERM (how systemd, Docker and Kubernetes stop a service) ends `main` gracefully: `stop()`
     when given (uvicorn: finish the requests in progress), else `main` is cancelled; then this
     returns, and the caller's `finally` closes the App (replies still leaving, the document
-    workers, the pools). Before, nothing took SIGTERM in `etp slack`, and uvicorn raised it
-    again once stopped: either way the process died before App.close ran. aiogram's polling
-    installs its own handler, which stops polling the same way.
+    workers, the pools), which a process killed by the signal would never reach. aiogram's
+    polling installs its own handler, which stops polling the same way.
 
     Meanwhile, event ids claimed over EVENT_CLAIMS_KEPT ago are forgotten, hourly.
     """
