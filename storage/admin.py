@@ -8,17 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conversations.catalogue.sections import ROMAN
-from storage.models import ApiToken, EtpRow, RevisionRow, SectionRow
-from storage.store import sections_done
-
-_tokens: Table = ApiToken.__table__  # type: ignore[assignment]
-_etps: Table = EtpRow.__table__  # type: ignore[assignment]
-_sections: Table = SectionRow.__table__  # type: ignore[assignment]
-_revisions: Table = RevisionRow.__table__  # type: ignore[assignment]
+from storage.statements import sections_done
+from storage.tables import etps, revisions, tokens
 
 SCOPES = ("read", "admin")
 TOKEN_PREFIX = "etp_"
@@ -107,18 +102,18 @@ class AdminStore:
         async with self.engine.begin() as conn:
             token_id = (
                 await conn.execute(
-                    insert(_tokens)
+                    insert(tokens)
                     .values(
                         name=name[:100], scope=scope, token_hash=hash_token(token), created_at=now
                     )
-                    .returning(_tokens.c.id)
+                    .returning(tokens.c.id)
                 )
             ).scalar_one()
         return TokenInfo(int(token_id), name[:100], scope, now, None, None), token
 
     async def list_tokens(self) -> list[TokenInfo]:
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(_tokens).order_by(_tokens.c.id))).all()
+            rows = (await conn.execute(select(tokens).order_by(tokens.c.id))).all()
         return [
             TokenInfo(
                 r.id,
@@ -135,8 +130,8 @@ class AdminStore:
         """Revoke now; False when there is no such active token."""
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                update(_tokens)
-                .where(_tokens.c.id == token_id, _tokens.c.revoked_at.is_(None))
+                update(tokens)
+                .where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC))
             )
         return bool(result.rowcount)
@@ -148,9 +143,9 @@ class AdminStore:
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(_tokens.c.id, _tokens.c.name, _tokens.c.scope, _tokens.c.last_used_at)
-                    .where(_tokens.c.token_hash == hash_token(token))
-                    .where(_tokens.c.revoked_at.is_(None))
+                    select(tokens.c.id, tokens.c.name, tokens.c.scope, tokens.c.last_used_at)
+                    .where(tokens.c.token_hash == hash_token(token))
+                    .where(tokens.c.revoked_at.is_(None))
                 )
             ).first()
             if row is None:
@@ -159,7 +154,7 @@ class AdminStore:
             last = _utc(row.last_used_at)
             if last is None or now - last > _TOUCH_EVERY:
                 await conn.execute(
-                    update(_tokens).where(_tokens.c.id == row.id).values(last_used_at=now)
+                    update(tokens).where(tokens.c.id == row.id).values(last_used_at=now)
                 )
                 await conn.commit()
         return Principal(row.id, row.name, row.scope)
@@ -172,26 +167,26 @@ class AdminStore:
         """A page of ETPs, most recently updated first, and how many match in all."""
         conditions: list[Any] = []
         if where.status:
-            conditions.append(_etps.c.status == where.status)
+            conditions.append(etps.c.status == where.status)
         if where.orgao:
-            conditions.append(_etps.c.orgao.icontains(where.orgao, autoescape=True))
+            conditions.append(etps.c.orgao.icontains(where.orgao, autoescape=True))
         if where.text:
             conditions.append(
                 or_(
-                    _etps.c.title.icontains(where.text, autoescape=True),
-                    _etps.c.orgao.icontains(where.text, autoescape=True),
+                    etps.c.title.icontains(where.text, autoescape=True),
+                    etps.c.orgao.icontains(where.text, autoescape=True),
                 )
             )
         if where.updated_since is not None:
             since = _utc(where.updated_since)
-            conditions.append(_etps.c.updated_at >= since)
+            conditions.append(etps.c.updated_at >= since)
         match = and_(True, *conditions)
         # The page is chosen first and only its rows are counted: a correlated count in the
         # outer select would run for every row an OFFSET skips.
         page_ids = (
-            select(_etps.c.id, _etps.c.updated_at)
+            select(etps.c.id, etps.c.updated_at)
             .where(match)
-            .order_by(_etps.c.updated_at.desc(), _etps.c.id.desc())
+            .order_by(etps.c.updated_at.desc(), etps.c.id.desc())
             .limit(limit)
             .offset(offset)
             .subquery("page")
@@ -199,22 +194,22 @@ class AdminStore:
         done = sections_done()
         page = (
             select(
-                _etps.c.id,
-                _etps.c.title,
-                _etps.c.status,
-                _etps.c.orgao,
-                _etps.c.identification,
-                _etps.c.created_at,
-                _etps.c.updated_at,
-                _etps.c.concluded_at,
+                etps.c.id,
+                etps.c.title,
+                etps.c.status,
+                etps.c.orgao,
+                etps.c.identification,
+                etps.c.created_at,
+                etps.c.updated_at,
+                etps.c.concluded_at,
                 done.label("done"),
             )
-            .join(page_ids, page_ids.c.id == _etps.c.id)
+            .join(page_ids, page_ids.c.id == etps.c.id)
             .order_by(page_ids.c.updated_at.desc(), page_ids.c.id.desc())
         )
         async with self.engine.connect() as conn:
             total = (
-                await conn.execute(select(func.count()).select_from(_etps).where(match))
+                await conn.execute(select(func.count()).select_from(etps).where(match))
             ).scalar_one()
             rows = (await conn.execute(page)).all() if total > offset else []
         items = []
@@ -242,21 +237,19 @@ class AdminStore:
     ) -> tuple[list[RevisionItem], int] | None:
         """An ETP's revisions, oldest first; None when the ETP does not exist."""
         async with self.engine.connect() as conn:
-            exists = (await conn.execute(select(_etps.c.id).where(_etps.c.id == etp_id))).first()
+            exists = (await conn.execute(select(etps.c.id).where(etps.c.id == etp_id))).first()
             if exists is None:
                 return None
             total = (
                 await conn.execute(
-                    select(func.count())
-                    .select_from(_revisions)
-                    .where(_revisions.c.etp_id == etp_id)
+                    select(func.count()).select_from(revisions).where(revisions.c.etp_id == etp_id)
                 )
             ).scalar_one()
             rows = (
                 await conn.execute(
-                    select(_revisions)
-                    .where(_revisions.c.etp_id == etp_id)
-                    .order_by(_revisions.c.id)
+                    select(revisions)
+                    .where(revisions.c.etp_id == etp_id)
+                    .order_by(revisions.c.id)
                     .limit(limit)
                     .offset(offset)
                 )
@@ -277,6 +270,6 @@ class AdminStore:
     async def count_by_status(self) -> dict[str, int]:
         async with self.engine.connect() as conn:
             rows = (
-                await conn.execute(select(_etps.c.status, func.count()).group_by(_etps.c.status))
+                await conn.execute(select(etps.c.status, func.count()).group_by(etps.c.status))
             ).all()
         return {status: int(count) for status, count in rows}

@@ -52,7 +52,6 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
-    or_,
     select,
     union_all,
 )
@@ -63,36 +62,36 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conversations.events import Address, Author
 from conversations.model import ConversationState, Etp, EtpSummary
-from conversations.ports import (
-    ConcurrentUpdate,
-    DuplicateEvent,
-    StoreUnavailable,
+from conversations.ports import ConcurrentUpdate, DuplicateEvent
+from storage.errors import unreachable_as_unavailable
+from storage.rows import (
+    ETP_COLUMNS,
+    conversation_from_row,
+    etp_from_rows,
+    section_rows,
+    summary_from_row,
 )
-from storage.store import (
-    _AUDIT_FIELDS,
-    _ETP_COLUMNS,
-    _ETP_FIELDS,
-    _REVISION_FIELDS,
-    _SECTION_FIELDS,
-    DeferredWrites,
+from storage.statements import (
+    LIST_ETPS,
+    LOAD_ETP,
+    PERSON_UPSERT,
     PeopleCache,
-    SqlEtpStore,
-    _audit,
-    _bind,
-    _conversation_read,
-    _conversations,
-    _entry_values,
-    _etp_from_rows,
-    _etps,
-    _events,
-    _now,
-    _params,
-    _people,
-    _revisions,
-    _sections,
-    _template,
-    etp_values,
-    sections_done,
+    conversation_read,
+    identity,
+    list_params,
+    person_params,
+)
+from storage.store import SqlEtpStore
+from storage.tables import audit, conversations, etps, events, revisions, sections
+from storage.writes import (
+    AUDIT_FIELDS,
+    ETP_FIELDS,
+    REVISION_FIELDS,
+    SECTION_FIELDS,
+    DeferredWrites,
+    bind,
+    write_params,
+    write_statement,
 )
 
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
@@ -132,19 +131,6 @@ def compile_sql(statement: Any) -> Sql:
 # --- the read --------------------------------------------------------------------------
 
 
-def _person_upsert() -> Any:
-    """The author's identity, upserted (its display name refreshed); returns its id."""
-    upsert = postgresql.insert(_people).values(
-        platform=bindparam("person_platform"),
-        external_id=bindparam("external_id"),
-        display_name=bindparam("display_name"),
-    )
-    return upsert.on_conflict_do_update(
-        index_elements=["platform", "external_id"],
-        set_={"display_name": upsert.excluded.display_name},
-    ).returning(_people.c.id.label("person_id"))
-
-
 def _open_query(person: bool) -> Any:
     """The conversation at an address with its ETP, a row per section, created when missing
     (one row: no ETP, an empty state), and whether the event was already processed; `person`:
@@ -158,9 +144,9 @@ def _open_query(person: bool) -> Any:
     the insert waits for it, does nothing, and neither branch has rows (ConcurrentUpdate: the
     unit runs again).
     """
-    c = _conversations
+    c = conversations
     seen = exists().where(
-        _events.c.platform == bindparam("platform"), _events.c.event_id == bindparam("event_id")
+        events.c.platform == bindparam("platform"), events.c.event_id == bindparam("event_id")
     )
     here = (
         c.c.channel == bindparam("channel"),
@@ -180,17 +166,17 @@ def _open_query(person: bool) -> Any:
     )
     extra = []
     if person:
-        upserted = _person_upsert().cte("person")
+        upserted = PERSON_UPSERT[True].cte("person")
         extra = [select(upserted.c.person_id).scalar_subquery().label("person_id")]
     # json arrives as text through asyncpg
-    read = _conversation_read(c.c.state, seen.label("seen_event")).order_by(None)
+    read = conversation_read(c.c.state, seen.label("seen_event")).order_by(None)
     new = select(
         created.c.id.label("conv_id"),
         cast(null(), c.c.etp_id.type).label("conv_etp_id"),
         cast(literal("{}"), c.c.state.type).label("state_json"),
         created.c.version,
         seen.label("seen_event"),
-        *[cast(null(), column.type).label(column.name) for column in _ETP_COLUMNS],
+        *[cast(null(), column.type).label(column.name) for column in ETP_COLUMNS],
     )
     both = union_all(read.add_columns(*extra), new.add_columns(*extra))
     return both.order_by(both.selected_columns.number)
@@ -199,41 +185,27 @@ def _open_query(person: bool) -> Any:
 @cache
 def _statements() -> dict[str, Sql]:
     """The fixed statements, compiled on first use."""
-    load = (
-        select(*_ETP_COLUMNS)
-        .select_from(_etps.outerjoin(_sections, _sections.c.etp_id == _etps.c.id))
-        .where(_etps.c.id == bindparam("etp_id"))
-        .order_by(_sections.c.number)
-    )
-    owner = _etps.c.owner_id == bindparam("person_id")
-    listing = select(
-        _etps.c.id, _etps.c.title, _etps.c.status, _etps.c.updated_at, sections_done().label("done")
-    ).order_by(_etps.c.updated_at.desc(), _etps.c.id.desc())
     return {
         "open": compile_sql(_open_query(person=False)),
         "open_person": compile_sql(_open_query(person=True)),
-        "person": compile_sql(_person_upsert()),
-        "load": compile_sql(load),
-        "list_own": compile_sql(listing.where(owner).limit(20)),
-        "list_shared": compile_sql(
-            listing.where(or_(owner, _etps.c.shared_key == bindparam("shared_key"))).limit(20)
-        ),
+        "person": compile_sql(PERSON_UPSERT[True]),
+        "load": compile_sql(LOAD_ETP),
+        "list": compile_sql(LIST_ETPS[False]),
+        "list_shared": compile_sql(LIST_ETPS[True]),
         "next_etp_id": compile_sql(
-            select(func.nextval(func.pg_get_serial_sequence(_etps.name, "id")))
+            select(func.nextval(func.pg_get_serial_sequence(etps.name, "id")))
         ),
     }
 
 
 # --- the write -------------------------------------------------------------------------
 
-_NEW_ETP_FIELDS = ("id", *_ETP_FIELDS, "created_at")
-_NEW_SECTION_FIELDS = ("etp_id", "number", *_SECTION_FIELDS)
 _INSERTS: dict[str, tuple[Table, tuple[str, ...]]] = {
-    "etp_new": (_etps, _NEW_ETP_FIELDS),
-    "section_new": (_sections, _NEW_SECTION_FIELDS),
-    "revision": (_revisions, _REVISION_FIELDS),
-    "audit": (_audit, _AUDIT_FIELDS),
-    "claim": (_events, ("platform", "event_id")),
+    "etp_new": (etps, ("id", *ETP_FIELDS, "created_at")),
+    "section_new": (sections, ("etp_id", "number", *SECTION_FIELDS)),
+    "revision": (revisions, REVISION_FIELDS),
+    "audit": (audit, AUDIT_FIELDS),
+    "claim": (events, ("platform", "event_id")),
 }
 
 
@@ -241,10 +213,10 @@ def _write(kind: str, slot: str, condition: Any) -> Any:
     """One write of the unit, done only when `condition` holds (the conversation was updated)."""
     if kind in _INSERTS:
         table, fields = _INSERTS[kind]
-        values = [_bind(table, f, slot).label(f) for f in fields]
+        values = [bind(table, f, slot).label(f) for f in fields]
         source = select(*values) if condition is None else select(*values).where(condition)
         return insert(table).from_select(list(fields), source)
-    statement = _template(kind, slot)  # an UPDATE of the ETP or of a section
+    statement = write_statement(kind, slot)  # an UPDATE of the ETP or of a section
     return statement if condition is None else statement.where(condition)
 
 
@@ -252,32 +224,32 @@ def _saved(etp_checked: bool, verify: bool) -> Any:
     """The conversation's update, where its version (and its ETP's `updated_at`) are as read;
     `verify`: a unit that changes no conversation, so the update changes nothing (it takes the
     row and re-checks the version, as the update proper does)."""
-    c = _conversations
+    c = conversations
     update = (
         sa_update(c)
         .where(
-            c.c.id == _bind(c, "id", "_c", key=True),
-            c.c.version == _bind(c, "version", "_c", key=True),
+            c.c.id == bind(c, "id", "_c", key=True),
+            c.c.version == bind(c, "version", "_c", key=True),
         )
         .values(version=c.c.version)
         if verify
-        else _template("conversation", "_c")
+        else write_statement("conversation", "_c")
     )
     if etp_checked:
         # a locking read: unlike a plain EXISTS on the statement's snapshot, it waits for a
         # concurrent writer of the ETP and re-checks the newest row, so two conversations on one
         # ETP cannot both write it from the same starting point
         seen = (
-            select(_etps.c.id)
+            select(etps.c.id)
             .where(
-                _etps.c.id == bindparam("k_etp_c", type_=_etps.c.id.type),
-                _etps.c.updated_at == bindparam("k_etp_seen_c", type_=_etps.c.updated_at.type),
+                etps.c.id == bindparam("k_etp_c", type_=etps.c.id.type),
+                etps.c.updated_at == bindparam("k_etp_seen_c", type_=etps.c.updated_at.type),
             )
             .with_for_update(key_share=True)  # FOR NO KEY UPDATE
             .cte("etp_seen")
         )
         update = update.where(exists(select(literal_column("1")).select_from(seen)))
-    return update.returning(_conversations.c.id).cte("saved")
+    return update.returning(conversations.c.id).cte("saved")
 
 
 @lru_cache(maxsize=512)
@@ -295,20 +267,6 @@ def _unit(
     for i, kind in enumerate(kinds):
         query = query.add_cte(_write(kind, f"_{i}", condition).cte(f"w{i}"))
     return compile_sql(query)
-
-
-# --- errors ----------------------------------------------------------------------------
-
-_CONNECTION_ERRORS = (
-    OSError,  # refused, reset, unreachable (ConnectionError included)
-    TimeoutError,
-    asyncpg.InterfaceError,  # the connection was closed under us
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    asyncpg.InsufficientResourcesError,  # too many connections
-    asyncpg.ReadOnlySQLTransactionError,  # a standby during a failover
-)
 
 
 APPLICATION_NAME = "etp-express-store"
@@ -371,22 +329,20 @@ class PgTransaction(DeferredWrites):
     async def open_conversation(
         self, author: Author, address: Address
     ) -> tuple[int, ConversationState]:
-        key, name = (author.platform, author.user_id[:128]), author.display_name[:200]
-        known = self.people.get(key, name)
+        person = identity(author)
+        known = self.people.get(person)
         # the person's upsert when not known here: with the conversation's read if there is one
-        person = None
-        if known is None:
-            person = {"person_platform": key[0], "external_id": key[1], "display_name": name}
+        upsert = person_params(person) if known is None else None
         state = self._take_kept(address)
         if state is None:
-            rows = await self._open(address, person)
+            rows = await self._open(address, upsert)
             state = self._opened(rows)
-        elif person is not None:
-            rows = await self._fetch(self._sql["person"], person)
+        elif upsert is not None:
+            rows = await self._fetch(self._sql["person"], upsert)
         if known is not None:
             return known, state
         person_id = int(rows[0]["person_id"])
-        self.people.learn([(key, name, person_id)])  # an upsert: committed, and idempotent
+        self.people.learn([(person, person_id)])  # an upsert: committed, and idempotent
         return person_id, state
 
     async def lock_conversation(self, address: Address) -> ConversationState:
@@ -434,12 +390,8 @@ class PgTransaction(DeferredWrites):
         if head["seen_event"]:
             platform, event_id = self._claim or ("", "")
             raise DuplicateEvent(f"{platform}:{event_id}")
-        state = ConversationState(
-            id=head["conv_id"], etp_id=head["conv_etp_id"], version=head["version"]
-        )
-        state.load_json(json.loads(head["state_json"]))
-        self._started_from(_etp_from_rows(rows) if head["etp_id_"] is not None else None)
-        return state
+        self._started_from(etp_from_rows(rows) if head["etp_id_"] is not None else None)
+        return conversation_from_row(head)
 
     def _started_from(self, etp: Etp | None) -> None:
         self._prefetched = etp
@@ -465,35 +417,22 @@ class PgTransaction(DeferredWrites):
         rows = await self._fetch(self._sql["load"], {"etp_id": etp_id})
         if not rows:
             return None
-        return self._read(_etp_from_rows(rows))
+        return self._read(etp_from_rows(rows))
 
     async def save_etp(self, etp: Etp) -> Etp:
-        now = _now()
-        values = etp_values(etp, now)
         self._etps.append(etp)
-        if etp.id is None:  # the id now, the rows with the unit's writes
-            etp.id = int((await self._fetch(self._sql["next_etp_id"], {}))[0][0])
-            etp.created_at = now
-            self._writes.append(("etp_new", {**values, "id": etp.id, "created_at": now}))
-            for entry in etp.sections.values():
-                self._writes.append(("section_new", {**_entry_values(entry), "etp_id": etp.id}))
-        else:
-            self._defer_etp_update(etp, values, now)
-        return self._written(etp, now)
+        return await super().save_etp(etp)
+
+    async def _insert_etp(self, etp: Etp, values: dict[str, Any], now: datetime) -> None:
+        # the id now, the rows with the unit's writes
+        etp.id = int((await self._fetch(self._sql["next_etp_id"], {}))[0][0])
+        self._writes.append(("etp_new", {**values, "id": etp.id, "created_at": now}))
+        self._writes += [("section_new", row) for row in section_rows(etp, etp.sections)]
 
     async def list_etps(self, person_id: int, address: Address) -> Sequence[EtpSummary]:
-        if address.shared:
-            sql, params = (
-                self._sql["list_shared"],
-                {"person_id": person_id, "shared_key": address.key},
-            )
-        else:
-            sql, params = self._sql["list_own"], {"person_id": person_id}
-        rows = await self._fetch(sql, params)
-        return [
-            EtpSummary(r["id"], r["title"], r["status"], int(r["done"]), r["updated_at"])
-            for r in rows
-        ]
+        sql = self._sql["list_shared" if address.shared else "list"]
+        rows = await self._fetch(sql, list_params(person_id, address))
+        return [summary_from_row(row) for row in rows]
 
     async def flush(self) -> None:
         """The unit's one write; nothing at all when a check fails (ConcurrentUpdate)."""
@@ -513,7 +452,7 @@ class PgTransaction(DeferredWrites):
             return
         params: dict[str, Any] = {}
         for i, (kind, values) in enumerate(writes):
-            params.update(_params(kind, values, f"_{i}"))
+            params.update(write_params(kind, values, f"_{i}"))
         # the ETP checked is the one this unit updates, as it was read (an ETP resumed in
         # this event is not the conversation's yet); else the conversation's own
         updated = next((v["id"] for kind, v in writes if kind == "etp"), None)
@@ -521,14 +460,14 @@ class PgTransaction(DeferredWrites):
         seen = None if checked_id is None else (checked_id, self._read_at[checked_id])
         etp_checked = check is not None and seen is not None
         if check is not None:
-            params.update(_params("conversation", check, "_c"))
+            params.update(write_params("conversation", check, "_c"))
             if seen is not None:
                 params["k_etp_c"], params["k_etp_seen_c"] = seen
         sql = _unit(tuple(kind for kind, _ in writes), check is not None, etp_checked, verify)
         try:
             saved = await self.pool.fetchval(sql.text, *sql.args(params))
         except asyncpg.UniqueViolationError as exc:
-            if exc.table_name == _events.name:  # a concurrent delivery of this event won
+            if exc.table_name == events.name:  # a concurrent delivery of this event won
                 raise ConcurrentUpdate("event claimed concurrently") from exc
             raise
         if check is not None and saved != 1:
@@ -600,14 +539,10 @@ class PgEtpStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgTransaction]:
-        try:
+        with unreachable_as_unavailable():
             tx = PgTransaction(self.pool, self.people, self.recent)
             yield tx
             await tx.flush()
-        except (ConcurrentUpdate, DuplicateEvent):
-            raise
-        except _CONNECTION_ERRORS as exc:
-            raise StoreUnavailable(str(exc) or exc.__class__.__name__) from exc
 
 
 async def _no_reset(_: asyncpg.Connection) -> None:
