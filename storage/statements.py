@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from conversations.catalogue.sections import MANDATORY
 from conversations.events import Address, Author
 from storage.rows import ETP_COLUMNS
 from storage.tables import conversations, etps, people, sections
@@ -49,15 +50,21 @@ def conversation_read(state_json: Any, flag: Any) -> Any:
     )
 
 
+# SectionEntry.status of a section passed over with a justification (conversations/model.py)
+SKIPPED = "skipped"
+
+
+def section_done() -> Any:
+    """The engine's SectionEntry.done in SQL: accepted, or skipped where the law lets it be
+    (a mandatory section cannot be skipped, art. 18 §2º, even when a row says so)."""
+    optional = sections.c.number.not_in([literal_column(str(n)) for n in sorted(MANDATORY)])
+    return or_(sections.c.accepted_text.is_not(None), and_(sections.c.status == SKIPPED, optional))
+
+
 def sections_done() -> Any:
-    """How many sections of the outer query's ETP are resolved (accepted, or skipped)."""
+    """How many sections of the outer query's ETP are done (Etp.done_count)."""
     return (
-        select(func.count())
-        .where(
-            sections.c.etp_id == etps.c.id,
-            or_(sections.c.accepted_text.is_not(None), sections.c.status == "skipped"),
-        )
-        .scalar_subquery()
+        select(func.count()).where(sections.c.etp_id == etps.c.id, section_done()).scalar_subquery()
     )
 
 

@@ -18,12 +18,22 @@ from conversations.events import Address, Author, Inbound
 from conversations.ports import AuditEntry, ConcurrentUpdate, StoreUnavailable
 from etp.container import App
 from etp.runtime import run_with_jobs
+from storage.admin import EtpFilter
 from storage.db import create_engine
 from storage.migrate import downgrade, upgrade
 from storage.models import Base
 from storage.pgstore import APPLICATION_NAME
+from storage.store import SqlEtpStore
 from tests.conftest import PG_ADMIN_URL, _admin, need_service
-from tests.helpers import GOOD_ANSWERS, IDENTIFICATION, count, load_etp, make_app, make_chat
+from tests.helpers import (
+    GOOD_ANSWERS,
+    IDENTIFICATION,
+    SKIP_JUSTIFICATIONS,
+    count,
+    load_etp,
+    make_app,
+    make_chat,
+)
 
 
 def _diff(sync_conn: object) -> list[object]:
@@ -485,5 +495,38 @@ async def test_resume_after_restart_on_the_same_database(db_url: str) -> None:
         chat = make_chat(app)
         await chat.say(GOOD_ANSWERS[1][1])
         assert "Pergunta 3 de 3" in chat.last_text()
+    finally:
+        await app.close()
+
+
+async def test_the_store_counts_the_sections_done_as_the_engine_does(db_url: str) -> None:
+    # one rule (the engine's SectionEntry.done): accepted, or skipped when optional. A mandatory
+    # section cannot be skipped (art. 18, §2º), so one stored as skipped (old data) is not done
+    # in the ETP's listing either, whichever store or query counts it
+    app = await make_app(db_url)
+    try:
+        chat = make_chat(app)
+        await chat.identify()
+        await chat.answer_section(1)  # accepted
+        await chat.say(f"/pular {SKIP_JUSTIFICATIONS[2]}")  # optional: skipped
+        async with app.engine.begin() as conn:  # mandatory IV and VI, skipped by older code
+            await conn.execute(
+                text(
+                    "UPDATE section_entries SET status = 'skipped', justification = 'Antiga.'"
+                    " WHERE number IN (4, 6)"
+                )
+            )
+        etp = await load_etp(app, 1)
+        assert [n for n, s in etp.sections.items() if s.status == "skipped"] == [2, 4, 6]
+        assert etp.done_count() == 2
+        await chat.say("/listar")
+        assert "nº 1 — Papel A4 · em elaboração · 2/13 seções" in chat.last_text()
+        for store in (app.service.store, SqlEtpStore(app.engine)):  # asyncpg's too, on PostgreSQL
+            async with store.transaction() as tx:
+                person_id, _ = await tx.open_conversation(chat.author, chat.address)
+                listed = await tx.list_etps(person_id, chat.address)
+            assert [(e.id, e.done) for e in listed] == [(1, 2)], store
+        items, _ = await app.admin.list_etps(EtpFilter(), limit=10, offset=0)
+        assert [(e.id, e.sections_done) for e in items] == [(1, 2)]
     finally:
         await app.close()
