@@ -44,6 +44,9 @@ class ConsoleChannel:
     async def still_drafting(self, address: Address) -> None:
         """The console said "Redigindo…" when the draft started; nothing more to show."""
 
+    async def drafting_progress(self, address: Address, job_id: str, text: str) -> None:
+        """A terminal cannot edit what it printed: the finished draft is printed once."""
+
     def render(self, replies: Sequence[Reply]) -> None:
         for reply in replies:
             if isinstance(reply, Text):

@@ -177,6 +177,7 @@ class Etp:
     updated_at: datetime | None = None
     dirty_sections: set[int] = field(default_factory=set)
     dirty: bool = False
+    llm_tokens: int = 0  # LLM tokens its drafts spent (read from the stored draft costs)
 
     def section(self, number: int) -> SectionEntry:
         return self.sections[number]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from conversations.events import Address, Author
 from conversations.model import AuthorRef, ConversationState, Etp, EtpSummary
@@ -122,6 +122,8 @@ class DraftRequest:
     attempt: int
     address: Address
     requested_by: str
+    instruction: str = ""  # what /refazer <instrução> asked of this draft
+    requester: str = ""  # who asked (platform:user id), for the per-person draft rate
 
     @property
     def job_id(self) -> str:
@@ -138,8 +140,41 @@ class DraftContext:
     processo: str
     orgao: str
     answers: tuple[tuple[str, str], ...]  # (question, answer); question "" for complements
-    earlier: tuple[tuple[int, str], ...]  # accepted texts of earlier sections
+    earlier: tuple[tuple[int, str], ...]  # accepted texts of earlier sections (within a budget)
     gaps: tuple[str, ...]
+    unidade: str = ""
+    date: str = ""  # today, as the document writes it (dd/mm/aaaa)
+    mandatory: tuple[int, ...] = ()  # the sections the law requires
+    # answers of the sections this one depends on: (section, question, answer)
+    depends: tuple[tuple[int, str, str], ...] = ()
+    skipped: tuple[tuple[int, str], ...] = ()  # (section, justification) of skipped sections
+    previous: str = ""  # the draft a redo replaces
+    instruction: str = ""  # what the user asked of the redo ("mais conciso")
+    findings: tuple[str, ...] = ()  # unsupported items of the previous try, to be removed
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one draft cost: tokens, the model, and the estimated price in US dollars."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    model: str = ""
+    cached: bool = False  # answered from the cache: nothing was spent
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.cost_usd + other.cost_usd,
+            other.model or self.model,
+            self.cached and other.cached,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +183,26 @@ class Draft:
     provider: str
     note: str = ""  # shown to the user, e.g. that a fallback drafter wrote it
     tokens: int = 0  # LLM tokens spent, for metrics
+    usage: Usage = field(default_factory=Usage)
+    findings: tuple[
+        str, ...
+    ] = ()  # items the grounding check could not trace to the user's material
+    suspicious: bool = False  # an answer looked like an instruction to the model
+
+
+# Why a drafter gave up; each has its own message to the user (catalogue FALLBACK_BY_CAUSE).
+DRAFT_CAUSES = ("quota", "timeout", "invalid", "unavailable", "refused", "budget", "rate")
+
+
+class DraftFailed(Exception):
+    """A drafter could not write the draft; `cause` is one of DRAFT_CAUSES."""
+
+    def __init__(self, cause: str, detail: str = "") -> None:
+        super().__init__(f"{cause}: {detail}" if detail else cause)
+        self.cause = cause if cause in DRAFT_CAUSES else "unavailable"
+
+
+Progress = Callable[[str], Awaitable[None]]
 
 
 class DraftWriter(Protocol):
@@ -163,6 +218,20 @@ class DraftWriter(Protocol):
         """Return the draft text; raise on failure."""
 
 
+@runtime_checkable
+class StreamingDraftWriter(Protocol):
+    """A drafter that can show its text while it writes it (an LLM streaming its answer)."""
+
+    name: str
+    inline: bool
+
+    async def write(self, context: DraftContext) -> Draft:
+        """Return the draft text; raise on failure."""
+
+    async def stream(self, context: DraftContext, progress: Progress) -> Draft:
+        """Like write, calling `progress` with the text so far as it grows."""
+
+
 class Notifier(Protocol):
     """Delivers replies that arrive after the event that caused them (e.g. a finished draft)."""
 
@@ -173,12 +242,23 @@ class Notifier(Protocol):
         """Show the conversation that a late reply is still being written (Telegram's "typing"
         lasts 5 s); a channel without such a sign does nothing."""
 
+    async def drafting_progress(self, address: Address, job_id: str, text: str) -> None:
+        """Show the draft of job `job_id` as written so far, in place of its "Redigindo…"
+        message (an edit); a channel that cannot edit messages does nothing."""
+
 
 class DraftQueue(Protocol):
     """Runs draft jobs away from the inbound event: in-process, or on a worker queue."""
 
     async def submit(self, request: DraftRequest) -> None:
         """Enqueue the job; returns at once."""
+
+
+class DraftRate(Protocol):
+    """How many LLM drafts a person may start (LLM_DRAFTS_PER_PERSON)."""
+
+    async def retry_after(self, key: str) -> int | None:
+        """Count one draft for `key`; the seconds until another is allowed when over, else None."""
 
 
 class Clock(Protocol):
@@ -198,6 +278,9 @@ class Observer(Protocol):
     def exported(self, fmt: str) -> None:
         """A document was rendered."""
 
+    def draft_usage(self, provider: str, usage: Usage) -> None:
+        """What one draft cost (tokens, estimated dollars; a cache hit costs nothing)."""
+
 
 class NullObserver:
     def event_handled(self, channel: str, kind: str, seconds: float, outcome: str) -> None:
@@ -207,4 +290,7 @@ class NullObserver:
         pass
 
     def exported(self, fmt: str) -> None:
+        pass
+
+    def draft_usage(self, provider: str, usage: Usage) -> None:
         pass

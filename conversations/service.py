@@ -7,18 +7,21 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
-
 from conversations.catalogue import messages as m
-from conversations.drafting import OfflineDrafter, build_context
+from conversations.context import build_context
+from conversations.drafting import OfflineDrafter
 from conversations.events import Address, Inbound
 from conversations.export import FORMATS, InlineRenderer
+from conversations.fencing import suspicious
 from conversations.flow import InputError, Needs, StepContext, apply_draft, needs, step
+from conversations.grounding import Finding
+from conversations.grounding import check as ground
 from conversations.model import ConversationState, Etp
 from conversations.ports import (
     AuditEntry,
@@ -27,7 +30,9 @@ from conversations.ports import (
     DocumentRenderer,
     Draft,
     DraftContext,
+    DraftFailed,
     DraftQueue,
+    DraftRate,
     DraftRequest,
     DraftWriter,
     DuplicateEvent,
@@ -37,7 +42,11 @@ from conversations.ports import (
     Observer,
     Revision,
     StoreTransaction,
+    StreamingDraftWriter,
+    Usage,
 )
+from conversations.privacy import Masker, mask_context
+from conversations.prompting import material, user_texts
 from conversations.replies import Document, DraftingStarted, Export, Reply, Text
 
 log = logging.getLogger(__name__)
@@ -126,15 +135,67 @@ async def _back_off(attempt: int) -> None:
     await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
 
 
-def _drafted(request: DraftRequest, draft: Draft | None) -> AuditEntry:
-    return AuditEntry(
-        "section.drafted",
-        {
-            "section": request.section,
-            "outcome": "ok" if draft is not None else "failed",
-            "provider": draft.provider if draft else None,
-        },
+@dataclass(frozen=True, slots=True)
+class DraftReport:
+    """What a draft job learned, for the audit: why the LLM did not write it (if it did not),
+    what the grounding check could not trace, and answers that read as instructions."""
+
+    cause: str | None = None
+    findings: tuple[Finding, ...] = ()
+    suspicious: tuple[str, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+
+
+def _drafted(
+    request: DraftRequest, draft: Draft | None, report: DraftReport | None = None
+) -> AuditEntry:
+    detail: dict[str, Any] = {
+        "section": request.section,
+        "outcome": "ok" if draft is not None else "failed",
+        "provider": draft.provider if draft else None,
+    }
+    if report is not None:
+        usage = report.usage
+        detail |= {
+            "model": usage.model or None,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "cost_usd": round(usage.cost_usd, 6),
+            "cached": usage.cached,
+        }
+        if report.cause:
+            detail["fallback_cause"] = report.cause
+        if report.findings:
+            detail["unsupported"] = [{"kind": f.kind, "text": f.text} for f in report.findings]
+        if report.suspicious:
+            detail["suspicious_input"] = list(report.suspicious)
+        if request.instruction:
+            detail["instruction"] = request.instruction
+    return AuditEntry("section.drafted", detail)
+
+
+def _note(*parts: str) -> str:
+    return "\n".join(p for p in parts if p)
+
+
+def _grounding_note(findings: Sequence[Finding]) -> str:
+    if not findings:
+        return ""
+    items = m.GROUNDING_SEP.join(
+        (m.GROUNDING_FIGURE if f.kind == "figure" else m.GROUNDING_CITATION).format(text=f.text)
+        for f in findings
     )
+    return m.GROUNDING_NOTE.format(items=items)
+
+
+def masker_for(etp: Etp, request: DraftRequest | None = None) -> Masker:
+    """Placeholders for the team's names and matrículas, and the names of whoever answered."""
+    team = etp.identification.equipe
+    names = [member.name for member in team]
+    names += [a.author.name for s in etp.sections.values() for a in s.answers if a.author.name]
+    if request is not None and request.requested_by:
+        names.append(request.requested_by)
+    return Masker(names, [member.matricula for member in team])
 
 
 class EtpService:
@@ -150,11 +211,13 @@ class EtpService:
         locks: ConversationLock | None = None,
         clock: SystemClock | None = None,
         fallback: DraftWriter | None = None,
-        draft_attempts: int = 3,
-        retry_wait: float = 0.5,
         observer: Observer | None = None,
         renderer: DocumentRenderer | None = None,
         still_drafting_every: float = 4.0,
+        draft_deadline: float = 150.0,
+        draft_rate: DraftRate | None = None,
+        max_tokens_per_etp: int = 0,
+        stream_every: float = 1.5,
     ) -> None:
         self.store = store
         self.drafter = drafter
@@ -167,8 +230,13 @@ class EtpService:
             if fallback is not None
             else (OfflineDrafter() if drafter.name != "offline" else None)
         )
-        self.draft_attempts = draft_attempts
-        self.retry_wait = retry_wait
+        # A draft job ends well before the queue's job timeout (300 s): after this, the fallback
+        # drafter writes it, so the section never stays "Redigindo…" (the LLM adapter has its own,
+        # shorter deadline; this one also bounds any other drafter).
+        self.draft_deadline = draft_deadline
+        self.draft_rate = draft_rate
+        self.max_tokens_per_etp = max_tokens_per_etp  # 0 = no limit
+        self.stream_every = stream_every
         self.observer: Observer = observer or NullObserver()
         self.renderer: DocumentRenderer = renderer or InlineRenderer()
         self.still_drafting_every = still_drafting_every  # Telegram shows "typing" for 5 s
@@ -288,7 +356,14 @@ class EtpService:
         replies = list(replies)
         audits: list[AuditEntry] = []
         for request in requests:
-            draft = await self._write(build_context(etp, request.section, request.attempt))
+            context = build_context(
+                etp,
+                request.section,
+                request.attempt,
+                today=self.clock.now(),
+                instruction=request.instruction,
+            )
+            draft, report = await self._write(request, etp, context)
             # nothing was sent that the draft could replace
             written = [
                 dataclasses.replace(r, replaces=None) if isinstance(r, Text) else r
@@ -303,7 +378,7 @@ class EtpService:
                 len(replies),
             )
             replies[at : at + 1] = written
-            audits.append(_drafted(request, draft))
+            audits.append(_drafted(request, draft, report))
         return replies, audits
 
     async def _load_needs(
@@ -352,13 +427,18 @@ class EtpService:
         entry = etp.section(request.section)
         if entry.draft_attempt != request.attempt or entry.status != "drafting":
             return
-        draft = await self._write_showing(
-            request, build_context(etp, request.section, request.attempt)
+        context = build_context(
+            etp,
+            request.section,
+            request.attempt,
+            today=self.clock.now(),
+            instruction=request.instruction,
         )
+        draft, report = await self._write_showing(request, etp, context)
         for attempt in range(CONFLICT_ATTEMPTS):
             try:
                 async with self.locks.hold(request.address.key):
-                    replies = await self._apply(request, draft)
+                    replies = await self._apply(request, draft, report)
                 break
             except ConcurrentUpdate:
                 await _back_off(attempt)
@@ -368,10 +448,12 @@ class EtpService:
         if replies:
             await self.notifier.notify(request.address, replies)
 
-    async def _write_showing(self, request: DraftRequest, context: DraftContext) -> Draft | None:
+    async def _write_showing(
+        self, request: DraftRequest, etp: Etp, context: DraftContext
+    ) -> tuple[Draft | None, DraftReport]:
         """`_write`, while the conversation is shown every `still_drafting_every` seconds that the
         draft is still being written (a sign that fails is logged; the draft goes on)."""
-        writing = asyncio.ensure_future(self._write(context))
+        writing = asyncio.ensure_future(self._write(request, etp, context, show=True))
         try:
             while not (await asyncio.wait({writing}, timeout=self.still_drafting_every))[0]:
                 try:
@@ -382,40 +464,123 @@ class EtpService:
         finally:
             writing.cancel()  # the job itself was cancelled: so is the drafting
 
-    async def _write(self, context: DraftContext) -> Draft | None:
-        """Draft with retries; after the last failure, the fallback drafter (if any) writes it."""
-        started = time.perf_counter()
-        try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.draft_attempts),
-                wait=wait_exponential(multiplier=self.retry_wait, max=10),
-                retry=retry_if_exception_type(Exception),
-                before_sleep=lambda state: log.warning(
-                    "drafter %s failed (attempt %d): %s",
-                    self.drafter.name,
-                    state.attempt_number,
-                    state.outcome.exception() if state.outcome else None,
-                ),
-                reraise=True,
-            ):
-                with attempt:
-                    draft = await self.drafter.write(context)
-            self.observer.draft_finished(
-                draft.provider, "ok", time.perf_counter() - started, draft.tokens
-            )
-            return draft
-        except Exception:  # a drafter may fail in any way; the job must not die
-            log.exception("drafter %s gave up", self.drafter.name)
-        if self.fallback is not None:
-            draft = await self.fallback.write(context)
-            self.observer.draft_finished(
-                self.drafter.name, "fallback", time.perf_counter() - started, 0
-            )
-            return Draft(draft.text, draft.provider, note=m.LLM_FALLBACK)
-        self.observer.draft_finished(self.drafter.name, "failed", time.perf_counter() - started, 0)
+    async def _refusal(self, request: DraftRequest, etp: Etp) -> str | None:
+        """Why this draft may not use the LLM (the ETP's token budget, the person's draft rate),
+        or None. Checked in the job, never on the per-message path."""
+        if self.drafter.inline:
+            return None
+        if self.max_tokens_per_etp and etp.llm_tokens >= self.max_tokens_per_etp:
+            return "budget"
+        if (
+            self.draft_rate is not None
+            and request.requester
+            and await self.draft_rate.retry_after(request.requester) is not None
+        ):
+            return "rate"
         return None
 
-    async def _apply(self, request: DraftRequest, draft: Draft | None) -> list[Reply]:
+    async def _write(
+        self, request: DraftRequest, etp: Etp, context: DraftContext, *, show: bool = False
+    ) -> tuple[Draft | None, DraftReport]:
+        """Draft (LLM or offline), check it, and fall back to the offline drafter with a message
+        that says why when the LLM did not write it. Never raises; never outlives the deadline."""
+        started = time.perf_counter()
+        flagged = tuple(hit for text in user_texts(context) for hit in suspicious(text))
+        if flagged:
+            log.warning("ETP %s section %s: answers read as instructions", etp.id, context.section)
+        usage = Usage()
+        cause = await self._refusal(request, etp)
+        draft: Draft | None = None
+        findings: list[Finding] = []
+        facts = material(context)
+        if cause is None:
+            masker = masker_for(etp, request)
+            progress = self._progress(request, masker) if show else None
+            draft, cause = await self._call(context, masker, progress)
+            if draft is not None:
+                usage = (
+                    usage + draft.usage
+                    if draft.usage.tokens or draft.usage.cached
+                    else (usage + Usage(completion_tokens=draft.tokens))
+                )
+                findings = ground(draft.text, facts, today=context.date)
+                if findings and not self.drafter.inline:
+                    # once more, told what it made up; the better of the two is kept
+                    retry = dataclasses.replace(context, findings=tuple(f.text for f in findings))
+                    again, _ = await self._call(retry, masker, None)
+                    if again is not None:
+                        usage = usage + again.usage
+                        again_findings = ground(again.text, facts, today=context.date)
+                        if len(again_findings) <= len(findings):
+                            draft, findings = again, again_findings
+        seconds = time.perf_counter() - started
+        if draft is not None:
+            self.observer.draft_finished(draft.provider, "ok", seconds, usage.tokens)
+            self.observer.draft_usage(draft.provider, usage)
+            note = _note(draft.note, _grounding_note(findings))
+            draft = dataclasses.replace(draft, note=note, usage=usage, tokens=usage.tokens)
+            return draft, DraftReport(None, tuple(findings), flagged, usage)
+        if self.fallback is None:
+            self.observer.draft_finished(self.drafter.name, "failed", seconds, 0)
+            return None, DraftReport(cause, (), flagged, usage)
+        written = await self.fallback.write(context)
+        findings = ground(written.text, facts, today=context.date)
+        self.observer.draft_finished(self.drafter.name, "fallback", seconds, usage.tokens)
+        self.observer.draft_usage(self.drafter.name, usage)
+        note = _note(
+            m.FALLBACK_BY_CAUSE.get(cause or "unavailable", m.LLM_FALLBACK),
+            _grounding_note(findings),
+        )
+        draft = Draft(written.text, written.provider, note=note, usage=usage, tokens=usage.tokens)
+        return draft, DraftReport(cause or "unavailable", tuple(findings), flagged, usage)
+
+    async def _call(
+        self, context: DraftContext, masker: Masker, progress: Callable[[str], Any] | None
+    ) -> tuple[Draft | None, str | None]:
+        """One draft from the configured drafter, personal data masked in what it receives and
+        restored in what it writes; (None, cause) when it fails or runs out of time."""
+        drafter = self.drafter
+        masked = mask_context(context, masker)
+        try:
+            async with asyncio.timeout(self.draft_deadline):
+                if progress is not None and isinstance(drafter, StreamingDraftWriter):
+                    draft = await drafter.stream(masked, progress)
+                else:
+                    draft = await drafter.write(masked)
+        except DraftFailed as failed:
+            log.warning("drafter %s failed: %s", drafter.name, failed)
+            return None, failed.cause
+        except TimeoutError:
+            log.warning("drafter %s ran out of time (%.0f s)", drafter.name, self.draft_deadline)
+            return None, "timeout"
+        except Exception:  # a drafter may fail in any way; the job must not die
+            log.exception("drafter %s gave up", drafter.name)
+            return None, "unavailable"
+        return dataclasses.replace(draft, text=masker.restore(draft.text)), None
+
+    def _progress(self, request: DraftRequest, masker: Masker) -> Callable[[str], Any]:
+        """Shows the draft as it grows, one edit every `stream_every` seconds at most (the
+        platforms' pace); a failing edit is logged and the draft goes on."""
+        last = 0.0
+
+        async def show(text: str) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last < self.stream_every:
+                return
+            last = now
+            try:
+                await self.notifier.drafting_progress(
+                    request.address, request.job_id, masker.restore(text, partial=True)
+                )
+            except Exception:
+                log.warning("could not show %s the draft so far", request.address.key)
+
+        return show
+
+    async def _apply(
+        self, request: DraftRequest, draft: Draft | None, report: DraftReport
+    ) -> list[Reply]:
         async with self.store.transaction() as tx:
             conv = await tx.lock_conversation(request.address)
             etp = await tx.load_etp(request.etp_id)
@@ -427,7 +592,7 @@ class EtpService:
             await tx.save_etp(etp)
             await tx.save_conversation(conv)
             await tx.add_audit(
-                _drafted(request, draft),
+                _drafted(request, draft, report),
                 etp_id=etp.id,
                 person_id=None,
                 conversation_id=conv.id,

@@ -52,6 +52,11 @@ class RoutingNotifier:
         if notifier is not None:
             await notifier.still_drafting(address)
 
+    async def drafting_progress(self, address: Address, job_id: str, text: str) -> None:
+        notifier = self._channels.get(address.channel)
+        if notifier is not None:
+            await notifier.drafting_progress(address, job_id, text)
+
 
 def build_drafter(settings: Settings) -> DraftWriter:
     if settings.llm.provider == "openai":

@@ -7,6 +7,7 @@ import logging
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from conversations.model import ETP_CONCLUDED, ETP_DRAFTING
+from conversations.ports import Usage
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,18 @@ class Metrics:
         )
         self.llm_cost = Counter(
             "etp_llm_cost_usd",
-            "Estimated LLM cost in US dollars (LLM_COST_PER_1K_TOKENS)",
+            "Estimated LLM cost in US dollars (LLM_*_COST_PER_1K prices)",
             ["provider"],
             registry=r,
+        )
+        self.llm_prompt_tokens = Counter(
+            "etp_llm_prompt_tokens", "LLM prompt (input) tokens", ["model"], registry=r
+        )
+        self.llm_completion_tokens = Counter(
+            "etp_llm_completion_tokens", "LLM completion (output) tokens", ["model"], registry=r
+        )
+        self.llm_cache_hits = Counter(
+            "etp_llm_cache_hits", "Drafts answered from the LLM cache (no cost)", registry=r
         )
         self.exports = Counter(
             "etp_exports", "Documents rendered, by format", ["format"], registry=r
@@ -77,7 +87,18 @@ class Metrics:
         self.draft_seconds.labels(provider).observe(seconds)
         if tokens > 0:
             self.llm_tokens.labels(provider).inc(tokens)
-            self.llm_cost.labels(provider).inc(tokens / 1000 * self.cost_per_1k_tokens)
+
+    def draft_usage(self, provider: str, usage: Usage) -> None:
+        if usage.cached:
+            self.llm_cache_hits.inc()
+        if usage.tokens:
+            model = usage.model or provider
+            self.llm_prompt_tokens.labels(model).inc(usage.prompt_tokens)
+            self.llm_completion_tokens.labels(model).inc(usage.completion_tokens)
+        # a drafter that reports tokens but no price: LLM_COST_PER_1K_TOKENS estimates it
+        cost = usage.cost_usd or usage.tokens / 1000 * self.cost_per_1k_tokens
+        if cost > 0:
+            self.llm_cost.labels(provider).inc(cost)
 
     def exported(self, fmt: str) -> None:
         self.exports.labels(fmt).inc()

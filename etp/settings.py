@@ -43,8 +43,31 @@ class LlmSettings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
-    # For the etp_llm_cost_usd metric: US dollars per 1,000 tokens (prompt and completion).
+    # US dollars per 1,000 tokens, for the cost of each draft (stored, /status, admin API,
+    # etp_llm_cost_usd): one price for both, or separate prompt and completion prices.
     llm_cost_per_1k_tokens: float = Field(default=0.0, ge=0)
+    llm_prompt_cost_per_1k: float | None = Field(default=None, ge=0)
+    llm_completion_cost_per_1k: float | None = Field(default=None, ge=0)
+    llm_temperature: float = Field(default=0.2, ge=0, le=2)
+    # Seconds one request may take, and one draft in all (retries and a continuation included).
+    # The draft job is killed after JOB_TIMEOUT (300 s): the deadline stays well below it so that
+    # the offline drafter still has time to write the draft and the user gets it.
+    llm_request_timeout: float = Field(default=45.0, gt=0)
+    llm_draft_deadline: float = Field(default=120.0, gt=0, le=240)
+    # Requests per draft at most (the first and its retries after a timeout, 408, 429 or 5xx).
+    llm_attempts: int = Field(default=3, ge=1, le=6)
+    # Completion tokens one request may produce (a section is a few paragraphs: ~300-600).
+    llm_max_tokens: int = Field(default=1200, ge=64)
+    # Tokens (prompt and completion) one ETP may spend; past it drafting goes offline and says so.
+    # 0 = no limit. A complete ETP of the bench scenario takes ~25,000 (bench/README.md).
+    llm_max_tokens_per_etp: int = Field(default=120_000, ge=0)
+    # LLM drafts each person may start, `limits` notation; past it the offline drafter writes.
+    llm_drafts_per_person: str = "30/hour"
+    # Seconds a cached answer is kept (the same request again costs nothing).
+    llm_cache_ttl: float = Field(default=7 * 24 * 3600, gt=0)
+    # Seconds between two edits of a draft being shown as it is written (Telegram allows about
+    # one edit a second per chat; Slack's chat.update about one).
+    llm_stream_interval: float = Field(default=1.5, ge=0.2)
 
     @field_validator("openai_api_key")
     @classmethod
@@ -55,7 +78,30 @@ class LlmSettings(BaseSettings):
     def _openai_needs_key(self) -> LlmSettings:
         if self.llm_provider == "openai" and self.openai_api_key is None:
             raise ValueError("LLM_PROVIDER=openai needs OPENAI_API_KEY")
+        if self.llm_request_timeout > self.llm_draft_deadline:
+            raise ValueError("LLM_REQUEST_TIMEOUT must not exceed LLM_DRAFT_DEADLINE")
         return self
+
+    @field_validator("llm_drafts_per_person")
+    @classmethod
+    def _parse_draft_rate(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"LLM_DRAFTS_PER_PERSON: {exc}") from exc
+        return value
+
+    @property
+    def prompt_cost_per_1k(self) -> float:
+        if self.llm_prompt_cost_per_1k is not None:
+            return self.llm_prompt_cost_per_1k
+        return self.llm_cost_per_1k_tokens
+
+    @property
+    def completion_cost_per_1k(self) -> float:
+        if self.llm_completion_cost_per_1k is not None:
+            return self.llm_completion_cost_per_1k
+        return self.llm_cost_per_1k_tokens
 
     @property
     def provider(self) -> str:

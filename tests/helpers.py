@@ -102,6 +102,7 @@ class Chat:
     author: Author
     received: list[Reply] = field(default_factory=list)
     counter: int = 0
+    progress: list[tuple[str, str]] = field(default_factory=list)  # (job id, draft so far)
 
     @property
     def service(self) -> EtpService:
@@ -176,6 +177,12 @@ class CollectingNotifier:
 
     async def still_drafting(self, address: Address) -> None:
         """Nothing to show: a test chat reads its replies, not signs of work."""
+
+    async def drafting_progress(self, address: Address, job_id: str, text: str) -> None:
+        for chat in self.chats:
+            if chat.address == address:
+                chat.progress.append((job_id, text))
+                return
 
 
 async def count(app: App, table: str) -> int:

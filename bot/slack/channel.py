@@ -266,6 +266,23 @@ class SlackChannel:
     async def still_drafting(self, address: Address) -> None:
         """Slack has no "typing" for bots: the "Redigindo…" message already says it."""
 
+    async def drafting_progress(self, address: Address, job_id: str, text: str) -> None:
+        """The "Redigindo…" message shows the draft so far (chat.update; the caller paces it)."""
+        found = await self.drafts.find(job_id, 0)
+        if found is None:
+            return
+        client = await self.clients.for_team(Place.of(address).team)
+        if client is None:
+            return
+        channel, ts = found
+        message = plain_message(m.DRAFT_STREAMING.format(text=text))
+        try:
+            await client.chat_update(
+                channel=channel, ts=ts, text=message.text, blocks=message.blocks
+            )
+        except SlackApiError as error:
+            log.warning("Slack refused a draft update: %s", error.response.get("error"))
+
     async def notify(self, address: Address, replies: Sequence[Reply]) -> None:
         """Late replies (finished drafts) for a Slack conversation."""
         place = Place.of(address)

@@ -18,12 +18,14 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import (
     AnswerCallbackQuery,
+    EditMessageText,
     SendChatAction,
     SendDocument,
     SendMessage,
     TelegramMethod,
 )
 from aiogram.types import BotCommand, BufferedInputFile, Chat, Message, User
+from cachetools import TTLCache
 
 from bot.telegram.render import MAX_CAPTION, CallbackCodec, coalesce, keyboard, split_text
 from conversations.catalogue import messages as m
@@ -98,6 +100,9 @@ class TelegramChannel:
         self.allowed_ids = allowed_ids
         self.codec = codec or CallbackCodec()
         self._order = MemoryLocks()
+        # job id → the message showing that job's draft as it is written (this process edits it
+        # until the finished draft takes its place)
+        self._streams: TTLCache[str, int] = TTLCache(maxsize=4096, ttl=3600)
         self._sending: set[asyncio.Task[Any]] = set()
 
     def allows(self, user: User | None, chat: Chat | None, *, was: int | None = None) -> bool:
@@ -179,10 +184,53 @@ class TelegramChannel:
         """ "typing" again while a draft is still being written (Telegram shows it for 5 s)."""
         await self.send_call(SendChatAction(chat_id=address.chat_id, action=ChatAction.TYPING))
 
+    async def drafting_progress(self, address: Address, job_id: str, text: str) -> None:
+        """The draft so far in one message, edited as it grows (the engine paces the edits;
+        the session paces every call to the chat)."""
+        body = split_text(m.DRAFT_STREAMING.format(text=text))[0]
+        shown = self._streams.get(job_id)
+        try:
+            if shown is None:
+                sent = await self.bot(SendMessage(chat_id=address.chat_id, text=body))
+                self._streams[job_id] = sent.message_id
+            else:
+                await self.bot(
+                    EditMessageText(chat_id=address.chat_id, message_id=shown, text=body)
+                )
+        except TelegramAPIError as exc:
+            log.warning("Telegram refused a draft update in %s: %s", address.chat_id, exc)
+
     async def notify(self, address: Address, replies: Sequence[Reply]) -> None:
-        """Late replies (a finished draft) for a conversation of this channel."""
+        """Late replies (a finished draft) for a conversation of this channel; a draft that was
+        shown as it was written takes the place of that message."""
         async with self.in_order(address.chat_id):
-            await self.send(address.chat_id, replies)
+            rest: list[Reply] = []
+            for reply in replies:
+                if not await self._finish_stream(address.chat_id, reply):
+                    rest.append(reply)
+            await self.send(address.chat_id, rest)
+
+    async def _finish_stream(self, chat_id: int | str, reply: Reply) -> bool:
+        """Edit the streamed message into the finished draft; False when it must be sent."""
+        if not isinstance(reply, Text) or reply.replaces is None:
+            return False
+        shown = self._streams.pop(reply.replaces, None)
+        chunks = split_text(reply.text)
+        if shown is None or len(chunks) > 1:
+            return False
+        try:
+            await self.bot(
+                EditMessageText(
+                    chat_id=chat_id,
+                    message_id=shown,
+                    text=chunks[0],
+                    reply_markup=keyboard(reply.buttons, self.codec),
+                )
+            )
+        except TelegramAPIError as exc:
+            log.warning("could not edit the streamed draft in %s: %s", chat_id, exc)
+            return False
+        return True
 
     def calls(self, chat_id: int | str, replies: Sequence[Reply]) -> list[TelegramMethod[Any]]:
         """The Bot API calls that render `replies`, in order."""

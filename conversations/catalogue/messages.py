@@ -169,6 +169,8 @@ DRAFT_READY_ELSEWHERE = (
     "A minuta da seção {roman} — {title} está pronta. Use /secao {n} para revisá-la."
 )
 DRAFT_FAILED = "Não foi possível redigir a minuta agora. Suas respostas estão guardadas. Use /refazer para tentar de novo."
+# The "Redigindo…" message while the draft appears (edited as the model writes)
+DRAFT_STREAMING = "Redigindo a minuta…\n\n{text}"
 DRAFT_IN_PROGRESS = "A minuta ainda está sendo redigida. Aguarde um instante."
 COMPLEMENT_ADDED = "Informação registrada; a minuta será refeita."
 
@@ -319,6 +321,39 @@ DRAFT_SECTION_REF = "seção {roman} ({title})"
 LLM_FALLBACK = (
     "O serviço de redação automática está indisponível; a minuta foi redigida pelo redator local."
 )
+# What happened when the automatic drafting did not write the draft; the local drafter wrote it.
+FALLBACK_BY_CAUSE = {
+    "quota": (
+        "O serviço de redação automática atingiu o limite de uso no momento; a minuta foi "
+        "redigida pelo redator local. Use /refazer mais tarde para uma nova redação automática."
+    ),
+    "timeout": (
+        "O serviço de redação automática não respondeu a tempo (tempo esgotado); a minuta foi "
+        "redigida pelo redator local."
+    ),
+    "invalid": (
+        "O serviço de redação automática devolveu uma resposta inválida ou incompleta; a minuta "
+        "foi redigida pelo redator local."
+    ),
+    "unavailable": LLM_FALLBACK,
+    "refused": (
+        "O serviço de redação automática recusou o acesso (credencial ou configuração); a "
+        "minuta foi redigida pelo redator local. Informe o administrador do sistema."
+    ),
+    "budget": (
+        "Este ETP atingiu o limite de uso de redação automática definido pelo órgão "
+        "(LLM_MAX_TOKENS_PER_ETP); a minuta foi redigida pelo redator local."
+    ),
+    "rate": (
+        "Você atingiu o limite de minutas por hora da redação automática; esta minuta foi "
+        "redigida pelo redator local. Tente /refazer mais tarde."
+    ),
+}
+# Shown above a draft whose figures or citations were not found in the team's material.
+GROUNDING_NOTE = "Verifique: {items}."
+GROUNDING_FIGURE = 'o valor "{text}" não consta das respostas'
+GROUNDING_CITATION = 'a citação "{text}" não foi encontrada na base de normas'
+GROUNDING_SEP = "; "
 
 # --- Slack -------------------------------------------------------------------------------
 

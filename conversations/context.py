@@ -1,0 +1,115 @@
+"""What a section's drafter sees: its own answers, the answers of the sections it depends on,
+the identification, the date, the mandatory set, why sections were skipped, and accepted texts
+only within a budget (the answers behind a text are the facts; the text is the model's)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from conversations.catalogue.sections import BY_NUMBER, MANDATORY
+from conversations.model import Etp
+from conversations.ports import DraftContext
+
+# The sections whose answers each section needs (law numbering); see SectionSpec.depends_on
+DEPENDS_ON: dict[int, tuple[int, ...]] = {
+    1: (),
+    2: (1,),
+    3: (1,),
+    4: (1,),
+    5: (1, 3, 4),
+    6: (4, 5),
+    7: (3, 5),
+    8: (4, 5, 7),
+    9: (1, 6),
+    10: (7,),
+    11: (1,),
+    12: (3, 7),
+    13: (1, 4, 6, 9),
+}
+# Sections that read why others were skipped (the conclusion weighs every element)
+READS_SKIPS = frozenset({13})
+# Characters of accepted text a prompt may carry in all, and per section: the answers are the
+# facts; an accepted text only helps the wording stay consistent.
+EARLIER_BUDGET = 1_800
+EARLIER_EACH = 600
+# One very long answer must not crowd the others out of a dependent section's prompt.
+DEPENDENT_ANSWER_CHARS = 700
+
+
+def depends_on(section: int) -> tuple[int, ...]:
+    spec = BY_NUMBER[section]
+    return tuple(getattr(spec, "depends_on", None) or DEPENDS_ON.get(section, ()))
+
+
+def _clip(text: str, limit: int) -> str:
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut + " […]"
+
+
+def _answers(etp: Etp, section: int) -> list[tuple[str, str]]:
+    spec = BY_NUMBER[section]
+    out: list[tuple[str, str]] = []
+    for answer in etp.section(section).answers:
+        question = (
+            spec.questions[answer.question].text
+            if 0 <= answer.question < len(spec.questions)
+            else ""
+        )
+        out.append((question, answer.text))
+    return out
+
+
+def build_context(
+    etp: Etp,
+    section: int,
+    attempt: int,
+    *,
+    today: datetime | None = None,
+    instruction: str = "",
+) -> DraftContext:
+    """The context of one draft of `section` (attempt `attempt`)."""
+    entry = etp.section(section)
+    deps = depends_on(section)
+    depends: list[tuple[int, str, str]] = []
+    for n in deps:
+        for question, text in _answers(etp, n):
+            depends.append((n, question, _clip(text, DEPENDENT_ANSWER_CHARS)))
+    earlier: list[tuple[int, str]] = []
+    budget = EARLIER_BUDGET
+    for n in deps:
+        accepted = etp.section(n).accepted_text
+        if not accepted or budget <= 0:
+            continue
+        piece = _clip(accepted, min(EARLIER_EACH, budget))
+        budget -= len(piece)
+        earlier.append((n, piece))
+    skipped: tuple[tuple[int, str], ...] = ()
+    if section in READS_SKIPS:
+        skipped = tuple(
+            (n, s.justification or "")
+            for n, s in sorted(etp.sections.items())
+            if s.status == "skipped" and n != section
+        )
+    ident = etp.identification
+    # a redo shows the model the text it is to replace, so that it writes another
+    previous = (entry.draft or "") if attempt > 1 else ""
+    return DraftContext(
+        section=section,
+        attempt=attempt,
+        objeto=ident.objeto or etp.title,
+        processo=ident.processo,
+        orgao=ident.orgao,
+        answers=tuple(_answers(etp, section)),
+        earlier=tuple(earlier),
+        gaps=tuple(entry.gaps),
+        unidade=ident.unidade,
+        date=today.strftime("%d/%m/%Y") if today else "",
+        mandatory=tuple(sorted(MANDATORY)),
+        depends=tuple(depends),
+        skipped=skipped,
+        previous=previous,
+        instruction=instruction,
+    )
