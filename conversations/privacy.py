@@ -26,6 +26,18 @@ _PHONE = re.compile(
 _MATRICULA = re.compile(
     r"(?i)\b(matr[íi]cula|mat\.|siape)(\s*(?:n[º°o.]*\s*)?:?\s*)([\dA-Z][\d.\-/A-Z]{2,})"
 )
+# A person's name the team did not list: two or more capitalised words ("João Carlos da
+# Silva") right after a role ("o servidor", "Sra.") or right before their personal data.
+_NAME = r"[A-ZÀ-Ý][a-zà-ÿ]+(?:\s+(?:d[aeo]s?\s+|e\s+)?[A-ZÀ-Ý][a-zà-ÿ]+)+"
+_ROLE = (
+    r"(?i:servidora?|sr\.?|sra\.?|senhora?|respons[áa]vel|fiscal|gestora?|pregoeira?|"
+    r"t[ée]cnica?|analista|coordenadora?|diretora?|chefe|secret[áa]ria?|colega|nome|"
+    r"assinad[oa] por|contato)"
+)
+_NAME_AFTER_ROLE = re.compile(rf"(?<=\b)({_ROLE})(\s*:?\s+)({_NAME})")
+_NAME_BEFORE_DATA = re.compile(
+    rf"({_NAME})(?=\s*[(,;-]?\s*(?:\[(?:CPF|EMAIL|TELEFONE|MATRICULA)_|(?i:cpf|matr[íi]cula|siape)))"
+)
 _PLACEHOLDER = re.compile(r"\[(CPF|CNPJ|EMAIL|TELEFONE|MATRICULA|PESSOA)_(\d+)\]")
 # a placeholder cut in half at the end of a streamed piece ("[CPF_")
 _PARTIAL = re.compile(r"\[[A-Z]*_?\d*$")
@@ -77,6 +89,12 @@ class Masker:
             text = pattern.sub(lambda m: self._placeholder("MATRICULA", m.group()), text)
         text = _PHONE.sub(lambda m: self._placeholder("TELEFONE", m.group()), text)
         for name in self._names:
+            text = self._mask_name(text, name)
+        found = [m.group(3) for m in _NAME_AFTER_ROLE.finditer(text)]
+        found += [m.group(1) for m in _NAME_BEFORE_DATA.finditer(text)]
+        for name in sorted(set(found), key=len, reverse=True):
+            if name not in self._names:
+                self._names.append(name)
             text = self._mask_name(text, name)
         return text
 

@@ -290,9 +290,15 @@ class EtpService:
             audits = list(outcome.audits)
             requests: list[DraftRequest] = []
             if saved is not None and saved.id is not None:
+                author = inbound.author
                 requests = [
                     DraftRequest(
-                        saved.id, section, attempt, inbound.address, inbound.author.display_name
+                        saved.id,
+                        section,
+                        attempt,
+                        inbound.address,
+                        author.display_name,
+                        requester=f"{author.platform}:{author.user_id}",
                     )
                     for section, attempt in outcome.drafts
                 ]
@@ -498,10 +504,11 @@ class EtpService:
             progress = self._progress(request, masker) if show else None
             draft, cause = await self._call(context, masker, progress)
             if draft is not None:
+                # a drafter that counts tokens without a Usage still shows in the totals
                 usage = (
-                    usage + draft.usage
+                    draft.usage
                     if draft.usage.tokens or draft.usage.cached
-                    else (usage + Usage(completion_tokens=draft.tokens))
+                    else Usage(completion_tokens=draft.tokens)
                 )
                 findings = ground(draft.text, facts, today=context.date)
                 if findings and not self.drafter.inline:

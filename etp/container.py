@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.ratelimit import TokenRateLimiter
 from conversations.drafting import OfflineDrafter
 from conversations.events import Address
 from conversations.export import InlineRenderer
@@ -58,11 +59,12 @@ class RoutingNotifier:
             await notifier.drafting_progress(address, job_id, text)
 
 
-def build_drafter(settings: Settings) -> DraftWriter:
+def build_drafter(settings: Settings, redis: Redis | None = None) -> DraftWriter:
+    """The configured drafter; an LLM's answers are cached in Redis when there is one."""
     if settings.llm.provider == "openai":
-        from etp.llm import OpenAiDrafter
+        from etp.llm import OpenAiDrafter, build_cache
 
-        return OpenAiDrafter(settings.llm)
+        return OpenAiDrafter(settings.llm, cache=build_cache(settings.llm, redis))
     return OfflineDrafter()
 
 
@@ -128,14 +130,22 @@ async def build_app(
     metrics = Metrics(cost_per_1k_tokens=settings.llm.llm_cost_per_1k_tokens)
     processes = settings.documents.etp_render_processes
     renderer: DocumentRenderer = ProcessRenderer(processes) if processes else InlineRenderer()
+    llm = settings.llm
     service = EtpService(
         store or SqlEtpStore(engine),
-        drafter or build_drafter(settings),
+        drafter or build_drafter(settings, redis),
         queue,
         notifier,
         locks=locks,
         observer=metrics,
         renderer=renderer,
+        # the adapter's own deadline comes first; this one bounds any drafter, below the job's
+        draft_deadline=llm.llm_draft_deadline + 15,
+        draft_rate=TokenRateLimiter(
+            llm.llm_drafts_per_person, redis_url, key_prefix="etp:draftrate"
+        ),
+        max_tokens_per_etp=llm.llm_max_tokens_per_etp,
+        stream_every=llm.llm_stream_interval,
     )
     queue.bind(service.run_draft)
     app = App(settings, engine, service, queue, notifier, AdminStore(engine), metrics, redis)

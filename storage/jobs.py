@@ -19,6 +19,9 @@ from conversations.service import InProcessDraftQueue
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "etp:drafts"
+# Seconds a draft job may run before arq cancels it; LLM_DRAFT_DEADLINE (at most 240) keeps a
+# draft, its fallback included, well inside it.
+JOB_TIMEOUT = 300
 JOB_NAME = "draft_section"
 
 
@@ -37,6 +40,8 @@ def request_to_json(request: DraftRequest) -> dict[str, Any]:
         "section": request.section,
         "attempt": request.attempt,
         "requested_by": request.requested_by,
+        "instruction": request.instruction,
+        "requester": request.requester,
         "address": {
             "channel": a.channel,
             "chat_id": a.chat_id,
@@ -53,6 +58,8 @@ def request_from_json(data: dict[str, Any]) -> DraftRequest:
         attempt=int(data["attempt"]),
         address=Address(**data["address"]),
         requested_by=str(data.get("requested_by", "")),
+        instruction=str(data.get("instruction", "")),
+        requester=str(data.get("requester", "")),
     )
 
 
@@ -123,7 +130,7 @@ def build_worker(
 ) -> Worker:
     """An arq worker that runs draft jobs with `run_draft` (EtpService.run_draft)."""
     return Worker(
-        functions=[func(_draft_section, name=JOB_NAME, max_tries=5, timeout=300)],
+        functions=[func(_draft_section, name=JOB_NAME, max_tries=5, timeout=JOB_TIMEOUT)],
         queue_name=queue_name,
         redis_settings=RedisSettings.from_dsn(redis_url),
         ctx={"run_draft": run_draft},
