@@ -19,6 +19,7 @@ from conversations.catalogue import messages as m
 from conversations.ports import StoreUnavailable
 from etp import __version__
 from etp.container import App
+from etp.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,27 @@ async def _store_down(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": m.API_UNAVAILABLE}, status_code=503)
 
 
+def telegram_webhook_mounted(settings: TelegramSettings) -> bool:
+    """POST /telegram/webhook exists only with a secret: without one, anyone who can reach it
+    could post updates as any user (an allowed id named in a forged update, a forged group
+    migration). ETP_INSECURE_TELEGRAM_WEBHOOK mounts it anyway, for development, loudly."""
+    if settings.telegram_bot_token is None:
+        return False
+    if settings.telegram_webhook_secret is not None:
+        return True
+    if settings.etp_insecure_telegram_webhook:
+        log.critical(
+            "ETP_INSECURE_TELEGRAM_WEBHOOK is set: POST /telegram/webhook takes updates from "
+            "anyone who can reach it, as any user. Development only; never in production"
+        )
+        return True
+    log.warning(
+        "TELEGRAM_WEBHOOK_SECRET is not set: POST /telegram/webhook is not served "
+        "(long polling with `etp telegram` needs no webhook)"
+    )
+    return False
+
+
 def create_api(app: App) -> FastAPI:
     """Build the HTTP app around an already built ETP Express App (no work at import)."""
     api = FastAPI(title="ETP Express", version=__version__, description=DESCRIPTION)
@@ -125,13 +147,10 @@ def create_api(app: App) -> FastAPI:
         ],
     )
     api.include_router(health.router)
-    api.state.telegram = build_telegram(app) if app.settings.telegram.telegram_bot_token else None
-    if api.state.telegram and app.settings.telegram.telegram_webhook_secret is None:
-        log.warning(
-            "TELEGRAM_WEBHOOK_SECRET is not set: POST /telegram/webhook takes updates from "
-            "anyone who knows its URL"
-        )
-    api.include_router(telegram.router)
+    api.state.telegram = None
+    if telegram_webhook_mounted(app.settings.telegram):
+        api.state.telegram = build_telegram(app)
+        api.include_router(telegram.router)
     slack = app.settings.slack
     if slack.enabled and slack.slack_signing_secret is not None:  # HTTP mode needs the secret
         from api.slack import build_router

@@ -41,7 +41,6 @@ _ERROR = {"content": {"application/json": {"example": {"ok": False, "error": "â€
     responses={
         400: {"description": "the body is not a Telegram update", **_ERROR},
         401: {"description": "wrong X-Telegram-Bot-Api-Secret-Token", **_ERROR},
-        404: {"description": "Telegram is not configured", **_ERROR},
         413: {"description": "the body is too large", **_ERROR},
         503: {"description": "database unavailable: Telegram delivers the update again", **_ERROR},
     },
@@ -56,9 +55,8 @@ async def telegram_webhook(
     was committed)."""
     # state read directly: a sync dependency would cost a thread hop on every update
     app: App = request.app.state.etp
-    telegram: TelegramBot | None = request.app.state.telegram
-    if telegram is None:
-        return _error(404, "Telegram is not configured (TELEGRAM_BOT_TOKEN)")
+    # mounted only with a bot (and a secret, or the development opt-out): api.app
+    telegram: TelegramBot = request.app.state.telegram
     expected = app.settings.telegram.telegram_webhook_secret
     if expected is not None and not secrets.compare_digest(
         (secret_token or "").encode(), expected.get_secret_value().encode()

@@ -192,10 +192,18 @@ def telegram(
                 raise typer.Exit(2) from exc
             if set_webhook is not None:
                 secret = settings.telegram.telegram_webhook_secret
+                if secret is None and not settings.telegram.etp_insecure_telegram_webhook:
+                    typer.echo(
+                        "TELEGRAM_WEBHOOK_SECRET is not set: `etp serve` does not serve the "
+                        "webhook without it (anyone could post updates as any user); set it "
+                        "in the environment of both commands",
+                        err=True,
+                    )
+                    raise typer.Exit(2)
                 if secret is None:
                     typer.echo(
-                        "warning: TELEGRAM_WEBHOOK_SECRET is not set, so the webhook takes "
-                        "updates from anyone who knows its URL",
+                        "warning: ETP_INSECURE_TELEGRAM_WEBHOOK is set, so the webhook takes "
+                        "updates from anyone who knows its URL (development only)",
                         err=True,
                     )
                 await telegram.set_webhook(

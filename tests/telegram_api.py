@@ -210,6 +210,20 @@ class FakeBotApi:
     def _result(self, call: Call) -> Any:
         if call.method == "getMe":
             return BOT_USER
+        if call.method == "getChat":
+            chat_id = int(call.params["chat_id"])
+            return {
+                "id": chat_id,
+                "type": "private" if chat_id > 0 else "supergroup",
+                "accent_color_id": 0,
+                "max_reaction_count": 11,
+                "accepted_gift_types": {
+                    "unlimited_gifts": False,
+                    "limited_gifts": False,
+                    "unique_gifts": False,
+                    "premium_subscription": False,
+                },
+            }
         if call.method in ("sendMessage", "sendDocument", "editMessageText"):
             self._message_id += 1
             chat_id = int(call.params["chat_id"])

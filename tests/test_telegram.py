@@ -370,16 +370,46 @@ async def test_an_oversized_body_is_413_even_without_a_declared_length(hook: Web
     assert hook.api.texts(5001)[0].startswith("ETP nº 1 criado: Papel A4.")
 
 
-async def test_without_a_secret_the_open_webhook_is_logged_at_start(
+async def test_without_a_secret_the_webhook_is_not_served_and_that_is_logged_at_start(
+    sqlite_url: str, bot_api: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    # an update forged "from" an allowed user would otherwise get that user's /status
+    app = await make_app(sqlite_url)
+    configure(app, bot_api, allowed=frozenset({777}))
+    app.settings.telegram.__dict__["telegram_webhook_secret"] = None
+    try:
+        with caplog.at_level(logging.WARNING, logger="api.app"):
+            api = create_api(app)
+        assert "TELEGRAM_WEBHOOK_SECRET is not set" in caplog.text
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=api), base_url="http://etp"
+        ) as client:
+            forged = Updates().message("/novo Papel", chat_id=777, user_id=777)
+            response = await client.post("/telegram/webhook", json=forged)
+            assert response.status_code == 404
+            assert "/telegram/webhook" not in (await client.get("/openapi.json")).text
+        assert await count(app, "etps") == 0
+        assert bot_api.sent() == []
+    finally:
+        await app.close()
+
+
+async def test_the_development_opt_out_serves_an_open_webhook_and_says_so_loudly(
     sqlite_url: str, bot_api: FakeBotApi, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = await make_app(sqlite_url)
     configure(app, bot_api)
     app.settings.telegram.__dict__["telegram_webhook_secret"] = None
+    app.settings.telegram.__dict__["etp_insecure_telegram_webhook"] = True
     try:
         with caplog.at_level(logging.WARNING, logger="api.app"):
-            create_api(app)
-        assert "TELEGRAM_WEBHOOK_SECRET is not set" in caplog.text
+            webhook, client = await open_webhook(app, bot_api)
+        loud = [r for r in caplog.records if r.levelno >= logging.CRITICAL]
+        assert loud and "ETP_INSECURE_TELEGRAM_WEBHOOK" in loud[0].getMessage()
+        response = await webhook.post(webhook.updates.message("/novo Papel"), secret=None)
+        assert response.status_code == 200
+        assert webhook.api.texts(5001)[0].startswith("ETP nº 1 criado: Papel.")
+        await client.aclose()
     finally:
         await app.close()
 
@@ -776,6 +806,7 @@ async def test_a_group_that_becomes_a_supergroup_keeps_its_etp(
         await hook.say("/novo Papel A4", chat_id=old, **ana)
         await hook.say(IDENTIFICATION[0], chat_id=old, **ana)
         question = hook.api.texts(old)[-1]
+        hook.api.migrated[str(old)] = new  # Telegram now refuses calls to the old id
         upgraded = hook.updates.message(None, chat_id=old, migrate_to_chat_id=new, **ana)
         assert (await hook.post(upgraded)).status_code == 200
         ana["chat_type"] = "supergroup"
@@ -789,6 +820,32 @@ async def test_a_group_that_becomes_a_supergroup_keeps_its_etp(
         await hook.say("/listar", **bruno)
         assert "nº 1 — Papel A4" in hook.api.texts(new)[-1]
         assert m.ACCESS_DENIED not in hook.api.texts(new)
+    finally:
+        await client.aclose()
+        await app.close()
+
+
+async def test_a_migration_telegram_does_not_confirm_moves_nothing_and_admits_nobody(
+    sqlite_url: str, bot_api: FakeBotApi
+) -> None:
+    # an update that merely says so (forged) would move the group's ETPs into another group
+    # and admit that group
+    old, elsewhere = -4003, -1009003
+    app = await make_app(sqlite_url)
+    configure(app, bot_api, allowed=frozenset({old}))
+    hook, client = await open_webhook(app, bot_api)
+    try:
+        ana = {"user_id": 11, "first_name": "Ana", "chat_type": "group"}
+        await hook.say("/novo Papel A4", chat_id=old, **ana)
+        mallory = {"user_id": 66, "first_name": "Mallory", "chat_type": "supergroup"}
+        said = hook.updates.message(None, chat_id=old, migrate_to_chat_id=elsewhere, **ana)
+        assert (await hook.post(said)).status_code == 200
+        first = hook.updates.message(None, chat_id=elsewhere, migrate_from_chat_id=old, **mallory)
+        assert (await hook.post(first)).status_code == 200
+        await hook.say("/listar", chat_id=elsewhere, **mallory)
+        assert set(hook.api.texts(elsewhere)) == {m.ACCESS_DENIED}
+        await hook.say("/status", chat_id=old, **ana)
+        assert "Papel A4" in hook.api.texts(old)[-1]
     finally:
         await client.aclose()
         await app.close()
@@ -957,6 +1014,28 @@ async def test_set_webhook_registers_url_secret_and_the_portuguese_menu(
     assert hook["secret_token"] == SECRET
     commands = bot_api.sent("setMyCommands")[0].params["commands"]
     assert {c["command"]: c["description"] for c in commands} == dict(m.COMMAND_MENU)
+
+
+async def test_set_webhook_without_a_secret_is_refused(
+    sqlite_url: str, bot_api: FakeBotApi, tmp_path: Path
+) -> None:
+    env = _command_env(sqlite_url, bot_api)
+    del env["TELEGRAM_WEBHOOK_SECRET"]
+    process = await asyncio.create_subprocess_exec(
+        str(ETP_BIN),
+        "telegram",
+        "--set-webhook",
+        "https://etp.example.gov.br/telegram/webhook",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 2
+    assert "TELEGRAM_WEBHOOK_SECRET is not set" in err.decode()
+    assert "Traceback" not in err.decode()
+    assert bot_api.sent("setWebhook") == []
 
 
 def _children(pid: int) -> list[int]:

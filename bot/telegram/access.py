@@ -28,9 +28,17 @@ class AccessMiddleware(BaseMiddleware):
     ) -> Any:
         user: User | None = data.get("event_from_user")
         chat: Chat | None = data.get("event_chat")
-        # a supergroup's first message says which group it was: admitted as that group was
+        if self.channel.allows(user, chat):
+            return await handler(event, data)
+        # a supergroup's first message says which group it was: admitted as that group was,
+        # once Telegram confirms it
         was = event.migrate_from_chat_id if isinstance(event, Message) else None
-        if self.channel.allows(user, chat, was=was):
+        if (
+            was is not None
+            and chat is not None
+            and self.channel.allows(None, None, was=was)
+            and await self.channel.migration_confirmed(was, chat.id)
+        ):
             return await handler(event, data)
         if isinstance(event, CallbackQuery):
             with suppress(TelegramAPIError):

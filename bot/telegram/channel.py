@@ -11,6 +11,7 @@ from typing import Any
 from aiogram import Bot
 from aiogram.enums import ChatAction, ChatType
 from aiogram.exceptions import (
+    AiogramError,
     TelegramAPIError,
     TelegramForbiddenError,
     TelegramMigrateToChat,
@@ -19,6 +20,7 @@ from aiogram.exceptions import (
 from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageText,
+    GetChat,
     SendChatAction,
     SendDocument,
     SendMessage,
@@ -104,6 +106,7 @@ class TelegramChannel:
         # until the finished draft takes its place)
         self._streams: TTLCache[str, int] = TTLCache(maxsize=4096, ttl=3600)
         self._sending: set[asyncio.Task[Any]] = set()
+        self._migrations: dict[int, int] = {}  # old group id -> supergroup, as Telegram confirmed
 
     def allows(self, user: User | None, chat: Chat | None, *, was: int | None = None) -> bool:
         """Open when no allow-list is set; else the user (or the whole chat) must be listed.
@@ -112,6 +115,27 @@ class TelegramChannel:
             return True
         ids = {user.id if user else None, chat.id if chat else None, was}
         return bool(ids & self.allowed_ids)
+
+    async def migration_confirmed(self, old_chat_id: int, new_chat_id: int) -> bool:
+        """Whether Telegram itself says group `old_chat_id` became `new_chat_id`: a call to an
+        upgraded group is refused with the new id. An update's word alone is not enough (it
+        would move a group's ETPs, and its admission, wherever the update says)."""
+        if self._migrations.get(old_chat_id) == new_chat_id:
+            return True
+        try:
+            await self.bot(GetChat(chat_id=old_chat_id))
+        except TelegramMigrateToChat as exc:
+            if exc.migrate_to_chat_id == new_chat_id:
+                self._migrations[old_chat_id] = new_chat_id
+                return True
+        except AiogramError as exc:
+            log.warning("could not confirm that group %s moved: %s", old_chat_id, exc)
+        log.warning(
+            "an update says group %s became %s, but Telegram does not: ignored",
+            old_chat_id,
+            new_chat_id,
+        )
+        return False
 
     async def moved(self, old_chat_id: int, new_chat_id: int) -> None:
         """A group became supergroup `new_chat_id`: its conversation and shared ETPs move there,

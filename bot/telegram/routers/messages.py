@@ -43,9 +43,13 @@ async def on_migration(message: Message, channel: TelegramChannel) -> None:
     """A group became a supergroup: Telegram gives it a new id and says so in both chats
     (either may come first, or alone); its conversation and shared ETPs continue there."""
     if message.migrate_to_chat_id is not None:
-        await channel.moved(message.chat.id, message.migrate_to_chat_id)
+        old, new = message.chat.id, message.migrate_to_chat_id
     elif message.migrate_from_chat_id is not None:
-        await channel.moved(message.migrate_from_chat_id, message.chat.id)
+        old, new = message.migrate_from_chat_id, message.chat.id
+    else:
+        return
+    if await channel.migration_confirmed(old, new):
+        await channel.moved(old, new)
 
 
 async def in_private_chat(message: Message) -> bool:
