@@ -233,6 +233,34 @@ class DocumentSettings(BaseSettings):
     etp_render_processes: int = Field(default=1, ge=0, le=32)
 
 
+class SecuritySettings(BaseSettings):
+    model_config = _CONFIG
+    # Fernet keys (comma-separated, newest first) that encrypt Slack's tokens in the database:
+    # the first writes, every one reads. Needed with SLACK_CLIENT_ID (tokens are stored then).
+    etp_encryption_keys: SecretStr | None = None
+
+    @field_validator("etp_encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        from cryptography.fernet import Fernet
+
+        keys = [k.strip() for k in value.get_secret_value().split(",") if k.strip()]
+        if not keys:
+            raise ValueError("ETP_ENCRYPTION_KEYS is empty; leave it unset or give a key")
+        for key in keys:
+            try:
+                Fernet(key.encode())
+            except ValueError as exc:
+                raise ValueError(
+                    "ETP_ENCRYPTION_KEYS holds a value that is not a Fernet key (make one with "
+                    'python -c "from cryptography.fernet import Fernet; '
+                    'print(Fernet.generate_key().decode())")'
+                ) from exc
+        return value
+
+
 class ObservabilitySettings(BaseSettings):
     model_config = _CONFIG
     sentry_dsn: SecretStr | None = None
@@ -275,6 +303,10 @@ class Settings:
         return DocumentSettings()
 
     @cached_property
+    def security(self) -> SecuritySettings:
+        return SecuritySettings()
+
+    @cached_property
     def observability(self) -> ObservabilitySettings:
         return ObservabilitySettings()
 
@@ -283,6 +315,11 @@ def load_settings() -> Settings:
     """Read and validate every concern now, so that a bad value fails at start-up."""
     settings = Settings()
     parts = ("database", "redis", "llm", "telegram", "slack", "access", "api", "documents")
-    for part in (*parts, "observability"):
+    for part in (*parts, "security", "observability"):
         getattr(settings, part)
+    if settings.slack.oauth and settings.security.etp_encryption_keys is None:
+        raise ValueError(
+            "SLACK_CLIENT_ID stores workspaces' tokens in the database: set ETP_ENCRYPTION_KEYS "
+            "to encrypt them"
+        )
     return settings

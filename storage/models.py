@@ -194,3 +194,12 @@ slack_bots = SQLAlchemyInstallationStore.build_bots_table(Base.metadata, "slack_
 slack_oauth_states = SQLAlchemyOAuthStateStore.build_oauth_states_table(
     Base.metadata, "slack_oauth_states"
 )
+# tokens are stored encrypted (storage/secrets.py): a Fernet token of a long rotating Slack
+# token outgrows slack-sdk's 200 characters
+for _table in (slack_installations, slack_bots):
+    for _column in _table.c:
+        if _column.name.endswith("token"):
+            _column.type = Text()
+# a state is looked up by value on every OAuth redirect, and expired ones are pruned by age
+Index("ix_slack_oauth_states_state", slack_oauth_states.c.state)
+Index("ix_slack_oauth_states_expire_at", slack_oauth_states.c.expire_at)

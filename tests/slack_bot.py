@@ -17,11 +17,12 @@ from bot.slack.channel import SlackChannel
 from conversations.drafting import OfflineDrafter
 from conversations.ports import DraftWriter
 from etp.container import App, build_app
-from etp.settings import AccessSettings, SlackSettings
+from etp.settings import AccessSettings, SecuritySettings, SlackSettings
 from tests.helpers import settings_for
 from tests.slack_fake import SIGNING_SECRET, FakeSlackApi, Workspace
 
 CLIENT_ID = "111.222"
+ENCRYPTION_KEY = "u3Yx8c7XQmVYd2cP2aW0H5b7mY1dE3nqA6QJtq6c1mE="  # a Fernet key, tests only
 
 
 @dataclass
@@ -52,8 +53,10 @@ async def running_bot(
     oauth: bool = False,
     allowed: frozenset[str] = frozenset(),
     redis_url: str | None = None,
+    encryption_keys: str = ENCRYPTION_KEY,
 ) -> AsyncIterator[RunningBot]:
     settings = settings_for(db_url)
+    settings.__dict__["security"] = SecuritySettings(etp_encryption_keys=SecretStr(encryption_keys))
     slack = SlackSettings(
         slack_signing_secret=SecretStr(SIGNING_SECRET),
         slack_api_url=api.url,

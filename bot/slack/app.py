@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
-from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import actions, commands, events, views
 from bot.slack.access import INSTALL_PAGES, EtpOAuthFlow, only_allowed_teams
 from bot.slack.channel import SlackChannel, TeamClients
+from bot.slack.installations import EncryptedInstallationStore
 from bot.slack.memory import LocalMemo, Memo, RedisMemo
 from conversations.catalogue import messages as m
 from etp.container import App
+from storage.secrets import SecretCipher
 
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 EVENTS_PATH = "/slack/events"
 STATE_EXPIRATION = 600
 OFFICIAL_API = "https://slack.com/api/"
+
+
+class SlackNotConfigured(RuntimeError):
+    """A setting Slack's mode needs is missing."""
 
 
 def build_slack(app: App) -> SlackChannel:
@@ -30,11 +35,18 @@ def build_slack(app: App) -> SlackChannel:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = AsyncWebClient(token=None if settings.oauth else token, base_url=base_url)
     oauth_flow: EtpOAuthFlow | None = None
-    store: AsyncSQLAlchemyInstallationStore | None = None
+    store: EncryptedInstallationStore | None = None
     if settings.oauth and settings.slack_client_id and settings.slack_client_secret:
+        keys = app.settings.security.etp_encryption_keys
+        if keys is None:
+            raise SlackNotConfigured(
+                "SLACK_CLIENT_ID stores workspaces' tokens: set ETP_ENCRYPTION_KEYS to encrypt them"
+            )
         # the tables come from our migrations; the stores never create them
-        store = AsyncSQLAlchemyInstallationStore(
-            client_id=settings.slack_client_id, engine=app.engine
+        store = EncryptedInstallationStore(
+            client_id=settings.slack_client_id,
+            engine=app.engine,
+            cipher=SecretCipher.parse(keys.get_secret_value()),
         )
         oauth_flow = EtpOAuthFlow(
             allowed=allowed,
