@@ -26,6 +26,9 @@ cli.add_typer(token_cli, name="token")
 
 
 def _logging() -> None:
+    from etp.privacy import install_log_scrubbing
+
+    install_log_scrubbing()
     level = load_settings().observability.etp_log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -236,6 +239,30 @@ def db_downgrade(revision: str) -> None:
     _logging()
     downgrade(load_settings().database.database_url, revision)
     typer.echo(f"database at {revision}")
+
+
+@db_cli.command("rotate-key")
+def db_rotate_key() -> None:
+    """Encrypt every stored Slack token under the first of ETP_ENCRYPTION_KEYS (then the old
+    keys, after it in the list, can be dropped)."""
+    from storage.db import create_engine
+    from storage.secrets import SecretCipher, reseal_stored_tokens
+
+    _logging()
+    settings = load_settings()
+    keys = settings.security.etp_encryption_keys
+    if keys is None:
+        typer.echo("ETP_ENCRYPTION_KEYS is not set", err=True)
+        raise typer.Exit(2)
+
+    async def main() -> int:
+        engine = create_engine(settings.database.database_url)
+        try:
+            return await reseal_stored_tokens(engine, SecretCipher.parse(keys.get_secret_value()))
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"{asyncio.run(main())} rows encrypted under the first key")
 
 
 @cli.command("export")

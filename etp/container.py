@@ -18,6 +18,7 @@ from conversations.replies import Reply
 from conversations.service import EtpService, InProcessDraftQueue, MemoryLocks
 from etp.metrics import Metrics
 from etp.observability import init_sentry
+from etp.privacy import install_log_scrubbing
 from etp.rendering import ProcessRenderer
 from etp.settings import Settings
 from storage.admin import AdminStore
@@ -104,6 +105,7 @@ async def build_app(
     With REDIS_URL, draft jobs go through the arq queue (run by `etp worker` or the worker
     embedded in `etp serve`), unless `in_process_drafts` (the console chat) keeps them here.
     """
+    install_log_scrubbing()
     init_sentry(settings.observability)
     url = settings.database.database_url
     if migrate if migrate is not None else is_sqlite(url):

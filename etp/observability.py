@@ -9,6 +9,7 @@ from sentry_sdk.integrations.fastapi import FastApiIntegration
 from sentry_sdk.integrations.starlette import StarletteIntegration
 
 from etp import __version__
+from etp.privacy import scrub_value
 from etp.settings import ObservabilitySettings
 
 SCRUBBED = "[scrubbed]"
@@ -37,7 +38,16 @@ def scrub_event(event: dict[str, Any], _hint: dict[str, Any] | None = None) -> d
     logentry = event.get("logentry")
     if isinstance(logentry, dict):
         logentry.pop("params", None)
-        logentry["formatted"] = logentry.get("message", "")
+        logentry["message"] = scrub_value(logentry.get("message", ""))
+        logentry["formatted"] = logentry["message"]
+    if "message" in event:
+        event["message"] = scrub_value(event["message"])
+    # an exception's message may quote what failed (a CPF, an e-mail): kept, without those
+    exceptions = event.get("exception")
+    if isinstance(exceptions, dict):
+        for exception in exceptions.get("values") or []:
+            if isinstance(exception, dict):
+                exception["value"] = scrub_value(exception.get("value"))
     breadcrumbs = event.get("breadcrumbs")
     values = breadcrumbs.get("values") if isinstance(breadcrumbs, dict) else breadcrumbs
     for crumb in values or []:
@@ -50,6 +60,8 @@ def _scrub_breadcrumb(crumb: dict[str, Any]) -> dict[str, Any]:
     crumb.pop("data", None)
     if crumb.get("category") not in ("http", "httplib"):
         crumb["message"] = SCRUBBED if crumb.get("message") else crumb.get("message")
+    else:
+        crumb["message"] = scrub_value(crumb.get("message"))
     return crumb
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +26,25 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+            path = Path(database).expanduser()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # readable by its owner only: it holds every answer and name (SQLite gives its
+            # -wal and -shm files the database's mode)
+            with suppress(FileExistsError):
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        engine = create_async_engine(
+            url, echo=echo, hide_parameters=True, connect_args={"timeout": 30}
+        )
         _sqlite_pragmas(engine)
         return engine
     # No pre-ping: it costs three round trips per unit of work. A connection the server dropped
     # fails its first statement instead; SQLAlchemy then discards every pooled connection of
     # that age, and the store reports StoreUnavailable (the event is retried, nothing is lost).
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+    # hide_parameters: a failed statement's message would quote its values (answers, names)
+    # into logs and error reports
+    return create_async_engine(
+        url, echo=echo, hide_parameters=True, pool_size=pool_size, max_overflow=pool_size
+    )
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:

@@ -218,3 +218,26 @@ async def test_sentry_gets_the_error_but_no_user_text(
     assert any(e.get("logentry", {}).get("message") == "drafter failed for %s" for e in events)
     for secret in (USER_TEXT, "etp_segredo", "sessao=segredo", "sigilosa"):
         assert secret not in envelopes, secret
+
+
+# personal data as a user types it (kept away from the test's lines: Sentry sends a frame's
+# source lines around the raise)
+PERSONAL = ("123.456.789-09", "maria@orgao.gov.br", "(61) 99876-5432", "12.345.678/0001-90")
+
+
+async def test_personal_data_in_an_exception_or_a_log_line_does_not_reach_sentry(
+    sentry_app: tuple[App, list[bytes]],
+) -> None:
+    # a scrubbed event still held a CPF and an e-mail quoted by an exception
+    _, received = sentry_app
+    personal = ", ".join(PERSONAL)
+    try:
+        raise ValueError(f"resposta inválida: {personal}")
+    except ValueError:
+        logging.getLogger("etp.test").exception("falhou para %s", personal)
+    sentry_sdk.capture_exception(ValueError(personal))
+    sentry_sdk.flush(timeout=5)
+    envelopes = b"\n".join(received).decode("utf-8", "replace")
+    assert "ValueError" in envelopes  # the errors did reach Sentry
+    for value in PERSONAL:
+        assert value.removeprefix("(61) ") not in envelopes, value

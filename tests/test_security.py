@@ -1,0 +1,231 @@
+"""Security hardening (issue 17): secrets at rest, the database file, ... Each test fails on the
+code before its fix."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+from etp.privacy import scrub_text
+from etp.settings import load_settings
+from storage.db import create_engine
+from storage.migrate import upgrade
+from storage.secrets import SecretCipher, reseal_stored_tokens
+from tests.helpers import make_app
+from tests.slack_bot import ENCRYPTION_KEY, running_bot
+from tests.slack_fake import FakeSlackApi
+
+CHANNEL = "C1"
+
+
+@pytest.fixture
+async def slack_api() -> AsyncIterator[FakeSlackApi]:
+    api = FakeSlackApi()
+    await api.start()
+    yield api
+    await api.stop()
+
+
+TOKEN_COLUMNS = {
+    "slack_installations": ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token"),
+    "slack_bots": ("bot_token", "bot_refresh_token"),
+}
+
+
+async def _stored_tokens(engine: sa.ext.asyncio.AsyncEngine) -> list[str]:
+    values: list[str] = []
+    async with engine.connect() as conn:
+        for table, columns in TOKEN_COLUMNS.items():
+            for column in columns:
+                rows = await conn.execute(sa.text(f"SELECT {column} FROM {table}"))
+                values += [v for (v,) in rows if v is not None]
+    return values
+
+
+async def _install(bot, team: str) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_slack import install
+
+    page = await install(bot, team)
+    assert page.status_code == 200, page.text
+
+
+# --- Slack tokens encrypted at rest --------------------------------------------------------
+
+
+async def test_slack_tokens_are_stored_encrypted_and_still_work(
+    db_url: str, slack_api: FakeSlackApi
+) -> None:
+    async with running_bot(db_url, slack_api, oauth=True) as bot:
+        await _install(bot, "T2")
+        stored = await _stored_tokens(bot.app.engine)
+        assert stored, "the installation stored its tokens"
+        assert not any("xoxb" in value for value in stored)
+        assert all(
+            Fernet(ENCRYPTION_KEY.encode()).decrypt(v.encode()) == b"xoxb-T2" for v in stored
+        )
+        await bot.team("T2").slash("U1", CHANNEL, "novo Papel")
+        await bot.settle()
+        posts = bot.api.called("chat.postMessage")
+        assert posts and all(c.token == "xoxb-T2" for c in posts)
+
+
+async def test_a_new_key_first_then_rotate_key_lets_the_old_key_go(
+    db_url: str, slack_api: FakeSlackApi
+) -> None:
+    new_key = Fernet.generate_key().decode()
+    async with running_bot(db_url, slack_api, oauth=True) as bot:
+        await _install(bot, "T2")
+        rewritten = await reseal_stored_tokens(
+            bot.app.engine, SecretCipher.parse(f"{new_key},{ENCRYPTION_KEY}")
+        )
+        assert rewritten == 2  # the installation and its bot
+    async with running_bot(db_url, slack_api, oauth=True, encryption_keys=new_key) as bot:
+        await bot.team("T2").slash("U1", CHANNEL, "novo Papel")
+        await bot.settle()
+        posts = bot.api.called("chat.postMessage")
+        assert posts and all(c.token == "xoxb-T2" for c in posts)
+        stored = await _stored_tokens(bot.app.engine)
+        assert all(Fernet(new_key.encode()).decrypt(v.encode()) == b"xoxb-T2" for v in stored)
+
+
+def _plain_installation(url: str) -> None:
+    """A database at revision 0004 holding a workspace's tokens in plain text."""
+    upgrade(url, "0004")
+    engine = sa.create_engine(url.replace("+aiosqlite", ""))
+    now = "2026-11-01 10:00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO slack_installations (client_id, app_id, team_id, bot_token, "
+                "bot_id, bot_user_id, user_id, user_token, is_enterprise_install, installed_at) "
+                "VALUES ('111.222', 'A1', 'T2', 'xoxb-T2', 'B1', 'UB', 'U1', 'xoxp-U1', 0, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO slack_bots (client_id, app_id, team_id, bot_token, bot_id, "
+                "bot_user_id, is_enterprise_install, installed_at) VALUES "
+                "('111.222', 'A1', 'T2', 'xoxb-T2', 'B1', 'UB', 0, :now)"
+            ),
+            {"now": now},
+        )
+    engine.dispose()
+
+
+async def test_the_upgrade_encrypts_tokens_stored_in_plain_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'etp.db'}"
+    _plain_installation(url)
+    monkeypatch.delenv("ETP_ENCRYPTION_KEYS", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    with pytest.raises(RuntimeError, match="set ETP_ENCRYPTION_KEYS"):
+        upgrade(url)
+    monkeypatch.setenv("ETP_ENCRYPTION_KEYS", ENCRYPTION_KEY)
+    upgrade(url)
+    engine = create_engine(url)
+    try:
+        stored = await _stored_tokens(engine)
+    finally:
+        await engine.dispose()
+    fernet = Fernet(ENCRYPTION_KEY.encode())
+    assert sorted(fernet.decrypt(v.encode()).decode() for v in stored) == [
+        "xoxb-T2",
+        "xoxb-T2",
+        "xoxp-U1",
+    ]
+
+
+def test_slack_oauth_without_an_encryption_key_fails_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SLACK_CLIENT_ID", "111.222")
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "client-secret-abc")
+    monkeypatch.delenv("ETP_ENCRYPTION_KEYS", raising=False)
+    with pytest.raises(ValueError, match="set ETP_ENCRYPTION_KEYS"):
+        load_settings()
+    monkeypatch.setenv("ETP_ENCRYPTION_KEYS", "not-a-key")
+    with pytest.raises(ValueError, match="not a Fernet key"):
+        load_settings()
+    monkeypatch.setenv("ETP_ENCRYPTION_KEYS", ENCRYPTION_KEY)
+    assert load_settings().security.etp_encryption_keys == SecretStr(ENCRYPTION_KEY)
+
+
+async def test_the_sqlite_database_the_project_creates_is_readable_by_its_owner_only(
+    tmp_path: Path,
+) -> None:
+    previous = os.umask(0o022)  # a usual umask, which would leave it world-readable
+    path = tmp_path / "data" / "etp.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("CREATE TABLE t (x INTEGER)"))
+            await conn.execute(sa.text("INSERT INTO t VALUES (1)"))
+        for created in (path, path.with_name("etp.db-wal")):
+            assert stat.S_IMODE(created.stat().st_mode) == 0o600, created
+    finally:
+        await engine.dispose()
+        os.umask(previous)
+
+
+# --- personal data in exceptions and logs ----------------------------------------------------
+
+
+async def test_a_failed_statement_does_not_quote_its_parameters(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    try:
+        with pytest.raises(sa.exc.DBAPIError) as failed:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    sa.text("INSERT INTO no_such_table (nome) VALUES (:nome)"),
+                    {"nome": "Maria Silva, CPF 123.456.789-09"},
+                )
+        assert "Maria Silva" not in str(failed.value)
+    finally:
+        await engine.dispose()
+
+
+async def test_log_lines_and_their_exceptions_carry_no_cpf_cnpj_email_or_phone(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = await make_app(sqlite_url)  # installs the scrubbing, as every command does
+    try:
+        log = logging.getLogger("etp.test")
+        with caplog.at_level(logging.INFO):
+            log.warning("answer from %s (%s)", "maria@orgao.gov.br", "+55 61 998765432")
+            try:
+                raise RuntimeError("CPF 123.456.789-09 e CNPJ 12345678000190 recusados")
+            except RuntimeError:
+                log.exception("store failed")
+            log.info("chat %s refuses the bot", -1001234567890)
+        for value in ("maria@orgao", "998765432", "123.456.789-09", "12345678000190"):
+            assert value not in caplog.text, value
+        assert "[dado pessoal]" in caplog.text
+        assert "-1001234567890" in caplog.text  # a chat id stays readable for operators
+    finally:
+        await app.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("processo 23000.001234/2026-11", True),
+        ("update 987654321 of chat 5001", True),
+        ("CPF 12345678909", False),
+        ("fone 61 3333-4444", False),
+        ("ligue (61)99876-5432", False),
+        ("contato: joao.silva+etp@gestao.gov.br", False),
+    ],
+)
+def test_what_counts_as_personal_data(text: str, kept: bool) -> None:
+    assert (scrub_text(text) == text) is kept
