@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 from api.auth import AdminToken, Token, current_token
 from api.deps import EtpApp
@@ -65,6 +65,17 @@ MAX_ID = 2**63 - 1  # BIGINT; larger ids cannot exist and must not reach the dri
 
 def _blank_is_none(value: str | None) -> str | None:
     return (value.strip() or None) if value is not None else None
+
+
+def _in_utc(value: datetime | None) -> datetime | None:
+    """A moment in UTC (no zone: UTC); one that does not exist there (0001-01-01T00:00+14:00
+    falls before year 1) is a bad value, not a 500."""
+    if value is None or value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(m.API_DATE_OUT_OF_RANGE) from exc
 
 
 SearchText = Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL)]
@@ -140,7 +151,11 @@ async def list_etps(
     status_: Annotated[Literal["em_elaboracao", "concluido"] | None, Query(alias="status")] = None,
     orgao: Annotated[SearchText, Query(description="parte do nome do órgão")] = None,
     q: Annotated[SearchText, Query(description="busca no título e no órgão")] = None,
-    updated_since: Annotated[datetime | None, Query(description="ISO 8601; sem fuso, UTC")] = None,
+    updated_since: Annotated[
+        datetime | None,
+        AfterValidator(_in_utc),
+        Query(description="ISO 8601; sem fuso, UTC"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> EtpPage:

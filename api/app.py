@@ -157,7 +157,9 @@ def create_api(app: App) -> FastAPI:
         from bot.slack.app import build_slack
 
         api.state.slack = build_slack(app)
-        api.include_router(build_router(api.state.slack))
+        api.include_router(
+            build_router(api.state.slack, slack.slack_signing_secret.get_secret_value())
+        )
     api.include_router(metrics.router)
     api.include_router(admin.router)
     return api

@@ -9,19 +9,23 @@ import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
+from api.app import create_api
+from conversations.catalogue import messages as m
 from etp.privacy import scrub_text
 from etp.settings import load_settings
 from storage.db import create_engine
 from storage.migrate import upgrade
 from storage.secrets import SecretCipher, reseal_stored_tokens
 from tests.helpers import make_app
-from tests.slack_bot import ENCRYPTION_KEY, running_bot
-from tests.slack_fake import FakeSlackApi
+from tests.slack_bot import ENCRYPTION_KEY, RunningBot, running_bot
+from tests.slack_fake import FORM, FakeSlackApi
+from tests.test_slack import install, start_etp
 
 CHANNEL = "C1"
 
@@ -50,9 +54,7 @@ async def _stored_tokens(engine: sa.ext.asyncio.AsyncEngine) -> list[str]:
     return values
 
 
-async def _install(bot, team: str) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_slack import install
-
+async def _install(bot: RunningBot, team: str) -> None:
     page = await install(bot, team)
     assert page.status_code == 200, page.text
 
@@ -229,3 +231,44 @@ async def test_log_lines_and_their_exceptions_carry_no_cpf_cnpj_email_or_phone(
 )
 def test_what_counts_as_personal_data(text: str, kept: bool) -> None:
     assert (scrub_text(text) == text) is kept
+
+
+# --- malformed input gets a 4xx, never a 500 --------------------------------------------------
+
+
+async def test_malformed_or_deeply_nested_slack_bodies_get_4xx_signed_or_not(
+    sqlite_url: str, slack_api: FakeSlackApi
+) -> None:
+    async with running_bot(sqlite_url, slack_api) as bot:
+        bodies = [
+            ('{"type": "event_callback", "event":', "application/json"),
+            ("[" * 100_000 + "]" * 100_000, "application/json"),
+            ("payload=" + "%5B" * 50_000, FORM),
+            ("payload=%7Bnot+json", FORM),
+        ]
+        for body, content_type in bodies:
+            anonymous = await bot.http.post(
+                "/slack/events", content=body, headers={"Content-Type": content_type}
+            )
+            assert anonymous.status_code == 401, body[:40]
+            signed = await bot.workspace.post(body, content_type)
+            assert signed.status_code == 400, body[:40]
+            assert signed.json() == {"error": "the body is not a Slack request"}
+        await start_etp(bot)  # still serving
+
+
+async def test_a_date_that_does_not_exist_in_utc_is_a_422_not_a_500(sqlite_url: str) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        _, token = await app.admin.create_token("t", "read")
+        transport = httpx.ASGITransport(app=create_api(app), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://etp") as client:
+            response = await client.get(
+                "/api/etps",
+                params={"updated_since": "0001-01-01T00:00:00+14:00"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert response.status_code == 422
+        assert m.API_DATE_OUT_OF_RANGE in response.text
+    finally:
+        await app.close()

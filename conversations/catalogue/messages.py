@@ -293,6 +293,7 @@ API_RATE_LIMITED = "Limite de requisições excedido. Tente novamente em {second
 API_TOO_LARGE = "A requisição excede o limite de {limit} bytes."
 API_UNAVAILABLE = "O banco de dados está indisponível. Tente novamente em instantes."
 API_UNKNOWN_PARAMETER = "Parâmetro desconhecido: {name!r}. Parâmetros aceitos: {known}."
+API_DATE_OUT_OF_RANGE = "Data fora do intervalo representável."
 
 # --- offline drafter ---------------------------------------------------------------------
 
