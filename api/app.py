@@ -96,6 +96,49 @@ class BodyLimit:
         await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
 
 
+class SecurityHeaders:
+    """Headers that keep a browser from misreading or framing an answer (OWASP's list for an
+    API); set on every answer, as a plain ASGI wrapper (a BaseHTTPMiddleware would cost the
+    webhooks a task per request). /docs and /redoc load Swagger's and ReDoc's scripts from
+    their CDN, so they get no Content-Security-Policy."""
+
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    )
+    CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+    # ETPs and their documents hold personal data: no proxy or browser cache keeps them
+    NO_STORE = (b"cache-control", b"no-store")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        extra = [*self.HEADERS]
+        if not path.startswith(("/docs", "/redoc")):
+            extra.append(self.CSP)
+        if path.startswith("/api/"):
+            extra.append(self.NO_STORE)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((n, v) for n, v in extra if n not in present),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 async def _store_down(_: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable: %s", exc.__class__.__name__)
     return JSONResponse({"detail": m.API_UNAVAILABLE}, status_code=503)
@@ -124,11 +167,26 @@ def telegram_webhook_mounted(settings: TelegramSettings) -> bool:
 
 def create_api(app: App) -> FastAPI:
     """Build the HTTP app around an already built ETP Express App (no work at import)."""
-    api = FastAPI(title="ETP Express", version=__version__, description=DESCRIPTION)
+    security = app.settings.security
+    docs = security.docs
+    api = FastAPI(
+        title="ETP Express",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     api.state.etp = app
     api.state.started = time.monotonic()
     api.state.rate_limiter = TokenRateLimiter(
         app.settings.api.etp_api_rate_limit, app.settings.redis.redis_url
+    )
+    api.state.etps_counted = metrics.count_cache()
+    api.state.auth_failures = TokenRateLimiter(
+        app.settings.api.etp_api_auth_failure_limit,
+        app.settings.redis.redis_url,
+        namespace="auth-failures",
     )
     handlers: dict[Any, Any] = {
         StoreUnavailable: _store_down,
@@ -138,6 +196,7 @@ def create_api(app: App) -> FastAPI:
     }
     for exc_class, handler in handlers.items():
         api.add_exception_handler(exc_class, handler)
+    api.add_middleware(SecurityHeaders)
     api.add_middleware(
         BodyLimit,
         limits=[
@@ -160,6 +219,9 @@ def create_api(app: App) -> FastAPI:
         api.include_router(
             build_router(api.state.slack, slack.slack_signing_secret.get_secret_value())
         )
-    api.include_router(metrics.router)
+    if security.metrics_served:
+        api.include_router(metrics.router)
+    else:
+        log.warning("ETP_ENV=production without ETP_METRICS_TOKEN: GET /metrics is not served")
     api.include_router(admin.router)
     return api

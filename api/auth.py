@@ -19,9 +19,21 @@ async def current_token(
     app: EtpApp,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The calling token: 401 without a valid one, 429 over its rate limit."""
+    """The calling token: 401 without a valid one, 429 over its rate limit, or when the
+    client's address failed authentication too often (then not even looked up)."""
+    failures = request.app.state.auth_failures
+    address = request.client.host if request.client else "unknown"
+    wait = await failures.retry_after(address, count=False) if credentials else None
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            m.API_RATE_LIMITED.format(seconds=wait),
+            headers={"Retry-After": str(wait)},
+        )
     principal = await app.admin.authenticate(credentials.credentials) if credentials else None
     if principal is None:
+        if credentials:  # each costs a database query: counted against the address
+            await failures.retry_after(address)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             m.API_UNAUTHORIZED,

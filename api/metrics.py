@@ -4,22 +4,59 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from cachetools import TTLCache
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.deps import EtpApp
+from conversations.catalogue import messages as m
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
 
 
+# ETPs are counted at most this often: a COUNT over every ETP on each scrape (several
+# Prometheus servers, or anyone else who can reach /metrics) was load for nothing
+COUNT_SECONDS = 30.0
+
+
+def count_cache() -> TTLCache[str, bool]:
+    return TTLCache(maxsize=1, ttl=COUNT_SECONDS)
+
+
+_bearer = HTTPBearer(auto_error=False, description="ETP_METRICS_TOKEN, when set.")
+
+
 @router.get("/metrics", response_class=Response)
-async def metrics(app: EtpApp) -> Response:
-    """Counters and histograms of this process; ETPs by status are counted now."""
-    try:
-        async with asyncio.timeout(3):
-            app.metrics.set_etp_counts(await app.admin.count_by_status())
-    except Exception:  # a scrape still answers; the gauge keeps its last values
-        log.warning("could not count ETPs for /metrics", exc_info=True)
+async def metrics(
+    request: Request,
+    app: EtpApp,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Response:
+    """Counters and histograms of this process; ETPs by status, counted at most every 30 s.
+    With ETP_METRICS_TOKEN set, only for `Authorization: Bearer <that token>`."""
+    expected = app.settings.security.etp_metrics_token
+    if expected is not None and not (
+        credentials is not None
+        and secrets.compare_digest(
+            credentials.credentials.encode(), expected.get_secret_value().encode()
+        )
+    ):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            m.API_UNAUTHORIZED,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    counted: TTLCache[str, bool] = request.app.state.etps_counted
+    if "etps" not in counted:
+        counted["etps"] = True  # a failed count is not retried at once either
+        try:
+            async with asyncio.timeout(3):
+                app.metrics.set_etp_counts(await app.admin.count_by_status())
+        except Exception:  # a scrape still answers; the gauge keeps its last values
+            log.warning("could not count ETPs for /metrics", exc_info=True)
     return Response(app.metrics.render(), media_type=CONTENT_TYPE_LATEST)

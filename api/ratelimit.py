@@ -16,7 +16,15 @@ log = logging.getLogger(__name__)
 class TokenRateLimiter:
     """Counts requests per token; every rate of the setting ("10/second;1000/hour") applies."""
 
-    def __init__(self, rate: str, redis_url: str | None, *, key_prefix: str = "etp:ratelimit"):
+    def __init__(
+        self,
+        rate: str,
+        redis_url: str | None,
+        *,
+        key_prefix: str = "etp:ratelimit",
+        namespace: str = "api",
+    ):
+        self.namespace = namespace
         self.items: list[RateLimitItem] = parse_many(rate)
         storage: Storage = (
             RedisStorage(f"async+{redis_url}", implementation="redispy", key_prefix=key_prefix)
@@ -25,15 +33,21 @@ class TokenRateLimiter:
         )
         self.limiter = MovingWindowRateLimiter(storage)
 
-    async def retry_after(self, key: str) -> int | None:
+    async def retry_after(self, key: str, *, count: bool = True) -> int | None:
         """Count one request; the seconds to wait when it is over the limit, else None.
+        `count=False` only asks whether the key is over its limit now.
 
         The limit protects the service; if its storage fails, requests go through.
         """
         try:
             for item in self.items:
-                if not await self.limiter.hit(item, "api", key):
-                    stats = await self.limiter.get_window_stats(item, "api", key)
+                allowed = (
+                    await self.limiter.hit(item, self.namespace, key)
+                    if count
+                    else await self.limiter.test(item, self.namespace, key)
+                )
+                if not allowed:
+                    stats = await self.limiter.get_window_stats(item, self.namespace, key)
                     return max(1, math.ceil(stats.reset_time - time.time()))
         except Exception:
             log.warning("rate limit storage failed; request allowed", exc_info=True)

@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import Annotated, Literal
 
 from limits import parse_many
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _CONFIG = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
@@ -213,16 +213,19 @@ class ApiSettings(BaseSettings):
     model_config = _CONFIG
     # Requests per token, in the `limits` notation ("120/minute", "10/second;1000/hour").
     etp_api_rate_limit: str = "120/minute"
+    # Failed authentications (a wrong or revoked token) per client address; above it the
+    # address gets 429 without its tokens being looked up.
+    etp_api_auth_failure_limit: str = "30/minute"
     # Largest request body the admin API accepts (413 above it).
     etp_api_max_body_bytes: int = Field(default=65_536, ge=0)
 
-    @field_validator("etp_api_rate_limit")
+    @field_validator("etp_api_rate_limit", "etp_api_auth_failure_limit")
     @classmethod
-    def _parse_rate(cls, value: str) -> str:
+    def _parse_rate(cls, value: str, info: ValidationInfo) -> str:
         try:
             parse_many(value)
         except ValueError as exc:
-            raise ValueError(f"ETP_API_RATE_LIMIT: {exc}") from exc
+            raise ValueError(f"{(info.field_name or '').upper()}: {exc}") from exc
         return value
 
 
@@ -235,9 +238,33 @@ class DocumentSettings(BaseSettings):
 
 class SecuritySettings(BaseSettings):
     model_config = _CONFIG
+    # production: safer defaults (no /docs, no public /metrics) and `etp check --production`
+    etp_env: Literal["development", "production"] = "development"
+    # GET /docs and /openapi.json; unset = on in development, off in production
+    etp_api_docs: bool | None = None
+    # GET /metrics then needs `Authorization: Bearer <token>`; unset = open in development,
+    # not served in production
+    etp_metrics_token: SecretStr | None = None
     # Fernet keys (comma-separated, newest first) that encrypt Slack's tokens in the database:
     # the first writes, every one reads. Needed with SLACK_CLIENT_ID (tokens are stored then).
     etp_encryption_keys: SecretStr | None = None
+
+    @property
+    def production(self) -> bool:
+        return self.etp_env == "production"
+
+    @property
+    def docs(self) -> bool:
+        return self.etp_api_docs if self.etp_api_docs is not None else not self.production
+
+    @property
+    def metrics_served(self) -> bool:
+        return self.etp_metrics_token is not None or not self.production
+
+    @field_validator("etp_metrics_token")
+    @classmethod
+    def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        return _refuse_placeholder(value, "ETP_METRICS_TOKEN")
 
     @field_validator("etp_encryption_keys")
     @classmethod

@@ -13,18 +13,20 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from api.app import create_api
 from conversations.catalogue import messages as m
 from etp.privacy import scrub_text
-from etp.settings import load_settings
+from etp.settings import ApiSettings, SecuritySettings, load_settings
 from storage.db import create_engine
 from storage.migrate import upgrade
 from storage.secrets import SecretCipher, reseal_stored_tokens
-from tests.helpers import make_app
+from tests.helpers import make_app, make_chat
 from tests.slack_bot import ENCRYPTION_KEY, RunningBot, running_bot
 from tests.slack_fake import FORM, FakeSlackApi
+from tests.test_observability import samples, value
 from tests.test_slack import install, start_etp
 
 CHANNEL = "C1"
@@ -270,5 +272,119 @@ async def test_a_date_that_does_not_exist_in_utc_is_a_422_not_a_500(sqlite_url: 
             )
         assert response.status_code == 422
         assert m.API_DATE_OUT_OF_RANGE in response.text
+    finally:
+        await app.close()
+
+
+# --- anonymous load ---------------------------------------------------------------------------
+
+
+def _client(api: FastAPI, address: str = "10.0.0.1") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=api, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://etp")
+
+
+async def test_failed_authentications_are_limited_per_client_address(sqlite_url: str) -> None:
+    app = await make_app(sqlite_url)
+    app.settings.__dict__["api"] = ApiSettings(etp_api_auth_failure_limit="3/minute")
+    try:
+        _, token = await app.admin.create_token("t", "read")
+        api = create_api(app)
+        wrong = {"Authorization": "Bearer etp_" + "x" * 43}
+        right = {"Authorization": f"Bearer {token}"}
+        async with _client(api) as attacker, _client(api, "10.0.0.2") as other:
+            codes = [(await attacker.get("/api/etps", headers=wrong)).status_code for _ in range(4)]
+            assert codes == [401, 401, 401, 429]
+            blocked = await attacker.get("/api/etps", headers=right)
+            assert blocked.status_code == 429  # not even looked up
+            assert 1 <= int(blocked.headers["retry-after"]) <= 60
+            assert (await other.get("/api/etps", headers=right)).status_code == 200
+    finally:
+        await app.close()
+
+
+async def test_expired_oauth_states_are_pruned_and_states_are_indexed(
+    db_url: str, slack_api: FakeSlackApi
+) -> None:
+    async with running_bot(db_url, slack_api, oauth=True) as bot:
+        async with bot.app.engine.begin() as conn:
+            for n in range(50):  # fifty visits to /slack/install, long ago
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO slack_oauth_states (state, expire_at) "
+                        "VALUES (:s, '2026-01-01 00:00:00')"
+                    ),
+                    {"s": f"old-{n}"},
+                )
+        assert (await bot.http.get("/slack/install")).status_code == 302
+        async with bot.app.engine.connect() as conn:
+            left = await conn.execute(sa.text("SELECT count(*) FROM slack_oauth_states"))
+            assert left.scalar_one() == 1
+            indexes = await conn.run_sync(lambda c: sa.inspect(c).get_indexes("slack_oauth_states"))
+        assert ["state"] in [i["column_names"] for i in indexes]
+
+
+async def test_the_etp_gauge_is_counted_at_most_every_30_seconds(sqlite_url: str) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        async with _client(create_api(app)) as client:
+            first = samples((await client.get("/metrics")).text)
+            assert value(first, "etp_etps", status="em_elaboracao") == 0
+            await make_chat(app).say("/novo Papel A4")
+            again = samples((await client.get("/metrics")).text)
+            assert value(again, "etp_etps", status="em_elaboracao") == 0  # not counted again
+    finally:
+        await app.close()
+
+
+# --- exposure: docs, metrics, headers ---------------------------------------------------------
+
+
+async def test_production_serves_no_docs_and_no_open_metrics(sqlite_url: str) -> None:
+    app = await make_app(sqlite_url)
+    app.settings.__dict__["security"] = SecuritySettings(etp_env="production")
+    try:
+        async with _client(create_api(app)) as client:
+            for path in ("/docs", "/redoc", "/openapi.json", "/metrics"):
+                assert (await client.get(path)).status_code == 404, path
+            assert (await client.get("/health")).status_code == 200
+        app.settings.__dict__["security"] = SecuritySettings(
+            etp_env="production", etp_api_docs=True, etp_metrics_token=SecretStr("m-4f1c2a9b")
+        )
+        async with _client(create_api(app)) as client:
+            assert (await client.get("/docs")).status_code == 200
+            assert (await client.get("/metrics")).status_code == 401
+            bad = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
+            assert bad.status_code == 401
+            good = await client.get("/metrics", headers={"Authorization": "Bearer m-4f1c2a9b"})
+            assert good.status_code == 200 and "etp_updates" in good.text
+    finally:
+        await app.close()
+
+
+async def test_development_keeps_docs_and_metrics_open(sqlite_url: str) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        async with _client(create_api(app)) as client:
+            for path in ("/docs", "/openapi.json", "/metrics"):
+                assert (await client.get(path)).status_code == 200, path
+    finally:
+        await app.close()
+
+
+async def test_answers_carry_security_headers(sqlite_url: str) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        _, token = await app.admin.create_token("t", "read")
+        async with _client(create_api(app)) as client:
+            health = await client.get("/health")
+            listing = await client.get("/api/etps", headers={"Authorization": f"Bearer {token}"})
+            missing = await client.get("/api/etps")
+        for response in (health, listing, missing):
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["x-frame-options"] == "DENY"
+            assert "default-src 'none'" in response.headers["content-security-policy"]
+            assert response.headers["referrer-policy"] == "no-referrer"
+        assert listing.headers["cache-control"] == "no-store"
     finally:
         await app.close()

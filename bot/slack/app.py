@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
-from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import actions, commands, events, views
 from bot.slack.access import INSTALL_PAGES, EtpOAuthFlow, only_allowed_teams
 from bot.slack.channel import SlackChannel, TeamClients
-from bot.slack.installations import EncryptedInstallationStore
+from bot.slack.installations import EncryptedInstallationStore, PrunedOAuthStateStore
 from bot.slack.memory import LocalMemo, Memo, RedisMemo
 from conversations.catalogue import messages as m
 from etp.container import App
@@ -61,7 +60,7 @@ def build_slack(app: App) -> SlackChannel:
                 install_page_rendering_enabled=False,
                 callback_options=INSTALL_PAGES,
                 installation_store=store,
-                state_store=AsyncSQLAlchemyOAuthStateStore(
+                state_store=PrunedOAuthStateStore(
                     expiration_seconds=STATE_EXPIRATION, engine=app.engine
                 ),
                 state_expiration_seconds=STATE_EXPIRATION,

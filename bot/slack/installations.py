@@ -1,12 +1,15 @@
-"""slack-sdk's SQLAlchemy installation store, with every token encrypted at rest."""
+"""slack-sdk's SQLAlchemy stores: installations with every token encrypted at rest, OAuth
+states pruned once expired."""
 
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.secrets import SecretCipher
@@ -50,3 +53,17 @@ class EncryptedInstallationStore(AsyncSQLAlchemyInstallationStore):
 
     async def async_find_installation(self, **kwargs: Any) -> Installation | None:
         return self._opened(await super().async_find_installation(**kwargs))
+
+
+class PrunedOAuthStateStore(AsyncSQLAlchemyOAuthStateStore):
+    """Each visit to /slack/install stores a state; slack-sdk deletes it only when used, so an
+    anonymous stream of visits grew the table for ever. Expired ones go at each issue (an
+    indexed range, migration 0005)."""
+
+    async def async_issue(self, *args: Any, **kwargs: Any) -> str:
+        # slack-sdk stores naive UTC times
+        now = datetime.now(UTC).replace(tzinfo=None)
+        async with self.engine.begin() as conn:
+            table = self.oauth_states
+            await conn.execute(table.delete().where(table.c.expire_at <= now))
+        return await super().async_issue(*args, **kwargs)
