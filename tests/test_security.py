@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
+from markdown_it import MarkdownIt
 from pydantic import SecretStr
 
 from api.app import create_api
@@ -23,7 +24,7 @@ from etp.settings import ApiSettings, SecuritySettings, load_settings
 from storage.db import create_engine
 from storage.migrate import upgrade
 from storage.secrets import SecretCipher, reseal_stored_tokens
-from tests.helpers import make_app, make_chat
+from tests.helpers import GOOD_ANSWERS, make_app, make_chat
 from tests.slack_bot import ENCRYPTION_KEY, RunningBot, running_bot
 from tests.slack_fake import FORM, FakeSlackApi
 from tests.test_observability import samples, value
@@ -386,5 +387,30 @@ async def test_answers_carry_security_headers(sqlite_url: str) -> None:
             assert "default-src 'none'" in response.headers["content-security-policy"]
             assert response.headers["referrer-policy"] == "no-referrer"
         assert listing.headers["cache-control"] == "no-store"
+    finally:
+        await app.close()
+
+
+# --- Markdown export -------------------------------------------------------------------------
+
+
+async def test_user_html_in_the_markdown_export_is_shown_not_run(sqlite_url: str) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        chat = make_chat(app)
+        await chat.identify('Papel <img src=x onerror="alert(1)">')
+        for answer in GOOD_ANSWERS[1]:
+            await chat.say(answer)
+        await chat.say(
+            "/editar Faltam resmas. <script>alert('x')</script> "
+            "[veja](javascript:alert(2)) ![](https://rastreio.example/p.png)"
+        )
+        await chat.say("/exportar md")
+        (document,) = chat.documents()
+        text = document.content.decode("utf-8")
+        rendered = MarkdownIt("commonmark").render(text)  # html allowed, as many renderers do
+        for active in ("<script", "<img", 'href="javascript:', 'rastreio.example/p.png"'):
+            assert active not in rendered, active
+        assert "&lt;script&gt;alert('x')&lt;/script&gt;" in rendered  # shown as typed
     finally:
         await app.close()
