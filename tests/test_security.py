@@ -3,6 +3,7 @@ code before its fix."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import stat
@@ -28,7 +29,7 @@ from tests.helpers import GOOD_ANSWERS, make_app, make_chat
 from tests.slack_bot import ENCRYPTION_KEY, RunningBot, running_bot
 from tests.slack_fake import FORM, FakeSlackApi
 from tests.test_observability import samples, value
-from tests.test_slack import install, start_etp
+from tests.test_slack import answer, identify, install, press, start_etp
 
 CHANNEL = "C1"
 
@@ -414,3 +415,47 @@ async def test_user_html_in_the_markdown_export_is_shown_not_run(sqlite_url: str
         assert "&lt;script&gt;alert('x')&lt;/script&gt;" in rendered  # shown as typed
     finally:
         await app.close()
+
+
+# --- Slack modals ---------------------------------------------------------------------------
+
+
+async def test_a_slack_form_is_taken_only_from_whom_it_was_opened_for_and_where(
+    sqlite_url: str, slack_api: FakeSlackApi
+) -> None:
+    async with running_bot(sqlite_url, slack_api) as bot:
+        thread = await start_etp(bot)
+        await identify(bot, thread)
+        await answer(bot, thread, 1)
+        await press(bot, "U2", thread, "Editar")
+        view = bot.workspace.last_view()
+        before = list(bot.api.bodies(CHANNEL, thread))
+        meta = json.loads(view["private_metadata"])
+        elsewhere = {**view, "private_metadata": json.dumps({**meta, "channel": "D0VICTIM"})}
+        attempts = [
+            ("U3", view),  # someone else submits the form João opened
+            ("U2", elsewhere),  # João points his text at another conversation
+            (
+                "U2",
+                {**view, "private_metadata": json.dumps({"command": "/editar"} | meta_of(meta))},
+            ),
+        ]
+        for user, submitted in attempts:
+            response = await bot.workspace.submit(user, submitted, "Texto de outra pessoa.")
+            assert response.status_code == 200
+            assert response.json() == {
+                "response_action": "errors",
+                "errors": {"part_0": m.SLACK_FORM_REFUSED},
+            }
+        await bot.settle()
+        assert bot.api.bodies(CHANNEL, thread) == before  # nothing happened anywhere
+        assert bot.api.called("chat.postMessage")[-1].args.get("channel") != "D0VICTIM"
+        response = await bot.workspace.submit("U2", view, "Texto da equipe, revisado.")
+        assert response.status_code == 200
+        await bot.settle()
+        assert any("Seção I atualizada" in b for b in bot.api.bodies(CHANNEL, thread))
+
+
+def meta_of(meta: dict[str, str]) -> dict[str, str]:
+    """The metadata as an older form carried it: the place, unsigned."""
+    return {k: meta[k] for k in ("team", "channel", "thread")}

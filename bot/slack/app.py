@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.web.async_client import AsyncWebClient
@@ -13,6 +15,7 @@ from bot.slack.installations import EncryptedInstallationStore, PrunedOAuthState
 from bot.slack.memory import LocalMemo, Memo, RedisMemo
 from conversations.catalogue import messages as m
 from etp.container import App
+from etp.settings import SlackSettings
 from storage.secrets import SecretCipher
 
 INSTALL_PATH = "/slack/install"
@@ -20,6 +23,22 @@ REDIRECT_PATH = "/slack/oauth_redirect"
 EVENTS_PATH = "/slack/events"
 STATE_EXPIRATION = 600
 OFFICIAL_API = "https://slack.com/api/"
+
+
+def form_key(settings: SlackSettings) -> bytes:
+    """The key that signs our modals' metadata: derived from a secret every process of the
+    deployment shares (whichever the mode has), so any of them checks any form."""
+    secret = next(
+        s.get_secret_value()
+        for s in (
+            settings.slack_signing_secret,
+            settings.slack_client_secret,
+            settings.slack_app_token,
+            settings.slack_bot_token,
+        )
+        if s is not None
+    )
+    return hashlib.sha256(b"etp-express slack form\0" + secret.encode()).digest()
 
 
 class SlackNotConfigured(RuntimeError):
@@ -77,7 +96,9 @@ def build_slack(app: App) -> SlackChannel:
         process_before_response=False,  # ack first; the listener goes on after the response
     )
     memo: Memo = RedisMemo(app.redis) if app.redis is not None else LocalMemo()
-    channel = SlackChannel(app.service, TeamClients(client, store), memo, bolt)
+    channel = SlackChannel(
+        app.service, TeamClients(client, store), memo, bolt, form_key=form_key(settings)
+    )
     for module in (commands, events, actions, views):
         module.register(bolt, channel)
     app.notifier.register("slack", channel)

@@ -7,6 +7,9 @@ renders the replies. No conversation rule lives here, only Slack's shape of thin
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -126,8 +129,15 @@ class SlackChannel:
     """Slack events in, the engine's replies out as Block Kit messages, modals and files."""
 
     def __init__(
-        self, service: EtpService, clients: TeamClients, memo: Memo, bolt: AsyncApp
+        self,
+        service: EtpService,
+        clients: TeamClients,
+        memo: Memo,
+        bolt: AsyncApp,
+        *,
+        form_key: bytes,
     ) -> None:
+        self.form_key = form_key
         self.service = service
         self.bolt = bolt
         self.clients = clients
@@ -155,6 +165,29 @@ class SlackChannel:
     async def drain(self) -> None:
         """Wait until no listener is still working."""
         await self._idle.wait()
+
+    # --- forms ---------------------------------------------------------------------------
+
+    def _form_signature(self, data: dict[str, str]) -> str:
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return hmac.new(self.form_key, canonical, hashlib.sha256).hexdigest()
+
+    def form_metadata(self, place: Place, user: str, command: str) -> dict[str, str]:
+        """Where a form's text goes and who it was opened for, signed: a submission is taken
+        only from that person, for that place."""
+        data = {**place.metadata(), "user": user}
+        return {**data, "sig": self._form_signature({**data, "command": command})}
+
+    def form_place(self, data: dict[str, str], *, team: str, user: str) -> Place | None:
+        """The place a submitted form's text goes, when the form is ours (signature), was
+        opened for the submitting `user` and belongs to their workspace; else None."""
+        signature = data.get("sig", "")
+        unsigned = {k: v for k, v in data.items() if k != "sig"}
+        if not hmac.compare_digest(signature, self._form_signature(unsigned)):
+            return None
+        if unsigned.get("user") != user or unsigned.get("team") != team:
+            return None
+        return Place.at(team, unsigned.get("channel", ""), unsigned.get("thread", ""))
 
     # --- who and where -------------------------------------------------------------------
 
@@ -261,7 +294,14 @@ class SlackChannel:
         except StoreUnavailable:
             log.exception("store unavailable for %s", place.address.key)
             replies = [Text(m.BUSY_RETRY)]
-        await self.render(client, place, replies, trigger_id=trigger_id, private_to=private_to)
+        await self.render(
+            client,
+            place,
+            replies,
+            trigger_id=trigger_id,
+            private_to=private_to,
+            form_user=author.user_id,
+        )
 
     async def still_drafting(self, address: Address) -> None:
         """Slack has no "typing" for bots: the "Redigindo…" message already says it."""
@@ -305,12 +345,14 @@ class SlackChannel:
         *,
         trigger_id: str | None = None,
         private_to: str | None = None,
+        form_user: str = "",
     ) -> None:
         for reply in replies:
             try:
                 if isinstance(reply, Text):
                     if reply.request is not None and trigger_id is not None:
-                        view = form_view(reply.request, place.metadata())
+                        signed = self.form_metadata(place, form_user, reply.request.command)
+                        view = form_view(reply.request, signed)
                         await client.views_open(trigger_id=trigger_id, view=view)
                         trigger_id = None  # a trigger opens one view
                         if reply.request.current:

@@ -387,6 +387,10 @@ SLACK_FORM_DEFAULT_LABEL = "Texto"
 SLACK_FORM_MORE = "Continuação do texto"
 SLACK_FORM_SUBMIT = "Enviar"
 SLACK_FORM_CLOSE = "Cancelar"
+SLACK_FORM_REFUSED = (
+    "Este formulário não foi aberto para você neste local. Nada foi registrado; use os botões "
+    "da conversa do ETP."
+)
 SLACK_INSTALL_OK_TITLE = "ETP Express instalado"
 SLACK_INSTALL_OK = (
     "O ETP Express foi instalado no espaço de trabalho {team}. Volte ao Slack e use /etp novo "
