@@ -1,5 +1,9 @@
 """Personal data kept out of logs and error reports: CPF, CNPJ, e-mail and phone numbers are
-replaced wherever a message or an exception's text is written (issue 17)."""
+replaced wherever a message or an exception's text is written (issue 17).
+
+Not conversations.privacy's Masker: that one puts reversible placeholders in what goes to an
+LLM and takes any 10-11 digit run for a phone; here nothing is restored, and the ids operators
+read in logs (Telegram's run to 10 digits, or -100 and 10) must stay readable."""
 
 from __future__ import annotations
 

@@ -82,6 +82,7 @@ def test_env_template_lists_every_setting() -> None:
             module.AccessSettings,
             module.ApiSettings,
             module.DocumentSettings,
+            module.SecuritySettings,
             module.ObservabilitySettings,
         )
         for name in cls.model_fields
