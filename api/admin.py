@@ -181,9 +181,16 @@ async def list_etps(
 @router.get("/etps/{etp_id}", responses={**_ERRORS, **_NOT_FOUND})
 async def get_etp(app: EtpApp, _: Token, etp_id: EtpId, order: Order = "law") -> dict[str, Any]:
     """The ETP as JSON: identification, status, each section with its status, content,
-    justification and authors (the same shape as the JSON export)."""
+    justification and authors (the same shape as the JSON export), and what its LLM drafts
+    cost (`llm_usage`: prompt and completion tokens, estimated US dollars)."""
     etp = await _load(app, etp_id)
-    return document_json(build_document(etp, order=order, now=app.service.clock.now()))
+    body = document_json(build_document(etp, order=order, now=app.service.clock.now()))
+    body["llm_usage"] = {
+        "prompt_tokens": etp.llm_prompt_tokens,
+        "completion_tokens": etp.llm_completion_tokens,
+        "cost_usd": round(etp.llm_cost_usd, 6),
+    }
+    return body
 
 
 @router.get(

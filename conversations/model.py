@@ -177,10 +177,25 @@ class Etp:
     updated_at: datetime | None = None
     dirty_sections: set[int] = field(default_factory=set)
     dirty: bool = False
-    llm_tokens: int = 0  # LLM tokens its drafts spent (read from the stored draft costs)
+    # what its LLM drafts cost in all (LLM_MAX_TOKENS_PER_ETP, /status, the admin API)
+    llm_prompt_tokens: int = 0
+    llm_completion_tokens: int = 0
+    llm_cost_usd: float = 0.0
 
     def section(self, number: int) -> SectionEntry:
         return self.sections[number]
+
+    @property
+    def llm_tokens(self) -> int:
+        return self.llm_prompt_tokens + self.llm_completion_tokens
+
+    def spend(self, prompt_tokens: int, completion_tokens: int, cost_usd: float) -> None:
+        """Count what one LLM draft cost."""
+        if prompt_tokens or completion_tokens or cost_usd:
+            self.llm_prompt_tokens += prompt_tokens
+            self.llm_completion_tokens += completion_tokens
+            self.llm_cost_usd += cost_usd
+            self.dirty = True
 
     def touch(self, number: int | None = None) -> None:
         self.dirty = True

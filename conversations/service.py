@@ -593,8 +593,12 @@ class EtpService:
             etp = await tx.load_etp(request.etp_id)
             if etp is None:
                 return []
+            usage = report.usage
+            etp.spend(usage.prompt_tokens, usage.completion_tokens, usage.cost_usd)
             replies = apply_draft(conv, etp, request, draft)
             if not replies:
+                if etp.dirty:  # spent on a draft no longer awaited: still counted
+                    await tx.save_etp(etp)
                 return []
             await tx.save_etp(etp)
             await tx.save_conversation(conv)

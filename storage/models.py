@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -80,6 +81,10 @@ class EtpRow(Base):
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = _now_column()
     concluded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What its LLM drafts cost in all (each draft's own figures are in its audit entry)
+    llm_prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    llm_completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    llm_cost_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class SectionRow(Base):

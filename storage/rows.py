@@ -36,6 +36,9 @@ ETP_COLUMNS = (
     cast(etps.c.identification, Text).label("identification_json"),
     etps.c.created_at,
     etps.c.updated_at.label("etp_updated_at"),
+    etps.c.llm_prompt_tokens,
+    etps.c.llm_completion_tokens,
+    etps.c.llm_cost_usd,
     *[c for c in sections.c if c.name not in ("id", "etp_id")],
 )
 
@@ -56,6 +59,9 @@ def etp_from_rows(rows: Sequence[Row]) -> Etp:
         identification=Identification.from_json(json.loads(head["identification_json"])),
         created_at=head["created_at"],
         updated_at=head["etp_updated_at"],
+        llm_prompt_tokens=int(head["llm_prompt_tokens"] or 0),
+        llm_completion_tokens=int(head["llm_completion_tokens"] or 0),
+        llm_cost_usd=float(head["llm_cost_usd"] or 0),
     )
     for row in rows:
         if row["number"] is not None:
@@ -87,6 +93,9 @@ def etp_values(etp: Etp, now: datetime) -> dict[str, Any]:
         "identification": etp.identification.to_json(),
         "orgao": etp.identification.orgao[:500],
         "updated_at": now,
+        "llm_prompt_tokens": etp.llm_prompt_tokens,
+        "llm_completion_tokens": etp.llm_completion_tokens,
+        "llm_cost_usd": etp.llm_cost_usd,
     }
 
 

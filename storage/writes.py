@@ -18,7 +18,18 @@ from storage.rows import etp_values, section_rows, utcnow
 from storage.tables import audit, conversations, etps, revisions, sections
 
 SECTION_FIELDS = tuple(c.name for c in sections.c if c.name not in ("id", "etp_id", "number"))
-ETP_FIELDS = ("title", "status", "owner_id", "shared_key", "identification", "orgao", "updated_at")
+ETP_FIELDS = (
+    "title",
+    "status",
+    "owner_id",
+    "shared_key",
+    "identification",
+    "orgao",
+    "updated_at",
+    "llm_prompt_tokens",
+    "llm_completion_tokens",
+    "llm_cost_usd",
+)
 REVISION_FIELDS = ("etp_id", "section", "kind", "text", "author_id", "author_name")
 AUDIT_FIELDS = ("etp_id", "person_id", "conversation_id", "action", "detail")
 

@@ -6,10 +6,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 
+from api.app import create_api
 from etp.container import App, build_app, build_drafter
 from etp.settings import LlmSettings
 from tests.fake_openai import FakeOpenAI
@@ -325,5 +327,45 @@ async def test_the_draft_appears_as_it_is_written(llm: FakeOpenAI, sqlite_url: s
         shown = [t for _, t in chat.progress]
         assert len(shown) > 10 and shown[-1] == llm.reply
         assert llm.reply in chat.last_text()
+    finally:
+        await app.close()
+
+
+async def test_cost_per_draft_is_stored_and_the_etp_budget_sends_drafting_offline(
+    llm: FakeOpenAI, db_url: str
+) -> None:
+    settings = settings_for(db_url)
+    settings.__dict__["llm"] = llm_settings(
+        llm, llm_max_tokens_per_etp=200, llm_prompt_cost_per_1k=1.0, llm_completion_cost_per_1k=2.0
+    )
+    app = await build_app(settings, migrate=False)
+    try:
+        chat = make_chat(app)
+        await chat.identify()
+        await chat.answer_section(1, accept=False)  # 150 tokens
+        await chat.say("/refazer")  # 300: past the budget only after this one
+        await chat.say("/refazer")
+        assert len(llm.requests) == 2
+        assert "limite de uso de redação automática" in chat.last_text()
+        etp = await load_etp(app, 1)
+        assert (etp.llm_prompt_tokens, etp.llm_completion_tokens) == (240, 60)
+        assert etp.llm_cost_usd == pytest.approx((240 * 1.0 + 60 * 2.0) / 1000)
+        drafted = await audits(app, "section.drafted")
+        assert [d["prompt_tokens"] for d in drafted] == [120, 120, 0]
+        assert drafted[-1]["fallback_cause"] == "budget"
+        assert drafted[0]["model"] == "gpt-4o-mini"
+        _, token = await app.admin.create_token("x", "read")
+        transport = httpx.ASGITransport(app=create_api(app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://etp") as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            body = (await client.get("/api/etps/1", headers=headers)).json()
+            metrics = (await client.get("/metrics")).text
+        assert body["llm_usage"] == {
+            "prompt_tokens": 240,
+            "completion_tokens": 60,
+            "cost_usd": pytest.approx(0.36),
+        }
+        assert 'etp_llm_prompt_tokens_total{model="gpt-4o-mini"} 240.0' in metrics
+        assert 'etp_llm_completion_tokens_total{model="gpt-4o-mini"} 60.0' in metrics
     finally:
         await app.close()
