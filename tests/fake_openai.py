@@ -28,6 +28,8 @@ class FakeOpenAI:
     default: Behaviour = "ok"
     retry_after: str | None = "1"  # the Retry-After header of a 429
     usage: tuple[int, int] = (120, 30)  # prompt and completion tokens reported
+    # report tokens estimated from the texts instead (4 characters a token), for the bench
+    estimate_usage: bool = False
     # builds the answer from the request body, when set (e.g. to echo a placeholder back)
     answer: Callable[[dict[str, Any]], str] | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -78,6 +80,9 @@ class FakeOpenAI:
             text = ""
         elif behaviour == "length":
             text, finish = text[: max(1, len(text) // 2)], "length"
+        if self.estimate_usage:
+            chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
+            self.usage = (-(-chars // 4), -(-len(text) // 4))
         if body.get("stream"):
             return await self._stream(request, body, text, finish)
         prompt, completion = self.usage
