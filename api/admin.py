@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -16,10 +16,10 @@ from api.auth import AdminToken, Token, current_token
 from api.deps import EtpApp
 from conversations.catalogue import messages as m
 from conversations.export import FORMATS
-from conversations.export.document import build_document, document_json
-from conversations.model import Etp
+from conversations.export.document import EtpDocument, build_document, document_json
+from conversations.model import Etp, TeamMember
 from etp.container import App
-from storage.admin import EtpFilter
+from storage.admin import EtpFilter, Principal
 
 
 def _query_names(dependant: Dependant) -> frozenset[str]:
@@ -136,6 +136,27 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _for_scope(doc: EtpDocument, principal: Principal) -> EtpDocument:
+    """The one rule for personal data: who wrote what and who is on the team (names, cargos,
+    matrículas) go to `admin` tokens; a `read` token gets the ETP without them, in JSON and
+    in every export alike (as revisions, which hold names, are admin-only)."""
+    if principal.scope == "admin":
+        return doc
+    hidden = m.DOC_PERSONAL_OMITTED
+    return replace(
+        doc,
+        authors=(),
+        team=tuple(TeamMember(hidden, hidden, hidden) for _ in doc.team),
+        sections=tuple(replace(s, authors=()) for s in doc.sections),
+    )
+
+
+async def _visible(app: App, etp_id: int, principal: Principal) -> None:
+    """404 for an ETP outside the token's tenant, as for one that does not exist."""
+    if principal.tenant is not None and not await app.admin.visible(etp_id, principal.tenant):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, m.API_ETP_NOT_FOUND.format(id=etp_id))
+
+
 async def _load(app: App, etp_id: int) -> Etp:
     async with app.service.store.transaction() as tx:
         etp = await tx.load_etp(etp_id)
@@ -147,7 +168,7 @@ async def _load(app: App, etp_id: int) -> Etp:
 @router.get("/etps", response_model=EtpPage, responses=_ERRORS)
 async def list_etps(
     app: EtpApp,
-    _: Token,
+    principal: Token,
     status_: Annotated[Literal["em_elaboracao", "concluido"] | None, Query(alias="status")] = None,
     orgao: Annotated[SearchText, Query(description="parte do nome do órgão")] = None,
     q: Annotated[SearchText, Query(description="busca no título e no órgão")] = None,
@@ -166,7 +187,9 @@ async def list_etps(
         text=_blank_is_none(q),
         updated_since=updated_since,
     )
-    items, total = await app.admin.list_etps(where, limit=limit, offset=offset)
+    items, total = await app.admin.list_etps(
+        where, limit=limit, offset=offset, tenant=principal.tenant
+    )
     return EtpPage(
         items=[
             EtpItem(number=f"{i.id}/{(i.created_at or datetime.now()).year}", **asdict(i))
@@ -179,12 +202,16 @@ async def list_etps(
 
 
 @router.get("/etps/{etp_id}", responses={**_ERRORS, **_NOT_FOUND})
-async def get_etp(app: EtpApp, _: Token, etp_id: EtpId, order: Order = "law") -> dict[str, Any]:
+async def get_etp(
+    app: EtpApp, principal: Token, etp_id: EtpId, order: Order = "law"
+) -> dict[str, Any]:
     """The ETP as JSON: identification, status, each section with its status, content,
     justification and authors (the same shape as the JSON export), and what its LLM drafts
     cost (`llm_usage`: prompt and completion tokens, estimated US dollars)."""
+    await _visible(app, etp_id, principal)
     etp = await _load(app, etp_id)
-    body = document_json(build_document(etp, order=order, now=app.service.clock.now()))
+    doc = build_document(etp, order=order, now=app.service.clock.now())
+    body = document_json(_for_scope(doc, principal))
     body["llm_usage"] = {
         "prompt_tokens": etp.llm_prompt_tokens,
         "completion_tokens": etp.llm_completion_tokens,
@@ -207,15 +234,16 @@ async def get_etp(app: EtpApp, _: Token, etp_id: EtpId, order: Order = "law") ->
 )
 async def export_etp(
     app: EtpApp,
-    _: Token,
+    principal: Token,
     etp_id: EtpId,
     fmt: Annotated[FormatName, Query(alias="format")] = "docx",
     order: Order = "law",
 ) -> Response:
     """The document in one format, law order or IN SEGES 58/2022 order (`order=in58`)."""
+    await _visible(app, etp_id, principal)
     etp = await _load(app, etp_id)
     spec = FORMATS[fmt]
-    doc = build_document(etp, order=order, now=app.service.clock.now())
+    doc = _for_scope(build_document(etp, order=order, now=app.service.clock.now()), principal)
     content = await app.service.renderer.render(fmt, doc)  # off the event loop (etp/rendering)
     app.service.observer.exported(fmt)
     name = doc.download_name(spec.extension)
@@ -236,7 +264,7 @@ async def export_etp(
 )
 async def revisions(
     app: EtpApp,
-    _: AdminToken,
+    principal: AdminToken,
     etp_id: EtpId,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -245,7 +273,7 @@ async def revisions(
 
     Needs an `admin` token: it holds each author's name and every text ever accepted.
     """
-    found = await app.admin.revisions(etp_id, limit=limit, offset=offset)
+    found = await app.admin.revisions(etp_id, limit=limit, offset=offset, tenant=principal.tenant)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, m.API_ETP_NOT_FOUND.format(id=etp_id))
     items, total = found

@@ -318,17 +318,32 @@ async def _with_admin(work: Callable[[AdminStore], Awaitable[T]]) -> T:
 def token_create(
     name: Annotated[str, typer.Option("--name", help="who or what uses the token")],
     scope: Annotated[str, typer.Option(help="read or admin")] = "read",
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            help="see only this tenant's ETPs: slack:<team id>, telegram:<chat id> or orgao:<name>"
+        ),
+    ] = None,
 ) -> None:
     """Create an API token; it is printed once and only its hash is stored."""
-    from storage.admin import SCOPES
+    from storage.admin import SCOPES, parse_tenant
 
     if scope not in SCOPES:
         raise typer.BadParameter(f"unknown scope {scope}; choose read or admin")
+    if tenant is not None:
+        try:
+            tenant = parse_tenant(tenant)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
     if not name.strip():
         raise typer.BadParameter("the name must not be empty")
-    info, token = asyncio.run(_with_admin(lambda admin: admin.create_token(name.strip(), scope)))
+    info, token = asyncio.run(
+        _with_admin(lambda admin: admin.create_token(name.strip(), scope, tenant=tenant))
+    )
+    tenant_note = f", tenant {info.tenant}" if info.tenant else ""
     typer.echo(
-        f"token {info.id} ({info.name}, scope {info.scope}); store it now, it is not shown again:"
+        f"token {info.id} ({info.name}, scope {info.scope}{tenant_note}); store it now, "
+        "it is not shown again:"
     )
     typer.echo(token)
 
@@ -343,7 +358,10 @@ def token_list() -> None:
         state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
         used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
         created = f"{t.created_at:%Y-%m-%d %H:%M}" if t.created_at else "?"
-        typer.echo(f"{t.id}\t{t.name}\t{t.scope}\t{state}\tcreated {created}\tlast used {used}")
+        tenant = f"\ttenant {t.tenant}" if t.tenant else ""
+        typer.echo(
+            f"{t.id}\t{t.name}\t{t.scope}\t{state}\tcreated {created}\tlast used {used}{tenant}"
+        )
 
 
 @token_cli.command("revoke")

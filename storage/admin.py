@@ -3,22 +3,56 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conversations.catalogue.sections import ROMAN
 from storage.statements import sections_done
-from storage.tables import etps, revisions, tokens
+from storage.tables import etps, people, revisions, tokens
 
 SCOPES = ("read", "admin")
+# a token's tenant: a Slack workspace, a Telegram chat (a group, or a person's private chat) or
+# an órgão (its name as the identification gives it, case aside)
+_TENANT = re.compile(r"slack:[A-Z0-9]{1,32}|telegram:-?\d{1,20}|orgao:\S.{0,199}")
 TOKEN_PREFIX = "etp_"
 # last_used_at is written at most this often per token, so reads stay reads.
 _TOUCH_EVERY = timedelta(minutes=1)
+
+
+def parse_tenant(value: str) -> str:
+    """A tenant as stored ("slack:T0123", "telegram:-100123", "orgao:<name>"); ValueError
+    for anything else."""
+    value = value.strip()
+    if not _TENANT.fullmatch(value):
+        raise ValueError(
+            "tenant must be slack:<team id>, telegram:<chat id> or orgao:<name of the órgão>"
+        )
+    return value
+
+
+def tenant_condition(tenant: str) -> ColumnElement[bool]:
+    """The ETPs a tenant holds: its shared ones (a Slack thread of the workspace, a Telegram
+    group) and the private ones of its people (a Slack DM; a Telegram private chat, whose id
+    is its person's: not the groups' ETPs that person created); for an órgão, those whose
+    identification names it."""
+    kind, _, value = tenant.partition(":")
+    if kind == "orgao":
+        return func.lower(etps.c.orgao) == value.lower()
+    if kind == "slack":  # Slack people are "<team>:<user>"
+        person = people.c.external_id.startswith(f"{value}:", autoescape=True)
+    else:
+        person = people.c.external_id == value
+    owners = select(people.c.id).where(people.c.platform == kind, person)
+    return or_(
+        etps.c.shared_key.startswith(f"{kind}:{value}:", autoescape=True),
+        and_(etps.c.shared_key.is_(None), etps.c.owner_id.in_(owners)),
+    )
 
 
 def hash_token(token: str) -> str:
@@ -40,6 +74,7 @@ class TokenInfo:
     created_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    tenant: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +84,7 @@ class Principal:
     token_id: int
     name: str
     scope: str
+    tenant: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +129,14 @@ class AdminStore:
 
     # --- tokens --------------------------------------------------------------------------
 
-    async def create_token(self, name: str, scope: str) -> tuple[TokenInfo, str]:
-        """A new token; the clear text is returned once and only its hash is stored."""
+    async def create_token(
+        self, name: str, scope: str, *, tenant: str | None = None
+    ) -> tuple[TokenInfo, str]:
+        """A new token; the clear text is returned once and only its hash is stored.
+        `tenant`: the token sees that tenant's ETPs only (parse_tenant)."""
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
+        tenant = parse_tenant(tenant) if tenant is not None else None
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         async with self.engine.begin() as conn:
@@ -104,12 +144,16 @@ class AdminStore:
                 await conn.execute(
                     insert(tokens)
                     .values(
-                        name=name[:100], scope=scope, token_hash=hash_token(token), created_at=now
+                        name=name[:100],
+                        scope=scope,
+                        token_hash=hash_token(token),
+                        created_at=now,
+                        tenant=tenant,
                     )
                     .returning(tokens.c.id)
                 )
             ).scalar_one()
-        return TokenInfo(int(token_id), name[:100], scope, now, None, None), token
+        return TokenInfo(int(token_id), name[:100], scope, now, None, None, tenant), token
 
     async def list_tokens(self) -> list[TokenInfo]:
         async with self.engine.connect() as conn:
@@ -122,6 +166,7 @@ class AdminStore:
                 _utc(r.created_at),
                 _utc(r.last_used_at),
                 _utc(r.revoked_at),
+                r.tenant,
             )
             for r in rows
         ]
@@ -143,7 +188,13 @@ class AdminStore:
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(tokens.c.id, tokens.c.name, tokens.c.scope, tokens.c.last_used_at)
+                    select(
+                        tokens.c.id,
+                        tokens.c.name,
+                        tokens.c.scope,
+                        tokens.c.tenant,
+                        tokens.c.last_used_at,
+                    )
                     .where(tokens.c.token_hash == hash_token(token))
                     .where(tokens.c.revoked_at.is_(None))
                 )
@@ -157,15 +208,16 @@ class AdminStore:
                     update(tokens).where(tokens.c.id == row.id).values(last_used_at=now)
                 )
                 await conn.commit()
-        return Principal(row.id, row.name, row.scope)
+        return Principal(row.id, row.name, row.scope, row.tenant)
 
     # --- ETPs ----------------------------------------------------------------------------
 
     async def list_etps(
-        self, where: EtpFilter, *, limit: int, offset: int
+        self, where: EtpFilter, *, limit: int, offset: int, tenant: str | None = None
     ) -> tuple[list[EtpListItem], int]:
-        """A page of ETPs, most recently updated first, and how many match in all."""
-        conditions: list[Any] = []
+        """A page of ETPs, most recently updated first, and how many match in all (of the
+        tenant's, when given)."""
+        conditions: list[Any] = [tenant_condition(tenant)] if tenant is not None else []
         if where.status:
             conditions.append(etps.c.status == where.status)
         if where.orgao:
@@ -232,14 +284,22 @@ class AdminStore:
             )
         return items, int(total)
 
-    async def revisions(
-        self, etp_id: int, *, limit: int, offset: int
-    ) -> tuple[list[RevisionItem], int] | None:
-        """An ETP's revisions, oldest first; None when the ETP does not exist."""
+    async def visible(self, etp_id: int, tenant: str | None) -> bool:
+        """Whether the ETP exists and belongs to the tenant (any tenant when None)."""
+        query = select(etps.c.id).where(etps.c.id == etp_id)
+        if tenant is not None:
+            query = query.where(tenant_condition(tenant))
         async with self.engine.connect() as conn:
-            exists = (await conn.execute(select(etps.c.id).where(etps.c.id == etp_id))).first()
-            if exists is None:
-                return None
+            return (await conn.execute(query)).first() is not None
+
+    async def revisions(
+        self, etp_id: int, *, limit: int, offset: int, tenant: str | None = None
+    ) -> tuple[list[RevisionItem], int] | None:
+        """An ETP's revisions, oldest first; None when the ETP does not exist (for the
+        tenant, when given)."""
+        if not await self.visible(etp_id, tenant):
+            return None
+        async with self.engine.connect() as conn:
             total = (
                 await conn.execute(
                     select(func.count()).select_from(revisions).where(revisions.c.etp_id == etp_id)

@@ -185,6 +185,9 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     scope: Mapped[str] = mapped_column(String(16))  # read | admin
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # "slack:T0123", "telegram:-100123" or "orgao:<name>": the token sees that tenant's ETPs
+    # only; NULL sees every one
+    tenant: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = _now_column()
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -17,15 +17,19 @@ from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from markdown_it import MarkdownIt
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
 from api.app import create_api
 from conversations.catalogue import messages as m
+from etp.cli import cli
+from etp.container import App
 from etp.privacy import scrub_text
 from etp.settings import ApiSettings, SecuritySettings, load_settings
+from storage.admin import parse_tenant
 from storage.db import create_engine
 from storage.migrate import upgrade
 from storage.secrets import SecretCipher, reseal_stored_tokens
-from tests.helpers import GOOD_ANSWERS, make_app, make_chat
+from tests.helpers import GOOD_ANSWERS, finish_etp, make_app, make_chat
 from tests.slack_bot import ENCRYPTION_KEY, RunningBot, running_bot
 from tests.slack_fake import FORM, FakeSlackApi
 from tests.test_observability import samples, value
@@ -459,3 +463,111 @@ async def test_a_slack_form_is_taken_only_from_whom_it_was_opened_for_and_where(
 def meta_of(meta: dict[str, str]) -> dict[str, str]:
     """The metadata as an older form carried it: the place, unsigned."""
     return {k: meta[k] for k in ("team", "channel", "thread")}
+
+
+# --- token reach ------------------------------------------------------------------------------
+
+
+async def _two_tenants(app: App) -> None:
+    """ETP 1 in Slack workspace T1 (a channel thread), ETP 2 in T2 (a DM), ETP 3 in a
+    Telegram group, ETP 4 a Telegram private chat of the group's member."""
+    t1 = make_chat(
+        app, channel="slack", chat_id="T1:C1", user_id="T1:U1", shared=True, thread_id="100.1"
+    )
+    await t1.identify("Papel A4")
+    t2 = make_chat(app, channel="slack", chat_id="T2:D9", user_id="T2:U9", name="João Souza")
+    await t2.say("/novo Limpeza")
+    group = make_chat(app, channel="telegram", chat_id="-100777", user_id="55", shared=True)
+    await group.say("/novo Vigilância")
+    private = make_chat(app, channel="telegram", chat_id="55", user_id="55")
+    await private.say("/novo Segredo do servidor")
+
+
+@pytest.mark.parametrize(
+    ("tenant", "visible"),
+    [
+        ("slack:T1", {1}),
+        ("slack:T2", {2}),
+        ("telegram:-100777", {3}),
+        ("telegram:55", {4}),
+        ("orgao:MINISTÉRIO DA GESTÃO E DA INOVAÇÃO", {1}),
+        (None, {1, 2, 3, 4}),
+    ],
+)
+async def test_a_token_scoped_to_a_tenant_sees_that_tenant_s_etps_only(
+    sqlite_url: str, tenant: str | None, visible: set[int]
+) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        await _two_tenants(app)
+        _, token = await app.admin.create_token("t", "admin", tenant=tenant)
+        auth = {"Authorization": f"Bearer {token}"}
+        async with _client(create_api(app)) as client:
+            listed = (await client.get("/api/etps", headers=auth)).json()
+            assert {i["id"] for i in listed["items"]} == visible
+            assert listed["total"] == len(visible)
+            for etp_id in (1, 2, 3, 4):
+                for path in ("", "/export?format=md", "/revisions"):
+                    response = await client.get(f"/api/etps/{etp_id}{path}", headers=auth)
+                    assert response.status_code == (200 if etp_id in visible else 404), (
+                        etp_id,
+                        path,
+                    )
+    finally:
+        await app.close()
+
+
+def test_a_tenant_is_refused_unless_it_names_one() -> None:
+    for wrong in ("T1", "slack:", "slack:t1'--", "telegram:abc", "orgao:", "workspace:T1"):
+        with pytest.raises(ValueError, match="tenant must be"):
+            parse_tenant(wrong)
+
+
+async def test_a_read_token_gets_no_names_anywhere_and_an_admin_token_does(
+    sqlite_url: str,
+) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        await finish_etp(make_chat(app))
+        _, read = await app.admin.create_token("r", "read")
+        _, admin = await app.admin.create_token("a", "admin")
+        async with _client(create_api(app)) as client:
+
+            async def fetch(token: str, path: str) -> httpx.Response:
+                return await client.get(path, headers={"Authorization": f"Bearer {token}"})
+
+            for token, named in ((read, False), (admin, True)):
+                data = (await fetch(token, "/api/etps/1")).json()
+                people = json.dumps(
+                    [data["identification"]["equipe"], data["authors"]]
+                    + [s["authors"] for s in data["sections"]],
+                    ensure_ascii=False,
+                )
+                for fmt in ("md", "json", "html"):
+                    people += (await fetch(token, f"/api/etps/1/export?format={fmt}")).text
+                for personal in ("Maria Silva", "1234567"):
+                    assert (personal in people) is named, (token == read, personal)
+            redacted = (await fetch(read, "/api/etps/1")).json()["identification"]["equipe"]
+            assert redacted == [
+                {
+                    "name": m.DOC_PERSONAL_OMITTED,
+                    "cargo": m.DOC_PERSONAL_OMITTED,
+                    "matricula": m.DOC_PERSONAL_OMITTED,
+                }
+            ]
+    finally:
+        await app.close()
+
+
+def test_token_create_takes_a_tenant_and_refuses_a_malformed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/etp.db")
+    runner = CliRunner()
+    created = runner.invoke(cli, ["token", "create", "--name", "painel", "--tenant", "slack:T1"])
+    assert created.exit_code == 0, created.output
+    assert "token 1 (painel, scope read, tenant slack:T1)" in created.output
+    assert runner.invoke(cli, ["token", "list"]).output.rstrip().endswith("\ttenant slack:T1")
+    bad = runner.invoke(cli, ["token", "create", "--name", "x", "--tenant", "T1"])
+    assert bad.exit_code != 0 and "tenant must be" in bad.output

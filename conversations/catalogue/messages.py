@@ -292,6 +292,7 @@ API_NOT_FOUND = "Recurso não encontrado."
 API_RATE_LIMITED = "Limite de requisições excedido. Tente novamente em {seconds} s."
 API_TOO_LARGE = "A requisição excede o limite de {limit} bytes."
 API_UNAVAILABLE = "O banco de dados está indisponível. Tente novamente em instantes."
+DOC_PERSONAL_OMITTED = "[dado pessoal omitido]"
 API_UNKNOWN_PARAMETER = "Parâmetro desconhecido: {name!r}. Parâmetros aceitos: {known}."
 API_DATE_OUT_OF_RANGE = "Data fora do intervalo representável."
 
