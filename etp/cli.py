@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import logging
 from collections.abc import Awaitable, Callable
@@ -11,10 +12,11 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from etp.settings import load_settings
+from etp.settings import Settings
 
 if TYPE_CHECKING:
     from storage.admin import AdminStore
+    from storage.migrate import SchemaState
 
 T = TypeVar("T")
 
@@ -25,12 +27,109 @@ token_cli = typer.Typer(no_args_is_help=True, help="Admin API tokens")
 cli.add_typer(token_cli, name="token")
 
 
+def load_settings() -> Settings:
+    """The settings, or one line per invalid value and exit 1 (never a traceback).
+
+    In production (ETP_ENV=production) a command that would use the embedded SQLite default,
+    or SQLite at all, refuses too: it would quietly write ./etp.db where it was started.
+    """
+    settings = Settings()
+    problems = settings.problems()
+    if not problems and settings.security.production:
+        from etp.check import database_problems
+
+        problems = database_problems(settings)
+    if problems:
+        for line in problems:
+            typer.echo(f"configuration: {line}", err=True)
+        typer.echo("(`etp check` shows the whole configuration and what it reaches)", err=True)
+        raise typer.Exit(1)
+    return settings
+
+
 def _logging() -> None:
     from etp.privacy import install_log_scrubbing
 
     install_log_scrubbing()
-    level = load_settings().observability.etp_log_level.upper()
+    level = load_settings().observability.etp_log_level
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _preflight(settings: Settings) -> None:
+    """Before a long-running command starts: in production, what `etp check --production`
+    refuses; on any database, a schema behind the migration head (unless ETP_ALLOW_SCHEMA_BEHIND)."""
+    from etp.check import production_problems
+
+    if settings.security.production:
+        problems = production_problems(settings)
+        for line in problems:
+            typer.echo(f"production: {line}", err=True)
+        if problems:
+            typer.echo("(ETP_ENV=production: `etp check --production` lists the same)", err=True)
+            raise typer.Exit(1)
+    if settings.database.sqlite:
+        return  # the embedded default migrates itself at start (build_app)
+    try:
+        state = asyncio.run(_schema(settings.database.database_url))
+    except Exception as exc:
+        from etp.check import _cause
+
+        typer.echo(f"database: cannot connect: {_cause(exc)}", err=True)
+        raise typer.Exit(1) from None
+    if state.status != "behind":
+        return
+    if settings.deployment.etp_allow_schema_behind:
+        logging.getLogger("etp").warning(
+            "database %s; starting anyway (ETP_ALLOW_SCHEMA_BEHIND)", state.describe()
+        )
+        return
+    typer.echo(
+        f"database: {state.describe()}; or set ETP_ALLOW_SCHEMA_BEHIND=true to start anyway",
+        err=True,
+    )
+    raise typer.Exit(1)
+
+
+async def _schema(url: str) -> SchemaState:
+    from storage.db import create_engine
+    from storage.migrate import schema_state
+
+    engine = create_engine(url)
+    try:
+        async with asyncio.timeout(10), engine.connect() as conn:
+            return await schema_state(conn)
+    finally:
+        await engine.dispose()
+
+
+@cli.command()
+def check(
+    production: Annotated[
+        bool,
+        typer.Option(
+            "--production", help="also refuse what production must not run with (ETP_ENV too)"
+        ),
+    ] = False,
+) -> None:
+    """The effective configuration (secrets masked) and every dependency; exit 1 on a problem."""
+    from etp.check import configuration, run_checks
+
+    logging.basicConfig(level=logging.CRITICAL)  # the report says it all
+    settings = Settings()
+    if not production:
+        with contextlib.suppress(ValueError):  # an invalid ETP_ENV is reported below
+            production = settings.security.production
+    typer.echo("configuration (secrets masked):")
+    for line in configuration(settings):
+        typer.echo(f"  {line}")
+    report = asyncio.run(run_checks(settings, production=production))
+    typer.echo("checks" + (" (production)" if production else "") + ":")
+    for ok, line in report.lines:
+        typer.echo(f"  {'ok     ' if ok else 'PROBLEM'}  {line}")
+    count = len(report.problems)
+    typer.echo(f"{count} problem{'s' if count != 1 else ''}" if count else "no problems")
+    if count:
+        raise typer.Exit(1)
 
 
 @cli.command()
@@ -67,7 +166,9 @@ def serve(
     ] = True,
 ) -> None:
     """The HTTP service: health, metrics, admin API, Telegram webhook, Slack events."""
+    settings = load_settings()
     _logging()
+    _preflight(settings)
 
     async def main() -> None:
 
@@ -77,7 +178,7 @@ def serve(
         from etp.container import build_app
         from etp.runtime import run_with_jobs
 
-        app = await build_app(load_settings())
+        app = await build_app(settings)
         try:
             api = create_api(app)
             config = uvicorn.Config(
@@ -100,18 +201,19 @@ def worker_cmd(
     burst: Annotated[bool, typer.Option(help="stop when the queue is empty")] = False,
 ) -> None:
     """Background drafting worker: runs draft jobs from the Redis queue (arq)."""
+    settings = load_settings()
     _logging()
+    url = settings.redis.redis_url
+    if not url:
+        typer.echo("etp worker needs REDIS_URL (without it drafts run in-process)", err=True)
+        raise typer.Exit(2)
+    _preflight(settings)
 
     async def main() -> None:
         from etp.container import build_app
         from etp.runtime import register_notifiers
         from storage.jobs import build_worker
 
-        settings = load_settings()
-        url = settings.redis.redis_url
-        if not url:
-            typer.echo("etp worker needs REDIS_URL (without it drafts run in-process)", err=True)
-            raise typer.Exit(2)
         app = await build_app(settings)
         register_notifiers(app)
         jobs = build_worker(url, app.service.run_draft, burst=burst)
@@ -121,7 +223,15 @@ def worker_cmd(
             await jobs.close()
             await app.close()
 
-    asyncio.run(main())
+    from redis.exceptions import RedisError
+
+    try:
+        asyncio.run(main())
+    except (RedisError, OSError) as exc:  # a worker is nothing without its queue: say so, exit
+        from etp.check import mask_url
+
+        typer.echo(f"etp worker: Redis unreachable at {mask_url(url)}: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @cli.command()
@@ -131,8 +241,8 @@ def slack(
     ] = True,
 ) -> None:
     """Slack app in Socket Mode (SLACK_APP_TOKEN); no public URL needed."""
-    _logging()
     settings = load_settings()
+    _logging()
     if settings.slack.slack_app_token is None:
         typer.echo("etp slack needs SLACK_APP_TOKEN (an app-level xapp- token)", err=True)
         raise typer.Exit(2)
@@ -140,6 +250,7 @@ def slack(
         typer.echo("etp slack needs SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and SECRET", err=True)
         raise typer.Exit(2)
     app_token = settings.slack.slack_app_token.get_secret_value()
+    _preflight(settings)
 
     async def main() -> None:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -177,7 +288,10 @@ def telegram(
     ] = True,
 ) -> None:
     """Telegram bot in long-polling mode, or register the webhook of `etp serve`."""
+    settings = load_settings()
     _logging()
+    if settings.telegram.telegram_bot_token is not None:  # else said below, as ever
+        _preflight(settings)
 
     async def main() -> None:
 
@@ -185,7 +299,6 @@ def telegram(
         from etp.container import build_app
         from etp.runtime import run_with_jobs
 
-        settings = load_settings()
         app = await build_app(settings)
         try:
             try:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.ratelimit import TokenRateLimiter
@@ -106,7 +107,7 @@ async def build_app(
     embedded in `etp serve`), unless `in_process_drafts` (the console chat) keeps them here.
     """
     install_log_scrubbing()
-    init_sentry(settings.observability)
+    init_sentry(settings.observability, environment=settings.security.etp_env)
     url = settings.database.database_url
     if migrate if migrate is not None else is_sqlite(url):
         await upgrade_async(url)
@@ -124,11 +125,17 @@ async def build_app(
     # SQLite); a Redis lock on top only duplicated that work (bench/README.md), so the per-process
     # lock just spares the database a queue of waiters.
     locks = MemoryLocks()
-    queue: InProcessDraftQueue | ArqDraftQueue
+    queue: InProcessDraftQueue | ArqDraftQueue = InProcessDraftQueue()
     if redis_url and not in_process_drafts:
-        queue = await ArqDraftQueue.connect(redis_url, queue_name=queue_name)
-    else:
-        queue = InProcessDraftQueue()
+        try:
+            queue = await ArqDraftQueue.connect(redis_url, queue_name=queue_name)
+        except (RedisError, OSError) as exc:
+            # Redis only accelerates: drafts run here until a restart finds it again, rather
+            # than the whole service staying down with it
+            log.warning(
+                "Redis unreachable at start (%s): drafts run in this process, not on the queue",
+                type(exc).__name__,
+            )
     metrics = Metrics(cost_per_1k_tokens=settings.llm.llm_cost_per_1k_tokens)
     processes = settings.documents.etp_render_processes
     renderer: DocumentRenderer = ProcessRenderer(processes) if processes else InlineRenderer()

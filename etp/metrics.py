@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
 from conversations.model import ETP_CONCLUDED, ETP_DRAFTING
 from conversations.ports import Usage
@@ -22,6 +30,9 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.cost_per_1k_tokens = cost_per_1k_tokens
         r = self.registry
+        # memory, CPU seconds, open files, start time (process_*), and the Python version
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
         self.updates = Counter(
             "etp_updates",
             "Inbound events handled, by channel, kind and outcome",
@@ -53,8 +64,8 @@ class Metrics:
         )
         self.llm_cost = Counter(
             "etp_llm_cost_usd",
-            "Estimated LLM cost in US dollars (LLM_*_COST_PER_1K prices)",
-            ["provider"],
+            "Estimated LLM cost in US dollars (LLM_*_COST_PER_1K prices), by provider and model",
+            ["provider", "model"],
             registry=r,
         )
         self.llm_prompt_tokens = Counter(
@@ -73,6 +84,31 @@ class Metrics:
             "etp_etps",
             "ETPs in the database, by status (counted at scrape)",
             ["status"],
+            registry=r,
+        )
+        self.db_pool_in_use = Gauge(
+            "etp_db_connections_in_use",
+            "Database connections lent out now, by pool (sqlalchemy: admin API and SQLite; "
+            "store: the PostgreSQL conversation path)",
+            ["pool"],
+            registry=r,
+        )
+        self.db_pool_size = Gauge(
+            "etp_db_connections_open",
+            "Database connections open now, by pool",
+            ["pool"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "etp_draft_queue_depth",
+            "Draft jobs waiting (Redis queue) or running (in-process), at scrape",
+            ["queue"],
+            registry=r,
+        )
+        self.queue_age = Gauge(
+            "etp_draft_queue_oldest_seconds",
+            "Age of the oldest waiting (Redis) or running (in-process) draft job, at scrape",
+            ["queue"],
             registry=r,
         )
 
@@ -98,7 +134,7 @@ class Metrics:
         # a drafter that reports tokens but no price: LLM_COST_PER_1K_TOKENS estimates it
         cost = usage.cost_usd or usage.tokens / 1000 * self.cost_per_1k_tokens
         if cost > 0:
-            self.llm_cost.labels(provider).inc(cost)
+            self.llm_cost.labels(provider, usage.model or provider).inc(cost)
 
     def exported(self, fmt: str) -> None:
         self.exports.labels(fmt).inc()
@@ -108,6 +144,14 @@ class Metrics:
     def set_etp_counts(self, counts: dict[str, int]) -> None:
         for status in (ETP_DRAFTING, ETP_CONCLUDED, *counts):
             self.etps.labels(status).set(counts.get(status, 0))
+
+    def set_pool(self, pool: str, in_use: int, size: int) -> None:
+        self.db_pool_in_use.labels(pool).set(in_use)
+        self.db_pool_size.labels(pool).set(size)
+
+    def set_queue(self, queue: str, depth: int, oldest_seconds: float) -> None:
+        self.queue_depth.labels(queue).set(depth)
+        self.queue_age.labels(queue).set(oldest_seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

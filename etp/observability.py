@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import sentry_sdk
@@ -69,13 +72,43 @@ def scrub_breadcrumb(crumb: dict[str, Any], _hint: dict[str, Any] | None = None)
     return _scrub_breadcrumb(crumb)
 
 
-def init_sentry(settings: ObservabilitySettings) -> bool:
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@cache
+def git_commit() -> str | None:
+    """The commit of the checkout this code runs from (None outside one, as in the image)."""
+    if not (ROOT / ".git").exists():  # never another repository that happens to enclose it
+        return None
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
+
+
+def release(settings: ObservabilitySettings) -> str:
+    """ETP_RELEASE (the image sets it at build), else the version and the checkout's commit."""
+    if settings.etp_release:
+        return settings.etp_release
+    commit = git_commit()
+    return f"etp-express@{__version__}" + (f"+{commit[:12]}" if commit else "")
+
+
+def init_sentry(settings: ObservabilitySettings, *, environment: str = "development") -> bool:
     """Turn Sentry on when SENTRY_DSN is set; True when it is on."""
     if settings.sentry_dsn is None:
         return False
     sentry_sdk.init(
         dsn=settings.sentry_dsn.get_secret_value(),
-        release=f"etp-express@{__version__}",
+        release=release(settings),
+        environment=settings.sentry_environment or environment,
         integrations=[StarletteIntegration(), FastApiIntegration()],
         send_default_pii=False,
         include_local_variables=False,  # frames' locals hold answers and drafts

@@ -14,6 +14,7 @@ from typing import Any
 from conversations.ports import StoreUnavailable
 from etp.container import App
 from etp.rendering import ProcessRenderer
+from storage.jobs import ArqDraftQueue
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,8 @@ async def run_with_jobs(
         app.service.renderer.start()
     url = app.settings.redis.redis_url
     jobs = None
-    if worker and url:
+    # no queue when Redis was down at start (build_app): the drafts run in-process then
+    if worker and url and isinstance(app.queue, ArqDraftQueue):
         from storage.jobs import build_worker
 
         try:

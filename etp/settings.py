@@ -10,8 +10,17 @@ from functools import cached_property
 from typing import Annotated, Literal
 
 from limits import parse_many
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 _CONFIG = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "xxx", "todo", "your-token-here", "placeholder"}
@@ -23,13 +32,46 @@ def _refuse_placeholder(value: SecretStr | None, name: str) -> SecretStr | None:
     return value
 
 
+# the drivers the project installs and its stores are written for
+DATABASE_SCHEMES = ("postgresql+asyncpg", "sqlite+aiosqlite")
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./etp.db"
+
+
 class DatabaseSettings(BaseSettings):
     model_config = _CONFIG
-    database_url: str = "sqlite+aiosqlite:///./etp.db"
+    database_url: str = DEFAULT_DATABASE_URL
     # PostgreSQL connections the conversation store runs its statements on; more statements
     # than that wait their turn, first come first served. A statement holds one for its round
     # trip only, so a few serve many chats with fewer PostgreSQL processes (bench/README.md)
     etp_store_connections: int = Field(default=8, ge=1, le=100)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        # otherwise a wrong scheme surfaced as a traceback from the first engine built
+        try:
+            scheme = make_url(value).drivername
+        except ArgumentError:
+            raise ValueError(
+                "DATABASE_URL is not a database URL; expected "
+                "postgresql+asyncpg://user:password@host:5432/name or sqlite+aiosqlite:///path"
+            ) from None
+        if scheme not in DATABASE_SCHEMES:
+            hint = " (postgresql+asyncpg://…)" if scheme.startswith("postgres") else ""
+            raise ValueError(
+                f"DATABASE_URL scheme {scheme!r} is not supported; use one of "
+                f"{', '.join(DATABASE_SCHEMES)}{hint}"
+            )
+        return value
+
+    @property
+    def explicit(self) -> bool:
+        """DATABASE_URL was set (environment or .env), not left to the embedded default."""
+        return "database_url" in self.model_fields_set
+
+    @property
+    def sqlite(self) -> bool:
+        return make_url(self.database_url).get_backend_name() == "sqlite"
 
 
 class RedisSettings(BaseSettings):
@@ -193,6 +235,9 @@ class AccessSettings(BaseSettings):
     model_config = _CONFIG
     etp_allowed_telegram_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     etp_allowed_slack_teams: Annotated[frozenset[str], NoDecode] = frozenset()
+    # in production an empty allow-list is refused (`etp check --production`) unless this says
+    # that serving everyone is meant
+    etp_open_access: bool = False
 
     @field_validator("etp_allowed_telegram_ids", mode="before")
     @classmethod
@@ -238,7 +283,8 @@ class DocumentSettings(BaseSettings):
 
 class SecuritySettings(BaseSettings):
     model_config = _CONFIG
-    # production: safer defaults (no /docs, no public /metrics) and `etp check --production`
+    # production: safer defaults (no /docs, no public /metrics), and the commands refuse to
+    # start on what `etp check --production` refuses
     etp_env: Literal["development", "production"] = "development"
     # GET /docs and /openapi.json; unset = on in development, off in production
     etp_api_docs: bool | None = None
@@ -288,10 +334,32 @@ class SecuritySettings(BaseSettings):
         return value
 
 
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
 class ObservabilitySettings(BaseSettings):
     model_config = _CONFIG
     sentry_dsn: SecretStr | None = None
+    # Sentry's environment; unset = ETP_ENV
+    sentry_environment: str | None = None
     etp_log_level: str = Field(default="INFO")
+    # what runs, for Sentry and /health: unset = the git commit of the checkout, else the version
+    etp_release: str | None = None
+
+    @field_validator("etp_log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"ETP_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+
+class DeploymentSettings(BaseSettings):
+    model_config = _CONFIG
+    # the long-running commands and readiness refuse a database behind the migration head;
+    # this lets them run anyway (a deliberate, logged choice)
+    etp_allow_schema_behind: bool = False
 
 
 class Settings:
@@ -337,16 +405,63 @@ class Settings:
     def observability(self) -> ObservabilitySettings:
         return ObservabilitySettings()
 
+    @cached_property
+    def deployment(self) -> DeploymentSettings:
+        return DeploymentSettings()
+
+    def problems(self) -> list[str]:
+        """Every invalid value of every concern, one line each (empty when all are valid)."""
+        lines: list[str] = []
+        for part in PARTS:
+            try:
+                getattr(self, part)
+            except ValidationError as exc:
+                lines += [describe(error) for error in exc.errors()]
+        return lines or _across(self)
+
+
+PARTS = (
+    "database",
+    "redis",
+    "llm",
+    "telegram",
+    "slack",
+    "access",
+    "api",
+    "documents",
+    "security",
+    "observability",
+    "deployment",
+)
+
+
+def describe(error: object) -> str:
+    """One line for one pydantic error: the variable's name and what is wrong (never its value,
+    which may be a secret)."""
+    assert isinstance(error, dict)
+    loc = error.get("loc") or ()
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    name = str(loc[0]).upper() if loc else ""
+    if not name or message.startswith(name):
+        return message
+    return f"{name}: {message}"
+
 
 def load_settings() -> Settings:
     """Read and validate every concern now, so that a bad value fails at start-up."""
     settings = Settings()
-    parts = ("database", "redis", "llm", "telegram", "slack", "access", "api", "documents")
-    for part in (*parts, "security", "observability"):
+    for part in PARTS:
         getattr(settings, part)
+    for problem in _across(settings):
+        raise ValueError(problem)
+    return settings
+
+
+def _across(settings: Settings) -> list[str]:
+    """Rules that join two concerns (each valid on its own)."""
     if settings.slack.oauth and settings.security.etp_encryption_keys is None:
-        raise ValueError(
+        return [
             "SLACK_CLIENT_ID stores workspaces' tokens in the database: set ETP_ENCRYPTION_KEYS "
             "to encrypt them"
-        )
-    return settings
+        ]
+    return []

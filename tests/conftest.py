@@ -89,6 +89,21 @@ def pg_database() -> Iterator[str]:
         _run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture
+def empty_pg() -> Iterator[str]:
+    """A PostgreSQL database with nothing in it (never migrated), dropped after the test."""
+    host, port = _pg_parts()
+    need_service("PostgreSQL", host, port)
+    name = f"etp_empty_{uuid.uuid4().hex[:10]}"
+    _run(_admin(f'CREATE DATABASE "{name}"'))
+    from sqlalchemy.engine import make_url
+
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        _run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"

@@ -32,6 +32,7 @@ class FakeOpenAI:
     estimate_usage: bool = False
     # builds the answer from the request body, when set (e.g. to echo a placeholder back)
     answer: Callable[[dict[str, Any]], str] | None = None
+    models: tuple[str, ...] = ("gpt-4o-mini",)  # what GET /v1/models lists
     requests: list[dict[str, Any]] = field(default_factory=list)
     received_at: list[float] = field(default_factory=list)
     runner: web.AppRunner | None = None
@@ -40,6 +41,7 @@ class FakeOpenAI:
     async def start(self) -> FakeOpenAI:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -139,6 +141,13 @@ class FakeOpenAI:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+    async def _models(self, request: web.Request) -> web.Response:
+        if self.fail_with is not None:
+            error = {"error": {"message": "refused", "type": "invalid_request_error"}}
+            return web.json_response(error, status=self.fail_with)
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in self.models]
+        return web.json_response({"object": "list", "data": data})
 
     def prompt_text(self, index: int = -1) -> str:
         return json.dumps(self.requests[index]["body"]["messages"], ensure_ascii=False)

@@ -70,6 +70,8 @@ class FakeBotApi:
         self.failures: dict[str, list[tuple[int, int]]] = {}  # (status, retry_after) to come
         self.delays: dict[str, float] = {}  # seconds a method takes to arrive (a slow network)
         self.migrated: dict[str, int] = {}  # a group's id -> the supergroup it became
+        self.webhook = ""  # the URL setWebhook registered (deleteWebhook clears it)
+        self.webhook_error = ""  # getWebhookInfo's last_error_message, when a test sets one
         self._message_id = 0
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -224,6 +226,20 @@ class FakeBotApi:
                     "premium_subscription": False,
                 },
             }
+        if call.method == "setWebhook":
+            self.webhook = str(call.params["url"])
+        if call.method == "deleteWebhook":
+            self.webhook = ""
+        if call.method == "getWebhookInfo":
+            info: dict[str, Any] = {
+                "url": self.webhook,
+                "has_custom_certificate": False,
+                "pending_update_count": len(self.updates),
+            }
+            if self.webhook_error:
+                info["last_error_date"] = int(time.time()) - 60
+                info["last_error_message"] = self.webhook_error
+            return info
         if call.method in ("sendMessage", "sendDocument", "editMessageText"):
             self._message_id += 1
             chat_id = int(call.params["chat_id"])

@@ -84,6 +84,7 @@ def test_env_template_lists_every_setting() -> None:
             module.DocumentSettings,
             module.SecuritySettings,
             module.ObservabilitySettings,
+            module.DeploymentSettings,
         )
         for name in cls.model_fields
     }
