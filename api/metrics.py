@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from typing import Any
 
 from cachetools import TTLCache
 from fastapi import APIRouter, HTTPException, Request, Response, status
@@ -12,6 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.deps import EtpApp
 from conversations.catalogue import messages as m
+from etp.container import App
+from storage.jobs import ArqDraftQueue
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -28,8 +31,8 @@ def count_cache() -> TTLCache[str, bool]:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request, app: EtpApp) -> Response:
-    """Counters and histograms of this process; ETPs by status, counted at most every 30 s.
-    With ETP_METRICS_TOKEN set, only for `Authorization: Bearer <that token>`."""
+    """Counters and histograms of this process; ETPs by status, counted at most every 30 s;
+    the connection pools and the draft queue, read now. With ETP_METRICS_TOKEN set, only for `Authorization: Bearer <that token>`."""
     # read here, not through HTTPBearer: the schema would then claim that /metrics always
     # needs a token
     expected = app.settings.security.etp_metrics_token
@@ -50,4 +53,27 @@ async def metrics(request: Request, app: EtpApp) -> Response:
                 app.metrics.set_etp_counts(await app.admin.count_by_status())
         except Exception:  # a scrape still answers; the gauge keeps its last values
             log.warning("could not count ETPs for /metrics", exc_info=True)
+    _pools(app)
+    queue = app.queue
+    try:  # cheap: no database query, two Redis commands
+        if isinstance(queue, ArqDraftQueue):
+            async with asyncio.timeout(3):
+                depth, oldest = await queue.backlog()
+            app.metrics.set_queue("redis", depth, oldest)
+        else:
+            app.metrics.set_queue("in-process", *queue.backlog())
+    except Exception:
+        log.warning("could not read the draft queue for /metrics", exc_info=True)
     return Response(app.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _pools(app: App) -> None:
+    pool: Any = app.engine.pool
+    if hasattr(pool, "checkedout"):
+        # checked in + out: the connections open now (QueuePool; SQLite's may be a NullPool)
+        size = pool.checkedin() + pool.checkedout() if hasattr(pool, "checkedin") else 0
+        app.metrics.set_pool("sqlalchemy", pool.checkedout(), size)
+    # the PostgreSQL conversation store's asyncpg pool (storage/pgstore.FairPool)
+    raw = getattr(getattr(app.service.store, "pool", None), "pool", None)
+    if raw is not None and hasattr(raw, "get_idle_size"):
+        app.metrics.set_pool("store", raw.get_size() - raw.get_idle_size(), raw.get_size())

@@ -101,6 +101,7 @@ class InProcessDraftQueue:
     def __init__(self) -> None:
         self._runner: Callable[[DraftRequest], Coroutine[Any, Any, None]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._started: dict[asyncio.Task[None], float] = {}  # for backlog()
 
     def bind(self, runner: Callable[[DraftRequest], Coroutine[Any, Any, None]]) -> None:
         self._runner = runner
@@ -112,10 +113,17 @@ class InProcessDraftQueue:
             return  # the same job is already running
         task = asyncio.create_task(self._runner(request), name=request.job_id)
         self._tasks.add(task)
+        self._started[task] = time.monotonic()
         task.add_done_callback(self._done)
+
+    def backlog(self) -> tuple[int, float]:
+        """Jobs running now, and the seconds the oldest of them has run."""
+        oldest = min(self._started.values(), default=None)
+        return len(self._tasks), 0.0 if oldest is None else time.monotonic() - oldest
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._started.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("draft job %s failed", task.get_name(), exc_info=task.exception())
 

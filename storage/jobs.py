@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -99,6 +100,16 @@ class ArqDraftQueue:
         except (RedisError, OSError):
             log.warning("draft queue unavailable; running %s in-process", request.job_id)
             await self.fallback.submit(request)
+
+    async def backlog(self) -> tuple[int, float]:
+        """Jobs on the queue (waiting, or running in a worker) and the seconds since the oldest
+        was due; with the fallback's jobs running here."""
+        depth, age = self.fallback.backlog()
+        oldest = await self.pool.zrange(self.queue_name, 0, 0, withscores=True)
+        if oldest:
+            due = float(oldest[0][1]) / 1000  # arq scores a job by when it may run, in ms
+            age = max(age, time.time() - due)
+        return depth + int(await self.pool.zcard(self.queue_name)), max(age, 0.0)
 
     async def drain(self) -> None:
         """Jobs run in workers; only the in-process fallback jobs are waited for."""

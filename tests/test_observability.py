@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import logging
+import os
 import threading
+import uuid
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,10 +22,15 @@ from pydantic import SecretStr
 
 from api.app import create_api
 from conversations.drafting import OfflineDrafter
-from conversations.ports import Draft, DraftContext
+from conversations.events import Inbound
+from conversations.ports import Draft, DraftContext, Usage
 from etp.container import App, build_app
-from etp.settings import LlmSettings, ObservabilitySettings
-from tests.helpers import GOOD_ANSWERS, make_app, make_chat, settings_for
+from etp.settings import LlmSettings, ObservabilitySettings, RedisSettings, SecuritySettings
+from storage.jobs import ArqDraftQueue
+from tests.conftest import need_service
+from tests.helpers import GOOD_ANSWERS, SlowDrafter, make_app, make_chat, settings_for
+
+REDIS_URL = os.environ.get("ETP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def samples(body: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -47,7 +55,8 @@ class TokenDrafter:
 
     async def write(self, context: DraftContext) -> Draft:
         draft = await OfflineDrafter().write(context)
-        return Draft(draft.text, "openai", tokens=1500)
+        usage = Usage(prompt_tokens=1200, completion_tokens=300, model="gpt-4o-mini")
+        return Draft(draft.text, "openai", tokens=1500, usage=usage)
 
 
 class BrokenDrafter:
@@ -100,7 +109,9 @@ async def test_metrics_move_when_things_happen(db_url: str) -> None:
     assert value(after, "etp_drafts_total", provider="openai", outcome="ok") == 1
     assert value(after, "etp_draft_seconds_count", provider="openai") == 1
     assert value(after, "etp_llm_tokens_total", provider="openai") == 1500
-    assert value(after, "etp_llm_cost_usd_total", provider="openai") == pytest.approx(0.003)
+    assert value(after, "etp_llm_prompt_tokens_total", model="gpt-4o-mini") == 1200
+    model = {"provider": "openai", "model": "gpt-4o-mini"}  # the cost by model too
+    assert value(after, "etp_llm_cost_usd_total", **model) == pytest.approx(0.003)
     assert value(after, "etp_exports_total", format="docx") == 1
     assert value(after, "etp_exports_total", format="pdf") == 1
     assert value(after, "etp_exports_total", format="html") == 1
@@ -128,6 +139,52 @@ async def test_a_failing_llm_shows_as_fallback_and_apps_do_not_share_metrics(
     assert value(metrics, "etp_llm_tokens_total", provider="openai") == 0
     assert value(other, "etp_drafts_total", provider="openai", outcome="fallback") == 0
     assert value(other, "etp_updates_total", channel="test", kind="text", outcome="ok") == 0
+
+
+async def test_metrics_show_the_process_the_pools_and_the_draft_queue(db_url: str) -> None:
+    app = await build_app(settings_for(db_url), drafter=SlowDrafter(30), migrate=False)
+    try:
+        chat = make_chat(app)
+        await chat.identify()
+        for answer in GOOD_ANSWERS[1]:  # the last one starts a draft: 30 s, running here
+            await chat.service.handle(Inbound.from_text(chat.address, chat.author, answer, None))
+        await asyncio.sleep(0.2)
+        metrics = await _scrape(app)
+        assert app.queue.backlog()[0] == 1
+    finally:
+        for task in list(app.queue._tasks):
+            task.cancel()
+        await app.close()
+    assert value(metrics, "process_resident_memory_bytes") > 10_000_000
+    assert value(metrics, "process_cpu_seconds_total") > 0
+    assert value(metrics, "etp_draft_queue_depth", queue="in-process") == 1
+    assert 0.2 <= value(metrics, "etp_draft_queue_oldest_seconds", queue="in-process") < 30
+    assert value(metrics, "etp_db_connections_in_use", pool="sqlalchemy") == 0  # none held
+    if db_url.startswith("postgresql"):
+        # the conversation store's asyncpg pool: open, and none lent out between statements
+        assert value(metrics, "etp_db_connections_open", pool="store") >= 1
+        assert value(metrics, "etp_db_connections_in_use", pool="store") == 0
+
+
+async def test_metrics_show_the_redis_queue_depth_and_its_oldest_job(sqlite_url: str) -> None:
+    settings = settings_for(sqlite_url)
+    settings.__dict__["redis"] = RedisSettings(redis_url=REDIS_URL)
+    queue = f"etp:test-depth:{uuid.uuid4().hex[:8]}"  # no worker reads it
+    need_service("Redis", "127.0.0.1", int(REDIS_URL.split(":")[2].split("/")[0]))
+    app = await build_app(settings, drafter=SlowDrafter(1), migrate=False, queue_name=queue)
+    try:
+        assert isinstance(app.queue, ArqDraftQueue)
+        chat = make_chat(app)
+        await chat.identify()
+        for answer in GOOD_ANSWERS[1]:
+            await chat.service.handle(Inbound.from_text(chat.address, chat.author, answer, None))
+        await asyncio.sleep(0.3)
+        metrics = await _scrape(app)
+    finally:
+        await app.queue.pool.delete(queue)
+        await app.close()
+    assert value(metrics, "etp_draft_queue_depth", queue="redis") == 1
+    assert 0.3 <= value(metrics, "etp_draft_queue_oldest_seconds", queue="redis") < 60
 
 
 # --- Sentry ----------------------------------------------------------------------------
@@ -241,3 +298,25 @@ async def test_personal_data_in_an_exception_or_a_log_line_does_not_reach_sentry
     assert "ValueError" in envelopes  # the errors did reach Sentry
     for value in PERSONAL:
         assert value.removeprefix("(61) ") not in envelopes, value
+
+
+async def test_sentry_events_carry_the_release_and_the_environment(
+    sqlite_url: str, sentry_server: tuple[str, list[bytes]]
+) -> None:
+    dsn, received = sentry_server
+    settings = settings_for(sqlite_url)
+    settings.__dict__["observability"] = ObservabilitySettings(
+        sentry_dsn=SecretStr(dsn), etp_release="etp-express@2026.12.04+abc123"
+    )
+    settings.__dict__["security"] = SecuritySettings(etp_env="production")
+    app = await build_app(settings, migrate=False)
+    try:
+        logging.getLogger("etp.test").error("something failed")
+        sentry_sdk.flush(timeout=5)
+    finally:
+        await app.close()
+    envelopes = b"\n".join(received).decode("utf-8", "replace")
+    events = [json.loads(line) for line in envelopes.splitlines() if '"logentry"' in line]
+    assert events, envelopes
+    assert events[0]["release"] == "etp-express@2026.12.04+abc123"
+    assert events[0]["environment"] == "production"
