@@ -27,7 +27,8 @@ async def test_app_with_redis_is_ready_and_works(sqlite_url: str) -> None:
     try:
         transport = httpx.ASGITransport(app=create_api(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://etp") as client:
-            assert (await client.get("/health/ready")).json() == {"database": "ok", "redis": "ok"}
+            ready = (await client.get("/health/ready")).json()
+            assert ready == {"database": "ok", "schema": "ok", "redis": "ok"}
         chat = make_chat(app)
         await chat.identify()
         await chat.answer_section(1)
