@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(PY) -m pip check
+	@$(PY) -m pip check || { echo "the lock files lack what pyproject.toml asks for: make lock"; exit 1; }
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the project with its dev tools
@@ -47,7 +47,10 @@ migration: install ## new Alembic revision from the models: make migration m="wh
 bench: install ## run the benchmarks in bench/
 	$(PY) bench/run.py
 
-lock: install ## re-pin both lock files after a change to pyproject.toml (upgrade=1: newest versions)
+# not after `install`: that stops (pip check) while the locks lack what pyproject.toml asks for
+lock: ## re-pin both lock files after a change to pyproject.toml (upgrade=1: newest versions)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
 	$(PIP_COMPILE) --build-deps-for wheel -o $(LOCK) pyproject.toml
 	$(PIP_COMPILE) --extra dev --build-deps-for editable -c $(LOCK) -o $(DEV_LOCK) pyproject.toml
 

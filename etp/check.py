@@ -119,13 +119,14 @@ def production_problems(settings: Settings) -> list[str]:
     problems = database_problems(settings)
     telegram, slack, access = settings.telegram, settings.slack, settings.access
     if telegram.telegram_bot_token is not None:
+        # without a secret the webhook route is not served at all (polling needs none)
         secret = telegram.telegram_webhook_secret
-        if secret is None:
+        if telegram.etp_insecure_telegram_webhook:
             problems.append(
-                "TELEGRAM_WEBHOOK_SECRET is not set: POST /telegram/webhook would take updates "
-                "from anyone who knows its URL (openssl rand -hex 24)"
+                "ETP_INSECURE_TELEGRAM_WEBHOOK is set: POST /telegram/webhook would take "
+                "updates from anyone who knows its URL; set TELEGRAM_WEBHOOK_SECRET instead"
             )
-        elif weak(secret.get_secret_value()):
+        if secret is not None and weak(secret.get_secret_value()):
             problems.append(
                 f"TELEGRAM_WEBHOOK_SECRET is weak (at least {MIN_SECRET_LENGTH} characters of "
                 f"{MIN_SECRET_KINDS} kinds or more; openssl rand -hex 24)"
@@ -147,6 +148,17 @@ def production_problems(settings: Settings) -> list[str]:
                 "OAuth, install) the app: list the team ids, or set ETP_OPEN_ACCESS=true if "
                 "that is meant"
             )
+    security = settings.security
+    if security.etp_api_docs:
+        problems.append(
+            "ETP_API_DOCS=true serves /docs and /openapi.json to anyone: leave it unset"
+        )
+    token = security.etp_metrics_token
+    if token is not None and weak(token.get_secret_value()):
+        problems.append(
+            f"ETP_METRICS_TOKEN is weak (at least {MIN_SECRET_LENGTH} characters of "
+            f"{MIN_SECRET_KINDS} kinds or more; openssl rand -hex 24)"
+        )
     if settings.llm.llm_provider == "offline" and settings.llm.openai_api_key is not None:
         problems.append("LLM_PROVIDER=offline while OPENAI_API_KEY is set: which one is meant?")
     return problems
@@ -354,7 +366,7 @@ async def run_checks(settings: Settings, *, production: bool) -> Report:
         report.problem(f"configuration: {line}")
     valid = {part for part in PARTS if _valid(settings, part)}
     if production:
-        if {"database", "telegram", "slack", "access", "llm"} <= valid:
+        if {"database", "telegram", "slack", "access", "llm", "security"} <= valid:
             for line in production_problems(settings):
                 report.problem(f"production: {line}")
         else:

@@ -42,6 +42,10 @@ VARIABLES = (
     "ETP_ENV",
     "ETP_LOG_LEVEL",
     "ETP_ALLOW_SCHEMA_BEHIND",
+    "ETP_API_DOCS",
+    "ETP_METRICS_TOKEN",
+    "ETP_ENCRYPTION_KEYS",
+    "ETP_INSECURE_TELEGRAM_WEBHOOK",
     "SENTRY_DSN",
 )
 DB_PASSWORD = "Senha-do-banco-8f3a9c"
@@ -170,19 +174,26 @@ def test_production_refuses_weak_or_missing_secrets_sqlite_and_open_doors(
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_WEBHOOK_SECRET="abc",
         SLACK_BOT_TOKEN="xoxb-T1",
+        ETP_API_DOCS="true",
+        ETP_METRICS_TOKEN="m-1234",
     )
     found = "\n".join(production_problems(weak))
+    assert "ETP_API_DOCS=true serves /docs" in found
+    assert "ETP_METRICS_TOKEN is weak" in found
     assert "DATABASE_URL: the password is weak" in found
     assert "TELEGRAM_WEBHOOK_SECRET is weak" in found
     assert "ETP_ALLOWED_TELEGRAM_IDS is empty" in found
     assert "ETP_ALLOWED_SLACK_TEAMS is empty" in found
     assert "Slack is configured without SLACK_SIGNING_SECRET" in found
     missing = settings(
-        monkeypatch, DATABASE_URL="sqlite+aiosqlite:///x.db", TELEGRAM_BOT_TOKEN=TOKEN
+        monkeypatch,
+        DATABASE_URL="sqlite+aiosqlite:///x.db",
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        ETP_INSECURE_TELEGRAM_WEBHOOK="1",
     )
     found = "\n".join(production_problems(missing))
     assert "DATABASE_URL is SQLite" in found
-    assert "TELEGRAM_WEBHOOK_SECRET is not set" in found
+    assert "ETP_INSECURE_TELEGRAM_WEBHOOK is set" in found
     good = settings(
         monkeypatch,
         DATABASE_URL=f"postgresql+asyncpg://etp:{DB_PASSWORD}@db/etp",
@@ -204,9 +215,10 @@ async def test_serve_in_production_stops_on_what_check_refuses(tmp_path: Path) -
         ETP_ENV="production",
         DATABASE_URL=f"postgresql+asyncpg://etp:{DB_PASSWORD}@127.0.0.1:1/etp",
         TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_WEBHOOK_SECRET="abc",
     )
     assert code == 1
-    assert "production: TELEGRAM_WEBHOOK_SECRET is not set" in err
+    assert "production: TELEGRAM_WEBHOOK_SECRET is weak" in err
     assert "production: ETP_ALLOWED_TELEGRAM_IDS is empty" in err
     assert "Traceback" not in err
 
