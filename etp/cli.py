@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from etp import backup_cli
 from etp.settings import Settings
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ T = TypeVar("T")
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="ETP Express")
 db_cli = typer.Typer(no_args_is_help=True, help="Database commands")
 cli.add_typer(db_cli, name="db")
+backup_cli.register(db_cli)
 token_cli = typer.Typer(no_args_is_help=True, help="Admin API tokens")
 cli.add_typer(token_cli, name="token")
 
