@@ -342,7 +342,8 @@ def db_upgrade(revision: str = "head") -> None:
     from storage.migrate import upgrade
 
     _logging()
-    upgrade(load_settings().database.database_url, revision)
+    database = load_settings().database
+    upgrade(database.database_url, revision, pgbouncer=database.etp_pgbouncer)
     typer.echo(f"database at {revision}")
 
 
@@ -352,7 +353,8 @@ def db_downgrade(revision: str) -> None:
     from storage.migrate import downgrade
 
     _logging()
-    downgrade(load_settings().database.database_url, revision)
+    database = load_settings().database
+    downgrade(database.database_url, revision, pgbouncer=database.etp_pgbouncer)
     typer.echo(f"database at {revision}")
 
 

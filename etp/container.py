@@ -111,10 +111,13 @@ async def build_app(
     url = settings.database.database_url
     if migrate if migrate is not None else is_sqlite(url):
         await upgrade_async(url)
-    engine = create_engine(url)
+    pgbouncer = settings.database.etp_pgbouncer
+    engine = create_engine(url, pgbouncer=pgbouncer)
     # PostgreSQL: the conversation path on raw asyncpg, one statement an event (storage/pgstore)
     store = (
-        await PgEtpStore.connect(engine, connections=settings.database.etp_store_connections)
+        await PgEtpStore.connect(
+            engine, connections=settings.database.etp_store_connections, pgbouncer=pgbouncer
+        )
         if engine.dialect.name == "postgresql"
         else None
     )

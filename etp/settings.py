@@ -44,6 +44,9 @@ class DatabaseSettings(BaseSettings):
     # than that wait their turn, first come first served. A statement holds one for its round
     # trip only, so a few serve many chats with fewer PostgreSQL processes (bench/README.md)
     etp_store_connections: int = Field(default=8, ge=1, le=100)
+    # DATABASE_URL points at PgBouncer in transaction mode: no prepared statement is kept
+    # between statements, and no startup parameter PgBouncer refuses (docs/operations.md)
+    etp_pgbouncer: bool = False
 
     @field_validator("database_url")
     @classmethod

@@ -32,7 +32,7 @@ def _run(connection: Connection) -> None:
 async def _run_async() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url, "sqlalchemy.url must be set"
-    engine = create_engine(url)
+    engine = create_engine(url, pgbouncer=bool(config.attributes.get("pgbouncer")))
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

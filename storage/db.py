@@ -6,6 +6,7 @@ import os
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -21,8 +22,23 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
-    """An async engine for `url`; SQLite serialises writers with BEGIN IMMEDIATE."""
+def pgbouncer_connect_args() -> dict[str, Any]:
+    """asyncpg behind PgBouncer in transaction mode, where consecutive statements of one
+    client may run on different server connections: no statement kept prepared between them
+    (asyncpg's cache off; SQLAlchemy's off, and a unique name for each statement it prepares,
+    or two clients' "__asyncpg_stmt_1__" meet on one server connection)."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__asyncpg_{uuid4().hex}__",
+    }
+
+
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, pgbouncer: bool = False
+) -> AsyncEngine:
+    """An async engine for `url`; SQLite serialises writers with BEGIN IMMEDIATE; `pgbouncer`:
+    the database is reached through PgBouncer in transaction mode (ETP_PGBOUNCER)."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -43,7 +59,12 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
     # hide_parameters: a failed statement's message would quote its values (answers, names)
     # into logs and error reports
     return create_async_engine(
-        url, echo=echo, hide_parameters=True, pool_size=pool_size, max_overflow=pool_size
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args=pgbouncer_connect_args() if pgbouncer else {},
     )
 
 

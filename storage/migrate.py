@@ -20,8 +20,9 @@ import migrations
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, *, pgbouncer: bool = False) -> Config:
     config = Config()
+    config.attributes["pgbouncer"] = pgbouncer
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["configure_logger"] = False
@@ -39,12 +40,12 @@ def _off_loop(fn: Callable[[], None]) -> None:
         pool.submit(fn).result()
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    _off_loop(lambda: command.upgrade(alembic_config(url), revision))
+def upgrade(url: str, revision: str = "head", *, pgbouncer: bool = False) -> None:
+    _off_loop(lambda: command.upgrade(alembic_config(url, pgbouncer=pgbouncer), revision))
 
 
-def downgrade(url: str, revision: str = "base") -> None:
-    _off_loop(lambda: command.downgrade(alembic_config(url), revision))
+def downgrade(url: str, revision: str = "base", *, pgbouncer: bool = False) -> None:
+    _off_loop(lambda: command.downgrade(alembic_config(url, pgbouncer=pgbouncer), revision))
 
 
 async def upgrade_async(url: str, revision: str = "head") -> None:

@@ -498,28 +498,33 @@ class PgEtpStore:
         self.recent: LRUCache[str, Kept] = LRUCache(maxsize=keep)
 
     @classmethod
-    async def connect(cls, engine: AsyncEngine, *, connections: int = 8) -> PgEtpStore:
+    async def connect(
+        cls, engine: AsyncEngine, *, connections: int = 8, pgbouncer: bool = False
+    ) -> PgEtpStore:
         """A pool of `connections` to `engine`'s database (the rest goes through `engine`);
         connects lazily, so a database that is down at start-up fails the first event
         (StoreUnavailable), not the start.
 
         A few connections serve many chats: a statement holds one for its round trip only, and
         fewer PostgreSQL processes at work cost PostgreSQL less CPU (bench/README.md).
+
+        Behind PgBouncer in transaction mode (`pgbouncer`), nothing stays prepared between
+        statements and `plan_cache_mode`, a startup parameter PgBouncer refuses, is not sent.
         """
         url = engine.url.set(drivername="postgresql")
         dsn = url.render_as_string(hide_password=False)
+        server_settings = {"application_name": APPLICATION_NAME}  # pg_stat_activity
+        if not pgbouncer:
+            # every statement here finds rows by key, so one plan per prepared statement serves
+            # all values; by default PostgreSQL plans each of a statement's first five runs
+            # anew on every connection, costly for the unit's write (a dozen CTEs)
+            server_settings["plan_cache_mode"] = "force_generic_plan"
         pool = asyncpg.create_pool(
             dsn,
             min_size=0,
             max_size=connections,
-            statement_cache_size=512,
-            # every statement here finds rows by key, so one plan per prepared statement serves
-            # all values; by default PostgreSQL plans each of a statement's first five runs
-            # anew on every connection, costly for the unit's write (a dozen CTEs)
-            server_settings={
-                "plan_cache_mode": "force_generic_plan",
-                "application_name": APPLICATION_NAME,  # pg_stat_activity tells them apart
-            },
+            statement_cache_size=0 if pgbouncer else 512,
+            server_settings=server_settings,
             reset=_no_reset,
         )
         await pool
