@@ -288,6 +288,13 @@ def telegram(
     worker: Annotated[
         bool, typer.Option(help="with REDIS_URL, also run draft jobs in this process")
     ] = True,
+    delete_webhook: Annotated[
+        bool,
+        typer.Option(
+            "--delete-webhook",
+            help="remove the webhook Telegram delivers to (etp serve) and poll instead",
+        ),
+    ] = False,
 ) -> None:
     """Telegram bot in long-polling mode, or register the webhook of `etp serve`."""
     settings = load_settings()
@@ -298,6 +305,7 @@ def telegram(
     async def main() -> None:
 
         from bot.telegram import TelegramNotConfigured, build_telegram
+        from bot.telegram.app import AlreadyPolling, WebhookIsSet
         from etp.container import build_app
         from etp.runtime import run_with_jobs
 
@@ -329,7 +337,26 @@ def telegram(
                 )
                 typer.echo(f"webhook set to {set_webhook}")
                 return
-            await run_with_jobs(app, telegram.run_polling(), worker=worker)
+            polling = telegram.run_polling(
+                delete_webhook=delete_webhook, lease=telegram.poller_lease(app)
+            )
+            try:
+                await run_with_jobs(app, polling, worker=worker)
+            except WebhookIsSet as exc:
+                typer.echo(
+                    f"error: Telegram delivers this bot's updates to the webhook {exc.url} "
+                    "(etp serve); polling would take them away from it. Nothing was changed. "
+                    "To poll instead, run etp telegram --delete-webhook",
+                    err=True,
+                )
+                raise typer.Exit(2) from None
+            except AlreadyPolling as exc:
+                typer.echo(
+                    f"error: another etp telegram already polls for this bot ({exc.holder}); "
+                    "Telegram allows one at a time, so this one does not start",
+                    err=True,
+                )
+                raise typer.Exit(2) from None
         finally:
             await app.close()
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -14,8 +15,9 @@ from aiogram.types import Update
 from bot.telegram.access import AccessMiddleware
 from bot.telegram.channel import CHANNEL, TelegramChannel
 from bot.telegram.routers import buttons, messages, start, store_down
-from bot.telegram.session import ChatPacingMiddleware, create_session
+from bot.telegram.session import ChatPacingMiddleware, SharedPace, create_session
 from etp.container import App
+from storage.coordination import Lease, RedisLocks
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,22 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 class TelegramNotConfigured(RuntimeError):
     """TELEGRAM_BOT_TOKEN is not set."""
+
+
+class WebhookIsSet(RuntimeError):
+    """Polling was asked for while Telegram delivers this bot's updates to a webhook."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+class AlreadyPolling(RuntimeError):
+    """Another process polls for this bot (Telegram allows one getUpdates at a time)."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
 
 
 def build_dispatcher(channel: TelegramChannel) -> Dispatcher:
@@ -50,6 +68,7 @@ class TelegramBot:
     # seconds of handling after which the answer's call is made here instead (Telegram waits
     # about a minute for a webhook's answer)
     answer_deadline: float = 15.0
+    _stopping: asyncio.Future[None] | None = field(default=None, repr=False)
 
     def parse(self, data: Any) -> Update:
         """A raw update body → Update bound to our bot; pydantic's ValidationError if it is not one."""
@@ -94,14 +113,41 @@ class TelegramBot:
         await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
         await self.channel.set_commands()
 
-    async def run_polling(self, *, handle_signals: bool = True) -> None:
-        """Long polling until stopped; a webhook, if any, is removed first (Telegram requires it).
+    async def run_polling(
+        self,
+        *,
+        handle_signals: bool = True,
+        delete_webhook: bool = False,
+        lease: Lease | None = None,
+    ) -> None:
+        """Long polling until stopped.
 
-        Polling cannot ask Telegram to deliver an update again, so when the database is down
-        the user is asked to send it again instead.
+        Refused (WebhookIsSet) while a webhook is set, unless `delete_webhook`: polling would
+        take the updates away from the `etp serve` it points at. With `lease` (Redis), refused
+        (AlreadyPolling) while another process polls for the bot, and stopped if that lease
+        is lost. Polling cannot ask Telegram to deliver an update again, so when the database
+        is down the user is asked to send it again instead.
         """
+        if lease is not None:
+            holder = await lease.acquire(on_lost=self._lost_lease)
+            if holder is not None:
+                raise AlreadyPolling(holder)
+        try:
+            await self._poll(handle_signals=handle_signals, delete_webhook=delete_webhook)
+        finally:
+            if lease is not None:
+                await lease.release()
+
+    def _lost_lease(self) -> None:
+        self._stopping = asyncio.ensure_future(self.dispatcher.stop_polling())
+
+    async def _poll(self, *, handle_signals: bool, delete_webhook: bool) -> None:
         if not any(r.name == "store_down" for r in self.dispatcher.sub_routers):
             self.dispatcher.include_router(store_down.build_router())
+        info = await self.bot.get_webhook_info()
+        if info.url and not delete_webhook:
+            raise WebhookIsSet(info.url)
+        # no webhook (or the operator asked): Telegram refuses getUpdates while one is set
         await self.bot.delete_webhook(drop_pending_updates=False)
         await self.channel.set_commands()
         # the session stays open for the replies still leaving (the App's closers drain them,
@@ -116,19 +162,41 @@ class TelegramBot:
     async def stop_polling(self) -> None:
         await self.dispatcher.stop_polling()
 
+    def poller_lease(self, app: App) -> Lease | None:
+        """The Redis lease only one poller of this bot may hold; None without Redis."""
+        if app.redis is None:
+            return None
+        return Lease(app.redis, f"etp:telegram:poller:{self.bot.id}")
+
 
 def build_telegram(app: App) -> TelegramBot:
     """The Telegram channel on `app`, registered as its "telegram" Notifier."""
     settings = app.settings.telegram
     if settings.telegram_bot_token is None:
         raise TelegramNotConfigured("TELEGRAM_BOT_TOKEN is not set")
+    token = settings.telegram_bot_token.get_secret_value()
+    redis_url = app.settings.redis.redis_url
+    # several processes (replicas, workers) send as this bot: its pace and each chat's order
+    # are kept in Redis, shared by all of them
+    shared = (
+        SharedPace(
+            redis_url,
+            rate=settings.telegram_chat_rate,
+            burst=3,
+            bot_rate=settings.telegram_bot_rate,
+            bot_id=token.split(":", 1)[0],
+        )
+        if redis_url
+        else None
+    )
     pacing = ChatPacingMiddleware(
-        rate=settings.telegram_chat_rate, bot_rate=settings.telegram_bot_rate
+        rate=settings.telegram_chat_rate, bot_rate=settings.telegram_bot_rate, shared=shared
     )
     session = create_session(settings.telegram_api_url, pacing)
-    bot = Bot(settings.telegram_bot_token.get_secret_value(), session=session)
+    bot = Bot(token, session=session)
+    order = RedisLocks(app.redis, f"etp:telegram:order:{bot.id}") if app.redis else None
     channel = TelegramChannel(
-        app.service, bot, allowed_ids=app.settings.access.etp_allowed_telegram_ids
+        app.service, bot, allowed_ids=app.settings.access.etp_allowed_telegram_ids, order=order
     )
     app.notifier.register(CHANNEL, channel)
     app.closers.append(bot.session.close)

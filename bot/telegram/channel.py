@@ -34,6 +34,7 @@ from conversations.catalogue import messages as m
 from conversations.events import Address, Author, Inbound
 from conversations.replies import Document, DraftingStarted, Reply, Text
 from conversations.service import EtpService, MemoryLocks
+from storage.coordination import RedisLocks
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +97,14 @@ class TelegramChannel:
         *,
         allowed_ids: frozenset[int] = frozenset(),
         codec: CallbackCodec | None = None,
+        order: MemoryLocks | RedisLocks | None = None,
     ) -> None:
         self.service = service
         self.bot = bot
         self.allowed_ids = allowed_ids
         self.codec = codec or CallbackCodec()
-        self._order = MemoryLocks()
+        # RedisLocks when several processes send to the same chats (see `in_order`)
+        self._order = order or MemoryLocks()
         # job id → the message showing that job's draft as it is written (this process edits it
         # until the finished draft takes its place)
         self._streams: TTLCache[str, int] = TTLCache(maxsize=4096, ttl=3600)
@@ -201,7 +204,9 @@ class TelegramChannel:
         """Held while an update is handled and its replies sent: a late reply (a job's draft,
         through `notify`) waits for it, so it never arrives before "Redigindo…" and "typing"
         (a dead LLM's offline fallback can be that fast). The engine releases its own lock
-        before notifying, so the two locks are never taken in opposite orders."""
+        before notifying, so the two locks are never taken in opposite orders. With Redis the
+        lock is shared: a draft finished by `etp worker`, or the next update of the chat taken
+        by another replica, waits for this process's replies too."""
         return self._order.hold(str(chat_id))
 
     async def still_drafting(self, address: Address) -> None:

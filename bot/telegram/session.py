@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections import Counter
 from typing import Any
 
@@ -34,6 +36,9 @@ from aiogram.methods import (
 )
 from aiogram.methods.base import TelegramType
 from aiolimiter import AsyncLimiter
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -124,9 +129,62 @@ class RetryAfterMiddleware(BaseRequestMiddleware):
         return result
 
 
+class SharedPace:
+    """The pace kept in Redis, for every process sending as one bot (replicas of `etp serve`,
+    `etp worker`, `etp telegram`): at most `burst` messages to a chat in any `burst / rate`
+    seconds, and at most the bot's rate to all chats together in any second, counted over a
+    moving window (the `limits` library; each count is one atomic Lua script in Redis)."""
+
+    def __init__(
+        self, redis_url: str, *, rate: float, burst: int, bot_rate: float, bot_id: str
+    ) -> None:
+        storage = RedisStorage(
+            f"async+{redis_url}", implementation="redispy", key_prefix=f"etp:pace:{bot_id}"
+        )
+        self.limiter = MovingWindowRateLimiter(storage)
+        self.chat_item = _window(burst, burst / rate)
+        window = max(1, math.ceil(1 / bot_rate))
+        self.bot_item = _window(max(1, math.floor(bot_rate * window)), window)
+
+    async def take(self, chat: str, *, wait: bool = True) -> bool:
+        """Count one message to `chat` (and to the bot), waiting for its turn unless not
+        `wait`; False only when not waiting and the pace would have made it wait.
+
+        A count is dated when it is taken, so both are taken together, just before the
+        message leaves: first a wait (without counting) for the chat's turn, then the bot's
+        count, then the chat's, almost always free by then (one process at a time sends to a
+        chat: TelegramChannel.in_order). Counting the chat first and then waiting for the bot
+        would let the chat's messages leave closer together than its pace."""
+        while not await self.limiter.test(self.chat_item, "send", chat):
+            if not wait:
+                return False
+            await self._sleep(self.chat_item, chat)
+        if not await self._hit(self.bot_item, "bot", wait=wait):
+            return False
+        await self._hit(self.chat_item, chat, wait=True)
+        return True
+
+    async def _hit(self, item: RateLimitItem, key: str, *, wait: bool) -> bool:
+        while not await self.limiter.hit(item, "send", key):
+            if not wait:
+                return False
+            await self._sleep(item, key)
+        return True
+
+    async def _sleep(self, item: RateLimitItem, key: str) -> None:
+        stats = await self.limiter.get_window_stats(item, "send", key)
+        await asyncio.sleep(min(1.0, max(0.005, stats.reset_time - time.time())))
+
+
+def _window(amount: int, seconds: float) -> RateLimitItem:
+    return RateLimitItemPerSecond(amount, max(1, math.ceil(seconds)))
+
+
 class ChatPacingMiddleware(BaseRequestMiddleware):
     """Keeps messages to each chat at about `rate` per second (bursts of `burst`), and to all
-    chats together at about `bot_rate` per second, with aiolimiter."""
+    chats together at about `bot_rate` per second, with aiolimiter; with `shared` (several
+    processes sending as one bot) in Redis, falling back to this process's pace while Redis
+    does not answer."""
 
     def __init__(
         self,
@@ -135,7 +193,9 @@ class ChatPacingMiddleware(BaseRequestMiddleware):
         burst: int = 3,
         bot_rate: float = 30.0,
         max_chats: int = 10_000,
+        shared: SharedPace | None = None,
     ) -> None:
+        self.shared = shared
         self.rate = rate
         self.burst = max(1, burst)
         self.max_chats = max_chats
@@ -178,12 +238,37 @@ class ChatPacingMiddleware(BaseRequestMiddleware):
             return False
         if asyncio.get_running_loop().time() < self._flood_until:
             return False  # a flood wait is under way: a 429 in an answer would be lost
+        if self.shared is not None:
+            taken = await self._shared_take(chat, wait=False)
+            if taken is not None:
+                return taken
         if not (limiter.has_capacity() and self._bot.has_capacity()):
             return False
         # with capacity, acquire() returns at once: nothing runs in between
         await limiter.acquire()
         await self._bot.acquire()
         return True
+
+    async def _shared_take(self, chat: str, *, wait: bool) -> bool | None:
+        """The shared pace's answer; None when Redis fails (this process's pace applies)."""
+        assert self.shared is not None
+        try:
+            return await self.shared.take(chat, wait=wait)
+        except Exception:
+            log.warning("shared Telegram pace unavailable; pacing in this process", exc_info=True)
+            return None
+
+    async def _wait_turn(self, chat: str) -> None:
+        if self.shared is not None and await self._shared_take(chat, wait=True):
+            return
+        await self._limiter(chat).acquire()
+        # the chat's token is taken at its pace; a wait for the bot's may bring two of its
+        # messages closer together, never more of them than the chat's burst
+        self._waiting_for_bot += 1
+        try:
+            await self._bot.acquire()
+        finally:
+            self._waiting_for_bot -= 1
 
     async def __call__(
         self,
@@ -196,18 +281,11 @@ class ChatPacingMiddleware(BaseRequestMiddleware):
             return await make_request(bot, method)
         self._waiting[chat] += 1
         try:
-            await self._limiter(chat).acquire()
+            await self._wait_turn(chat)
         finally:
             self._waiting[chat] -= 1
             if not self._waiting[chat]:
                 del self._waiting[chat]
-        # the chat's token is taken at its pace; a wait for the bot's may bring two of its
-        # messages closer together, never more of them than the chat's burst
-        self._waiting_for_bot += 1
-        try:
-            await self._bot.acquire()
-        finally:
-            self._waiting_for_bot -= 1
         try:
             return await make_request(bot, method)
         except TelegramRetryAfter as exc:
