@@ -77,7 +77,6 @@ class FakeBotApi:
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.on_call: Callable[[Call], None] | None = None  # e.g. a benchmark's counters
-        self.webhook_url = ""  # as setWebhook left it (deleteWebhook clears it)
 
     # --- life cycle ---------------------------------------------------------------------
 
