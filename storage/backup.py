@@ -27,7 +27,7 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -343,6 +343,8 @@ def _restore_sqlite(url: str, member: Path, manifest: Manifest, *, force: bool) 
                 "database, or pass --force to replace what it holds with the backup"
             )
     target.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):  # readable by its owner only, as storage.db creates it
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     # through the backup API as well: the target's WAL and readers stay consistent
     src = sqlite3.connect(plain)
     dst = sqlite3.connect(target)

@@ -226,6 +226,7 @@ async def test_sqlite_backup_restore_and_one_etp(sqlite_url: str, tmp_path: Path
     assert manifest.dialect == "sqlite" and manifest.rows["etps"] == 2
     target = f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}"
     await restore(target, archive)
+    assert (tmp_path / "restored.db").stat().st_mode & 0o777 == 0o600
     assert await _exports(target, [1, 2]) == before
     with pytest.raises(BackupError, match="not empty"):
         await restore(target, archive)
