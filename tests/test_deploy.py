@@ -195,6 +195,14 @@ def test_image_runs_unprivileged_under_an_init_and_checks_readiness() -> None:
     assert "DATABASE_URL" not in env
 
 
+def test_build_context_leaves_out_secrets_and_local_state() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    # .env holds the secrets; the rest is large or local (a SQLite file holds ETPs)
+    assert {".env", ".venv", ".git", "*.db"} <= ignored
+    copied = {a.split()[0] for w, a in stages()[0] if w == "COPY"}
+    assert not {c for c in copied if c in ignored}  # nothing the image needs is left out
+
+
 # --- the lock files -----------------------------------------------------------------------
 
 
