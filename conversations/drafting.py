@@ -98,19 +98,19 @@ class OfflineDrafter:
             else:
                 lead = m.DRAFT_COMPLEMENT
             paragraphs.append(f"{lead} {body}")
-        if context.section == 13:
+        if spec.verdict:
             said = verdict(" ".join(a for _, a in context.answers))
             if said is True:
                 paragraphs.append(m.DRAFT_VERDICT_YES)
             elif said is False:
                 paragraphs.append(m.DRAFT_VERDICT_NO)
-        if context.earlier and context.section in (6, 9, 13):
+        if context.earlier and spec.cites_earlier:
             refs = ", ".join(
                 m.DRAFT_SECTION_REF.format(
                     roman=BY_NUMBER[n].roman, title=BY_NUMBER[n].title.lower()
                 )
                 for n, _ in context.earlier
-                if n in (1, 4, 5, 6) and n != context.section
+                if BY_NUMBER[n].cited and n != context.section
             )
             if refs:
                 paragraphs.append(m.DRAFT_CONTEXT.format(refs=refs))

@@ -5,55 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-COMMANDS: dict[str, str] = {
-    "novo": "new",
-    "new": "new",
-    "listar": "list",
-    "list": "list",
-    "retomar": "resume",
-    "resume": "resume",
-    "status": "status",
-    "situacao": "status",
-    "situação": "status",
-    "secao": "section",
-    "seção": "section",
-    "section": "section",
-    "voltar": "back",
-    "back": "back",
-    "pular": "skip",
-    "skip": "skip",
-    "aceitar": "accept",
-    "accept": "accept",
-    "refazer": "redo",
-    "redo": "redo",
-    "editar": "edit",
-    "edit": "edit",
-    "exportar": "export",
-    "export": "export",
-    "cancelar": "cancel",
-    "cancel": "cancel",
-    "ajuda": "help",
-    "help": "help",
-    "start": "start",
-    "iniciar": "start",
-}
-
-# Portuguese names of each canonical command, in the order /ajuda lists them.
-COMMAND_NAMES_PT: dict[str, str] = {
-    "new": "novo",
-    "list": "listar",
-    "resume": "retomar",
-    "status": "status",
-    "section": "secao",
-    "back": "voltar",
-    "skip": "pular",
-    "accept": "aceitar",
-    "redo": "refazer",
-    "edit": "editar",
-    "export": "exportar",
-    "cancel": "cancelar",
-    "help": "ajuda",
-}
+from conversations.commands import canonical
 
 # the argument may start on the next line: "/editar", Enter, then the new text
 _COMMAND_LINE = re.compile(r"^/([A-Za-zÀ-ÿ_]+)(?:@(\w+))?(?:\s+(.*))?$", re.DOTALL)
@@ -134,15 +86,10 @@ def parse_command(text: str) -> tuple[str, str] | None:
     match = _COMMAND_LINE.match(text.strip())
     if not match:
         return None
-    word = match.group(1).lower()
-    return COMMANDS.get(word, word), (match.group(3) or "").strip()
+    return canonical(match.group(1).lower()), (match.group(3) or "").strip()
 
 
 def command_addressee(text: str) -> str | None:
     """'/status@EtpBot' -> 'EtpBot': the bot a command line names, in a group of several bots."""
     match = _COMMAND_LINE.match(text.strip())
     return match.group(2) if match else None
-
-
-def is_known_command(name: str | None) -> bool:
-    return name in set(COMMANDS.values())

@@ -4,12 +4,55 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from conversations.catalogue.sections import BY_NUMBER, MANDATORY, SECTIONS
+from conversations.catalogue.sections import BY_NUMBER, MANDATORY, OPTIONAL, SECTIONS
 
 ETP_DRAFTING = "em_elaboracao"
 ETP_CONCLUDED = "concluido"
+
+
+# The values below are stored (section rows, conversation state JSON): never change one.
+
+
+class SectionStatus(StrEnum):
+    PENDING = "pending"
+    ANSWERING = "answering"
+    DRAFTING = "drafting"
+    DRAFTED = "drafted"
+    ACCEPTED = "accepted"
+    SKIPPED = "skipped"
+
+
+class Step(StrEnum):
+    """Where a conversation is: no ETP, the identification, a section, or all resolved."""
+
+    IDLE = "idle"
+    IDENT = "ident"
+    SECTION = "section"
+    DONE = "done"
+
+
+class Mode(StrEnum):
+    """What a conversation in a section waits for."""
+
+    ASKING = "asking"  # the next guiding question's answer
+    FOLLOWUP = "followup"  # the answer to a failed check's follow-up
+    DRAFTING = "drafting"  # the draft being written
+    REVIEW = "review"  # accept, edit or redo the draft (or the accepted text)
+    JUSTIFY = "justify"  # the justification for skipping the section
+
+
+# "Section done", the one definition (storage's count of done sections follows it): a section
+# is done when it has an accepted text, or when it is skipped and skipping counts, which is
+# only for an optional section (art. 18, §2º: a mandatory one needs its text).
+DONE_WHEN_SKIPPED: frozenset[int] = OPTIONAL
+
+
+def section_done(number: int, status: str, *, has_accepted_text: bool) -> bool:
+    """Whether section `number` in `status` (with or without an accepted text) is done."""
+    return has_accepted_text or (status == SectionStatus.SKIPPED and number in DONE_WHEN_SKIPPED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +155,7 @@ class SectionEntry:
     """One section of one ETP. `accepted_text` is only ever replaced by a newer accepted text."""
 
     number: int
-    status: str = "pending"  # pending answering drafting drafted accepted skipped
+    status: SectionStatus = SectionStatus.PENDING
     answers: list[Answer] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
     draft: str | None = None
@@ -123,18 +166,26 @@ class SectionEntry:
     justified_by: AuthorRef | None = None
     updated_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        self.status = SectionStatus(self.status)  # a stored row hands a plain string
+
     @property
     def mandatory(self) -> bool:
         return self.number in MANDATORY
 
     @property
     def done(self) -> bool:
-        return self.accepted_text is not None or (self.status == "skipped" and not self.mandatory)
+        return section_done(
+            self.number, self.status, has_accepted_text=self.accepted_text is not None
+        )
 
     @property
-    def display_status(self) -> str:
-        if self.accepted_text is not None and self.status not in ("drafting", "drafted"):
-            return "accepted"
+    def display_status(self) -> SectionStatus:
+        if self.accepted_text is not None and self.status not in (
+            SectionStatus.DRAFTING,
+            SectionStatus.DRAFTED,
+        ):
+            return SectionStatus.ACCEPTED
         return self.status
 
     def answered_questions(self) -> set[int]:
@@ -228,12 +279,12 @@ class ConversationState:
 
     id: int | None
     etp_id: int | None = None
-    step: str = "idle"  # idle | ident | section | done
+    step: Step = Step.IDLE
     field: str | None = None  # identification field key while step == ident
     section: int | None = None
-    mode: str | None = None  # asking | followup | drafting | review | justify
+    mode: Mode | None = None  # while step == section
     check: str | None = None  # the check whose follow-up is pending
-    return_mode: str | None = None  # mode to restore when a pending justification is cancelled
+    return_mode: Mode | None = None  # mode to restore when a pending justification is cancelled
     version: int = 0
 
     def to_json(self) -> dict[str, Any]:
@@ -248,9 +299,13 @@ class ConversationState:
 
     def load_json(self, data: dict[str, Any] | None) -> None:
         data = data or {}
-        self.step = data.get("step", "idle")
+        self.step = Step(data.get("step") or Step.IDLE)
         self.field = data.get("field")
         self.section = data.get("section")
-        self.mode = data.get("mode")
+        self.mode = _mode(data.get("mode"))
         self.check = data.get("check")
-        self.return_mode = data.get("return_mode")
+        self.return_mode = _mode(data.get("return_mode"))
+
+
+def _mode(value: str | None) -> Mode | None:
+    return Mode(value) if value else None

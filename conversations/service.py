@@ -22,7 +22,7 @@ from conversations.fencing import suspicious
 from conversations.flow import InputError, Needs, StepContext, apply_draft, needs, step
 from conversations.grounding import Finding
 from conversations.grounding import check as ground
-from conversations.model import ConversationState, Etp
+from conversations.model import ConversationState, Etp, SectionStatus, Step
 from conversations.ports import (
     AuditEntry,
     ConcurrentUpdate,
@@ -285,7 +285,7 @@ class EtpService:
             person_id, conv = await tx.open_conversation(inbound.author, inbound.address)
             etp = await tx.load_etp(conv.etp_id) if conv.etp_id else None
             if etp is None and conv.etp_id is not None:
-                conv.etp_id, conv.step = None, "idle"
+                conv.etp_id, conv.step = None, Step.IDLE
             wanted = needs(inbound)
             ctx = StepContext(inbound, conv, etp, person_id, self.clock.now())
             await self._load_needs(tx, ctx, wanted, inbound.address)
@@ -439,7 +439,7 @@ class EtpService:
         if etp is None:
             return
         entry = etp.section(request.section)
-        if entry.draft_attempt != request.attempt or entry.status != "drafting":
+        if entry.draft_attempt != request.attempt or entry.status != SectionStatus.DRAFTING:
             return
         context = build_context(
             etp,

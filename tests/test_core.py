@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conversations.catalogue import messages as m
 from conversations.catalogue.sections import IN58_ORDER, MANDATORY, SECTIONS, failed_checks, verdict
+from conversations.commands import help_text
 from conversations.drafting import OfflineDrafter
 from conversations.events import command_addressee, parse_command
 from conversations.ports import DraftContext
@@ -156,7 +156,7 @@ def test_commands_have_english_aliases() -> None:
 
 
 def test_help_lists_every_command() -> None:
-    text = m.HELP.format(formats="md|json")
+    text = help_text("md|json")
     for word in (
         "/novo",
         "/listar",

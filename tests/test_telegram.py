@@ -24,6 +24,7 @@ from api.app import create_api
 from bot.telegram import TelegramBot, build_telegram
 from bot.telegram.render import MAX_MESSAGE, coalesce, split_text
 from conversations.catalogue import messages as m
+from conversations.commands import help_text, menu
 from conversations.drafting import OfflineDrafter
 from conversations.export import FORMATS
 from conversations.replies import Button, Document, DraftingStarted, Text
@@ -548,7 +549,7 @@ async def test_typed_answers_are_answered_in_the_webhook_reply_within_the_chat_p
         assert answers[1] == {
             "method": "sendMessage",
             "chat_id": "5001",
-            "text": m.HELP.format(formats="|".join(FORMATS)),
+            "text": help_text("|".join(FORMATS)),
         }
         assert [a["method"] for a in answers] == ["sendMessage"] * 3
         # the fourth would exceed the chat's pace: it waited for it and went through the Bot
@@ -1013,7 +1014,7 @@ async def test_set_webhook_registers_url_secret_and_the_portuguese_menu(
     assert hook["url"] == "https://etp.example.gov.br/telegram/webhook"
     assert hook["secret_token"] == SECRET
     commands = bot_api.sent("setMyCommands")[0].params["commands"]
-    assert {c["command"]: c["description"] for c in commands} == dict(m.COMMAND_MENU)
+    assert {c["command"]: c["description"] for c in commands} == dict(menu())
 
 
 async def test_set_webhook_without_a_secret_is_refused(

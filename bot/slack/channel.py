@@ -25,15 +25,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack.blocks import Message, form_view, plain_message, text_messages
 from bot.slack.memory import DraftMessages, Memo
 from conversations.catalogue import messages as m
-from conversations.events import (
-    COMMAND_NAMES_PT,
-    COMMANDS,
-    Address,
-    Author,
-    Inbound,
-    is_known_command,
-    parse_command,
-)
+from conversations.commands import BY_NAME, BY_WORD, COMMANDS, is_known_command
+from conversations.events import Address, Author, Inbound, parse_command
 from conversations.ports import StoreUnavailable
 from conversations.replies import Document, DraftingStarted, Reply, Text
 from conversations.service import EtpService
@@ -41,10 +34,10 @@ from conversations.service import EtpService
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
-# Outside a thread, in a channel: these commands open a thread of their own ...
-THREAD_OPENERS = frozenset({"new", "resume"})
-# ... these answer there (privately) ...
-CHANNEL_WIDE = frozenset({"list", "help", "start"})
+# Outside a thread, in a channel: the commands that open an ETP open a thread of their own ...
+THREAD_OPENERS = frozenset(c.name for c in COMMANDS if c.opens_etp)
+# ... those that neither open nor need one answer there (privately) ...
+CHANNEL_WIDE = frozenset(c.name for c in COMMANDS if not c.opens_etp and not c.needs_etp)
 # ... and the rest need an ETP's thread (Slack sends no thread with a slash command).
 
 DRAFT_WAIT = 10.0  # seconds a finished draft waits for its "redigindo…" message to be posted
@@ -99,7 +92,7 @@ def mention_line(text: str, bot_user_id: str | None) -> tuple[str, bool]:
         lambda match: "" if match.group(1) == bot_user_id else match.group(0), text
     ).strip()
     first = stripped.split(maxsplit=1)[0].lower() if stripped else ""
-    if first in COMMANDS:
+    if first in BY_WORD:
         return f"/{stripped}", True
     return stripped, stripped.startswith("/")
 
@@ -257,7 +250,7 @@ class SlackChannel:
                 )
                 return
             else:
-                word = COMMAND_NAMES_PT.get(name, name)
+                word = BY_NAME[name].pt
                 hint = m.SLACK_USE_THREAD.format(command=word)
                 await self._post(client, place, plain_message(hint), private_to=user)
                 return

@@ -31,6 +31,7 @@ from cachetools import TTLCache
 
 from bot.telegram.render import MAX_CAPTION, CallbackCodec, coalesce, keyboard, split_text
 from conversations.catalogue import messages as m
+from conversations.commands import menu
 from conversations.events import Address, Author, Inbound
 from conversations.replies import Document, DraftingStarted, Reply, Text
 from conversations.service import EtpService, MemoryLocks
@@ -84,7 +85,7 @@ def sender_of(message: Message) -> Author | None:
 
 
 def command_menu() -> list[BotCommand]:
-    return [BotCommand(command=name, description=text) for name, text in m.COMMAND_MENU]
+    return [BotCommand(command=name, description=text) for name, text in menu()]
 
 
 class TelegramChannel:

@@ -71,40 +71,44 @@ TEXT_TOO_LONG = (
 UNKNOWN_COMMAND = "Comando desconhecido: /{command}. Use /ajuda para ver os comandos disponíveis."
 BUSY_RETRY = "Não foi possível registrar a mensagem agora. Tente novamente em instantes."
 
-HELP = (
-    "Comandos do ETP Express:\n"
-    "/novo <título> — começa um novo ETP\n"
-    "/listar — lista os seus ETPs\n"
-    "/retomar <nº> — retoma um ETP\n"
-    "/status — mostra a situação das 13 seções\n"
-    "/secao <1-13> — vai para uma seção\n"
-    "/voltar — volta à etapa anterior\n"
-    "/pular <justificativa> — pula uma seção não obrigatória, com justificativa\n"
-    "/aceitar — aceita a minuta apresentada\n"
-    "/refazer — redige a minuta novamente\n"
-    "/editar <texto> — substitui a minuta pelo seu texto\n"
-    "/exportar [{formats}] — gera o documento\n"
-    "/cancelar — cancela a operação em curso\n"
-    "/ajuda — mostra esta lista\n"
-    "Seções obrigatórias (art. 18, §2º): I, IV, VI, VIII e XIII."
-)
+# /ajuda and the command menu (e.g. Telegram's setMyCommands), per command of the registry
+# (conversations/commands.py): what follows its name in /ajuda (`usage`), what /ajuda says it
+# does, and its line in the menu (None: not in the menu).
 
-# The command menu chat platforms show (e.g. Telegram's setMyCommands): (command, description).
-COMMAND_MENU: tuple[tuple[str, str], ...] = (
-    ("novo", "Começa um novo ETP: /novo <título>"),
-    ("listar", "Lista os seus ETPs"),
-    ("retomar", "Retoma um ETP: /retomar <nº>"),
-    ("status", "Mostra a situação das 13 seções"),
-    ("secao", "Vai para uma seção: /secao <1-13>"),
-    ("voltar", "Volta à etapa anterior"),
-    ("pular", "Pula uma seção não obrigatória, com justificativa"),
-    ("aceitar", "Aceita a minuta apresentada"),
-    ("refazer", "Redige a minuta novamente"),
-    ("editar", "Substitui a minuta pelo seu texto: /editar <texto>"),
-    ("exportar", "Gera o documento do ETP"),
-    ("cancelar", "Cancela a operação em curso"),
-    ("ajuda", "Mostra a lista de comandos"),
+
+@dataclass(frozen=True, slots=True)
+class CommandText:
+    usage: str
+    help: str
+    menu: str | None
+
+
+HELP_HEADER = "Comandos do ETP Express:"
+HELP_LINE = "/{name}{usage} — {help}"
+HELP_MANDATORY = "Seções obrigatórias (art. 18, §2º): {romans}."
+AND = " e "
+
+CMD_NEW = CommandText("<título>", "começa um novo ETP", "Começa um novo ETP: /novo <título>")
+CMD_LIST = CommandText("", "lista os seus ETPs", "Lista os seus ETPs")
+CMD_RESUME = CommandText("<nº>", "retoma um ETP", "Retoma um ETP: /retomar <nº>")
+CMD_STATUS = CommandText("", "mostra a situação das 13 seções", "Mostra a situação das 13 seções")
+CMD_SECTION = CommandText("<1-13>", "vai para uma seção", "Vai para uma seção: /secao <1-13>")
+CMD_BACK = CommandText("", "volta à etapa anterior", "Volta à etapa anterior")
+CMD_SKIP = CommandText(
+    "<justificativa>",
+    "pula uma seção não obrigatória, com justificativa",
+    "Pula uma seção não obrigatória, com justificativa",
 )
+CMD_ACCEPT = CommandText("", "aceita a minuta apresentada", "Aceita a minuta apresentada")
+CMD_REDO = CommandText("", "redige a minuta novamente", "Redige a minuta novamente")
+CMD_EDIT = CommandText(
+    "<texto>",
+    "substitui a minuta pelo seu texto",
+    "Substitui a minuta pelo seu texto: /editar <texto>",
+)
+CMD_EXPORT = CommandText("[{formats}]", "gera o documento", "Gera o documento do ETP")
+CMD_CANCEL = CommandText("", "cancela a operação em curso", "Cancela a operação em curso")
+CMD_HELP = CommandText("", "mostra esta lista", "Mostra a lista de comandos")
 
 # --- access and chat platforms -------------------------------------------------------------
 

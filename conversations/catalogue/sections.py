@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 LAW = "Lei nº 14.133/2021"
 ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII")
-MANDATORY = frozenset({1, 4, 6, 8, 13})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +34,16 @@ class Check:
     gap: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SectionSpec:
+    """One element of art. 18, §1º. `mandatory`: art. 18, §2º requires it (it cannot be
+    skipped); this flag is the only source of that rule (MANDATORY is derived from it).
+
+    What a draft of it says besides the answers: `verdict`, the team's explicit conclusion on
+    viability (the concluding section); `cites_earlier`, a reference to the earlier sections
+    that are `cited` as context (the need, the quantities, the market and the estimated value).
+    """
+
     number: int
     in58: int
     title: str
@@ -44,6 +51,9 @@ class SectionSpec:
     mandatory: bool
     questions: tuple[Question, ...]
     checks: tuple[Check, ...]
+    verdict: bool = False
+    cites_earlier: bool = False
+    cited: bool = False
 
     @property
     def roman(self) -> str:
@@ -110,13 +120,13 @@ _NONE = r"n[ãa]o h[áa]|n[ãa]o se aplica|inexist|nenhum|n[ãa]o (?:consta|exis
 
 SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec(
-        1,
-        1,
-        "Descrição da necessidade",
-        "descrição da necessidade da contratação, considerado o problema a ser resolvido sob a "
+        number=1,
+        in58=1,
+        title="Descrição da necessidade",
+        statute="descrição da necessidade da contratação, considerado o problema a ser resolvido sob a "
         "perspectiva do interesse público",
-        True,
-        (
+        mandatory=True,
+        questions=(
             Question(
                 "Que problema existe hoje?",
                 "Quanto ao problema a ser resolvido, registra-se:",
@@ -129,7 +139,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Na hipótese de não contratação:",
             ),
         ),
-        (
+        checks=(
             Check(
                 "detail",
                 min_words(12),
@@ -138,15 +148,16 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "descrição mais detalhada do problema, de quem é afetado e do impacto",
             ),
         ),
+        cited=True,
     ),
     SectionSpec(
-        2,
-        9,
-        "Previsão no plano de contratações anual",
-        "demonstração da previsão da contratação no plano de contratações anual, sempre que "
+        number=2,
+        in58=9,
+        title="Previsão no plano de contratações anual",
+        statute="demonstração da previsão da contratação no plano de contratações anual, sempre que "
         "elaborado, de modo a indicar o seu alinhamento com o planejamento da Administração",
-        False,
-        (
+        mandatory=False,
+        questions=(
             Question(
                 "A contratação consta do Plano de Contratações Anual (PCA)? De que ano e em "
                 "qual item?",
@@ -159,7 +170,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "No tocante ao planejamento do órgão:",
             ),
         ),
-        (
+        checks=(
             Check(
                 "pca",
                 has_any(
@@ -175,12 +186,12 @@ SECTIONS: tuple[SectionSpec, ...] = (
         ),
     ),
     SectionSpec(
-        3,
-        2,
-        "Requisitos da contratação",
-        "requisitos da contratação",
-        False,
-        (
+        number=3,
+        in58=2,
+        title="Requisitos da contratação",
+        statute="requisitos da contratação",
+        mandatory=False,
+        questions=(
             Question(
                 "Quais são as exigências mínimas (qualidade, normas técnicas, garantia)?",
                 "Como requisitos mínimos, exigem-se:",
@@ -198,7 +209,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "No aspecto da sustentabilidade:",
             ),
         ),
-        (
+        checks=(
             Check(
                 "detail",
                 min_words(10),
@@ -209,14 +220,14 @@ SECTIONS: tuple[SectionSpec, ...] = (
         ),
     ),
     SectionSpec(
-        4,
-        5,
-        "Estimativa das quantidades",
-        "estimativas das quantidades para a contratação, acompanhadas das memórias de cálculo e "
+        number=4,
+        in58=5,
+        title="Estimativa das quantidades",
+        statute="estimativas das quantidades para a contratação, acompanhadas das memórias de cálculo e "
         "dos documentos que lhes dão suporte, que considerem interdependências com outras "
         "contratações, de modo a possibilitar economia de escala",
-        True,
-        (
+        mandatory=True,
+        questions=(
             Question(
                 "Qual a quantidade a contratar, e em que unidade?",
                 "Estima-se a seguinte quantidade:",
@@ -234,7 +245,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Sobre variações previsíveis da demanda:",
             ),
         ),
-        (
+        checks=(
             Check(
                 "quantity",
                 _quantity_with_unit,
@@ -264,15 +275,16 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "memória de cálculo da quantidade",
             ),
         ),
+        cited=True,
     ),
     SectionSpec(
-        5,
-        3,
-        "Levantamento de mercado",
-        "levantamento de mercado, que consiste na análise das alternativas possíveis, e "
+        number=5,
+        in58=3,
+        title="Levantamento de mercado",
+        statute="levantamento de mercado, que consiste na análise das alternativas possíveis, e "
         "justificativa técnica e econômica da escolha do tipo de solução a contratar",
-        False,
-        (
+        mandatory=False,
+        questions=(
             Question(
                 "Que alternativas existem (comprar, alugar, contratar serviço, aderir a ata)?",
                 "Foram identificadas as seguintes alternativas:",
@@ -289,7 +301,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Justifica-se a escolha da solução porque:",
             ),
         ),
-        (
+        checks=(
             Check(
                 "alternatives",
                 _alternatives,
@@ -306,17 +318,18 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "justificativa da alternativa escolhida",
             ),
         ),
+        cited=True,
     ),
     SectionSpec(
-        6,
-        6,
-        "Estimativa do valor",
-        "estimativa do valor da contratação, acompanhada dos preços unitários referenciais, das "
+        number=6,
+        in58=6,
+        title="Estimativa do valor",
+        statute="estimativa do valor da contratação, acompanhada dos preços unitários referenciais, das "
         "memórias de cálculo e dos documentos que lhe dão suporte, que poderão constar de anexo "
         "classificado, se a Administração optar por preservar o seu sigilo até a conclusão da "
         "licitação",
-        True,
-        (
+        mandatory=True,
+        questions=(
             Question(
                 "Quais fontes de preço foram usadas (Painel de Preços, contratações "
                 "similares, cotações) e de quando são?",
@@ -334,7 +347,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Sobre a exclusão de valores e o valor global:",
             ),
         ),
-        (
+        checks=(
             Check(
                 "money",
                 lambda t: bool(_MONEY.search(t)),
@@ -357,15 +370,17 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "ao menos 3 preços pesquisados, ou a justificativa de exceção",
             ),
         ),
+        cites_earlier=True,
+        cited=True,
     ),
     SectionSpec(
-        7,
-        4,
-        "Descrição da solução como um todo",
-        "descrição da solução como um todo, inclusive das exigências relacionadas à manutenção e "
+        number=7,
+        in58=4,
+        title="Descrição da solução como um todo",
+        statute="descrição da solução como um todo, inclusive das exigências relacionadas à manutenção e "
         "à assistência técnica, quando for o caso",
-        False,
-        (
+        mandatory=False,
+        questions=(
             Question(
                 "O que compõe a solução (bens, serviços, instalação, treinamento)?",
                 "A solução compreende:",
@@ -377,7 +392,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "No que diz respeito ao suporte durante o ciclo de vida:",
             ),
         ),
-        (
+        checks=(
             Check(
                 "lifecycle",
                 has_any(r"garantia", r"manuten", r"assist[êe]ncia", r"suporte", _NONE),
@@ -388,12 +403,12 @@ SECTIONS: tuple[SectionSpec, ...] = (
         ),
     ),
     SectionSpec(
-        8,
-        7,
-        "Justificativas para o parcelamento ou não da contratação",
-        "justificativas para o parcelamento ou não da contratação",
-        True,
-        (
+        number=8,
+        in58=7,
+        title="Justificativas para o parcelamento ou não da contratação",
+        statute="justificativas para o parcelamento ou não da contratação",
+        mandatory=True,
+        questions=(
             Question(
                 "O objeto é divisível em itens ou lotes?",
                 "Quanto à divisibilidade do objeto:",
@@ -406,7 +421,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "A forma de adjudicação adotada é:",
             ),
         ),
-        (
+        checks=(
             Check(
                 "decision",
                 has_any(
@@ -435,13 +450,13 @@ SECTIONS: tuple[SectionSpec, ...] = (
         ),
     ),
     SectionSpec(
-        9,
-        10,
-        "Resultados pretendidos",
-        "demonstrativo dos resultados pretendidos em termos de economicidade e de melhor "
+        number=9,
+        in58=10,
+        title="Resultados pretendidos",
+        statute="demonstrativo dos resultados pretendidos em termos de economicidade e de melhor "
         "aproveitamento dos recursos humanos, materiais e financeiros disponíveis",
-        False,
-        (
+        mandatory=False,
+        questions=(
             Question(
                 "O que melhora depois da contratação?",
                 "Com a contratação, espera-se:",
@@ -453,7 +468,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Como meta ou indicador, adota-se:",
             ),
         ),
-        (
+        checks=(
             Check(
                 "measurable",
                 has_any(r"\d", r"%", r"indicador", r"meta", r"redu[çz]", r"aument", r"economia"),
@@ -462,16 +477,17 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "benefício mensurável (meta ou indicador)",
             ),
         ),
+        cites_earlier=True,
     ),
     SectionSpec(
-        10,
-        11,
-        "Providências prévias ao contrato",
-        "providências a serem adotadas pela Administração previamente à celebração do contrato, "
+        number=10,
+        in58=11,
+        title="Providências prévias ao contrato",
+        statute="providências a serem adotadas pela Administração previamente à celebração do contrato, "
         "inclusive quanto à capacitação de servidores ou de empregados para fiscalização e "
         "gestão contratual",
-        False,
-        (
+        mandatory=False,
+        questions=(
             Question(
                 "É preciso adaptar espaço, energia ou rede, ou obter licenças?",
                 "Quanto às adequações e licenças necessárias:",
@@ -484,7 +500,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "As providências, seus responsáveis e prazos são:",
             ),
         ),
-        (
+        checks=(
             Check(
                 "actions",
                 has_any(r"respons[áa]vel", r"at[ée] ", r"prazo", r"capacita", r"treina", _NONE),
@@ -495,12 +511,12 @@ SECTIONS: tuple[SectionSpec, ...] = (
         ),
     ),
     SectionSpec(
-        11,
-        8,
-        "Contratações correlatas e/ou interdependentes",
-        "contratações correlatas e/ou interdependentes",
-        False,
-        (
+        number=11,
+        in58=8,
+        title="Contratações correlatas e/ou interdependentes",
+        statute="contratações correlatas e/ou interdependentes",
+        mandatory=False,
+        questions=(
             Question(
                 "Esta contratação depende de outra, ou outra depende dela?",
                 "Quanto a contratações interdependentes:",
@@ -512,7 +528,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Relativamente a contratos em vigor:",
             ),
         ),
-        (
+        checks=(
             Check(
                 "listed",
                 min_words(3),
@@ -522,14 +538,14 @@ SECTIONS: tuple[SectionSpec, ...] = (
         ),
     ),
     SectionSpec(
-        12,
-        12,
-        "Impactos ambientais",
-        "descrição de possíveis impactos ambientais e respectivas medidas mitigadoras, incluídos "
+        number=12,
+        in58=12,
+        title="Impactos ambientais",
+        statute="descrição de possíveis impactos ambientais e respectivas medidas mitigadoras, incluídos "
         "requisitos de baixo consumo de energia e de outros recursos, bem como logística reversa "
         "para desfazimento e reciclagem de bens e refugos, quando aplicável",
-        False,
-        (
+        mandatory=False,
+        questions=(
             Question(
                 "A contratação gera resíduos ou consumo relevante de energia ou de outros "
                 "recursos?",
@@ -543,7 +559,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Para mitigação e desfazimento:",
             ),
         ),
-        (
+        checks=(
             Check(
                 "mitigation",
                 has_any(
@@ -562,13 +578,13 @@ SECTIONS: tuple[SectionSpec, ...] = (
         ),
     ),
     SectionSpec(
-        13,
-        13,
-        "Posicionamento conclusivo",
-        "posicionamento conclusivo sobre a adequação da contratação para o atendimento da "
+        number=13,
+        in58=13,
+        title="Posicionamento conclusivo",
+        statute="posicionamento conclusivo sobre a adequação da contratação para o atendimento da "
         "necessidade a que se destina",
-        True,
-        (
+        mandatory=True,
+        questions=(
             Question(
                 'A contratação é viável técnica e economicamente? Responda "viável" ou '
                 '"não viável".',
@@ -581,7 +597,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Ponderados benefícios e custos:",
             ),
         ),
-        (
+        checks=(
             Check(
                 "verdict",
                 lambda t: verdict(t) is not None,
@@ -589,10 +605,14 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "declaração explícita de viabilidade",
             ),
         ),
+        verdict=True,
+        cites_earlier=True,
     ),
 )
 
 BY_NUMBER: dict[int, SectionSpec] = {s.number: s for s in SECTIONS}
+MANDATORY: frozenset[int] = frozenset(s.number for s in SECTIONS if s.mandatory)
+OPTIONAL: frozenset[int] = frozenset(s.number for s in SECTIONS if not s.mandatory)
 IN58_ORDER: tuple[int, ...] = tuple(s.number for s in sorted(SECTIONS, key=lambda s: s.in58))
 
 

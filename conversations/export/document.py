@@ -10,7 +10,7 @@ from typing import Any
 
 from conversations.catalogue import messages as m
 from conversations.catalogue.sections import BY_NUMBER, IN58_ORDER, ROMAN, SECTIONS
-from conversations.model import Etp, TeamMember
+from conversations.model import Etp, TeamMember, section_done
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,7 @@ def build_document(etp: Etp, *, order: str = "law", now: datetime) -> EtpDocumen
         )
         if entry.accepted_text is not None:
             state, text, justification = "accepted", entry.accepted_text, ""
-        elif entry.status == "skipped" and not spec.mandatory:
+        elif section_done(number, entry.status, has_accepted_text=False):
             state, text, justification = "skipped", "", entry.justification or ""
         else:
             state, text, justification = "missing", "", ""

@@ -1,0 +1,329 @@
+"""The command handlers, each registered against its command of `conversations.commands`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from conversations.catalogue import messages as m
+from conversations.catalogue.sections import BY_NUMBER, SECTIONS
+from conversations.commands import BY_NAME, help_text
+from conversations.export import DEFAULT_FORMAT, FORMATS
+from conversations.export.document import build_document
+from conversations.flow.identification import KEYS, after_ident_field, enter_ident
+from conversations.flow.presentation import draft_ref, export_buttons, formats, prompt
+from conversations.flow.sections import (
+    accept_text,
+    advance,
+    enter_section,
+    insist,
+    request_draft,
+    skip,
+    start_draft,
+)
+from conversations.flow.state import Turn
+from conversations.flow.text import MAX_TITLE, InputError, clean, parse_int
+from conversations.model import Etp, Mode, SectionStatus, Step
+from conversations.ports import AuditEntry
+from conversations.replies import Button, Export, Text, TextRequest
+
+Handler = Callable[[Turn, str], None]  # (the turn, the command's arguments)
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(name: str) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of command `name`."""
+    if name not in BY_NAME:
+        raise KeyError(f"no command {name!r} in conversations.commands")
+
+    def register(handler: Handler) -> Handler:
+        HANDLERS[name] = handler
+        return handler
+
+    return register
+
+
+def resume_number(args: str) -> int | None:
+    """The ETP number of /retomar's arguments: "12", "nº 12", "#12"."""
+    return parse_int(args.lstrip("nº#").strip())
+
+
+@handles("start")
+def start(t: Turn, args: str) -> None:
+    t.out.say(m.WELCOME.format(name=t.ctx.inbound.author.display_name))
+    if t.etp is not None:
+        t.out.say(m.RESUMING.format(id=t.etp.id, title=t.etp.title))
+        entry = t.entry()
+        if (
+            t.conv.mode == Mode.DRAFTING
+            and entry is not None
+            and entry.status == SectionStatus.DRAFTING
+        ):
+            # a draft job may have died with the previous process: submit the same job again
+            # (same attempt, same job id: a queue that still holds it keeps one)
+            request_draft(t, entry.number, entry.draft_attempt)
+            return
+        prompt(t)
+
+
+@handles("help")
+def help_(t: Turn, args: str) -> None:
+    t.out.say(help_text(formats()))
+
+
+@handles("new")
+def new(t: Turn, args: str) -> None:
+    candidate = t.ctx.candidate
+    if candidate is None:
+        raise InputError(m.TEXT_TOO_LONG.format(size=len(args), limit=MAX_TITLE))
+    t.etp = candidate
+    t.conv.etp_id = candidate.id
+    t.out.audits.append(AuditEntry("etp.created", {"title": candidate.title}))
+    t.out.say(m.CREATED.format(id=candidate.id, title=candidate.title or "(sem título)"))
+    enter_ident(t, KEYS[0])
+
+
+@handles("list")
+def list_(t: Turn, args: str) -> None:
+    listing = t.ctx.listing or []
+    if not listing:
+        t.out.say(m.LIST_EMPTY)
+        return
+    lines = [m.LIST_HEADER]
+    for item in listing:
+        lines.append(
+            m.LIST_ITEM.format(
+                id=item.id,
+                title=item.title,
+                done=item.done,
+                status=m.STATUS_LABELS.get(item.status, item.status),
+            )
+        )
+    buttons = [Button(m.BTN_RESUME.format(id=i.id), f"/retomar {i.id}") for i in listing[:5]]
+    t.out.say("\n".join(lines), *buttons)
+
+
+@handles("resume")
+def resume(t: Turn, args: str) -> None:
+    number = resume_number(args)
+    if number is None:
+        raise InputError(m.RESUME_USAGE)
+    etp = t.ctx.candidate
+    address = t.ctx.inbound.address
+    if etp is None or not (etp.owner_id == t.ctx.person_id or etp.shared_key == address.key):
+        raise InputError(m.RESUME_NOT_FOUND.format(id=number))
+    t.etp = etp
+    t.conv.etp_id = etp.id
+    t.out.say(m.RESUMING.format(id=etp.id, title=etp.title))
+    goto_first_open(t)
+
+
+def goto_first_open(t: Turn) -> None:
+    etp = t.require_etp()
+    for spec in m.IDENT_FIELDS:
+        if not spec.optional and not etp.identification.value(spec.key):
+            enter_ident(t, spec.key)
+            return
+    for section in SECTIONS:
+        if not etp.section(section.number).done:
+            enter_section(t, section.number)
+            return
+    t.conv.step, t.conv.section, t.conv.mode = Step.DONE, None, None
+    t.out.say(m.ALL_DONE_REVIEW, *export_buttons())
+
+
+@handles("status")
+def status(t: Turn, args: str) -> None:
+    etp = t.require_etp()
+    lines = [
+        m.STATUS_HEADER.format(
+            id=etp.id, title=etp.title, status=m.STATUS_LABELS.get(etp.status, etp.status)
+        )
+    ]
+    ident_state = m.STATUS_IDENT_DONE if etp.ident_complete() else m.STATUS_IDENT_PENDING
+    lines.append(m.STATUS_IDENT.format(state=ident_state))
+    for spec in SECTIONS:
+        entry = etp.section(spec.number)
+        names = entry.author_names()
+        mark = "✅" if entry.done else ("⏳" if entry.status != SectionStatus.PENDING else "⬜")
+        lines.append(
+            m.STATUS_LINE.format(
+                mark=mark,
+                roman=spec.roman,
+                title=spec.title,
+                mandatory=f" {m.SECTION_MANDATORY}" if spec.mandatory else "",
+                state=m.STATUS_STATES[entry.display_status],
+                authors=m.STATUS_BY.format(names=", ".join(names)) if names else "",
+            )
+        )
+        if entry.gaps and entry.done:
+            lines.append(m.STATUS_GAPS.format(gaps="; ".join(entry.gaps)))
+    t.out.say("\n".join(lines))
+
+
+@handles("section")
+def section(t: Turn, args: str) -> None:
+    t.require_etp()
+    number = parse_int(args)
+    if number is None:
+        raise InputError(m.SECTION_USAGE)
+    if number not in BY_NUMBER:
+        raise InputError(m.SECTION_OUT_OF_RANGE.format(n=number))
+    enter_section(t, number)
+
+
+@handles("back")
+def back(t: Turn, args: str) -> None:
+    t.require_etp()
+    if t.conv.step == Step.IDENT:
+        index = KEYS.index(t.conv.field or KEYS[0])
+        if index == 0:
+            raise InputError(m.BACK_AT_START)
+        enter_ident(t, KEYS[index - 1])
+    elif t.conv.step == Step.SECTION:
+        number = t.conv.section or SECTIONS[0].number
+        if number == SECTIONS[0].number:
+            enter_ident(t, KEYS[-1])
+        else:
+            enter_section(t, number - 1)
+    elif t.conv.step == Step.DONE:
+        enter_section(t, SECTIONS[-1].number)
+    else:
+        raise InputError(m.BACK_AT_START)
+
+
+@handles("skip")
+def skip_(t: Turn, args: str) -> None:
+    etp = t.require_etp()
+    if t.conv.step == Step.IDENT:
+        field_spec = m.IDENT_BY_KEY[t.conv.field or KEYS[0]]
+        if not field_spec.optional:
+            raise InputError(m.SKIP_NOTHING)
+        etp.identification.portaria = ""
+        etp.touch()
+        after_ident_field(t, field_spec.key)
+        return
+    if t.conv.step != Step.SECTION or t.conv.section is None:
+        raise InputError(m.SKIP_NOTHING)
+    spec = BY_NUMBER[t.conv.section]
+    entry = etp.section(spec.number)
+    if spec.mandatory:
+        raise InputError(m.SKIP_MANDATORY.format(roman=spec.roman, title=spec.title))
+    if entry.accepted_text is not None:
+        raise InputError(m.SKIP_ACCEPTED.format(roman=spec.roman))
+    justification = clean(args)
+    if not justification:
+        if t.conv.mode != Mode.JUSTIFY:
+            t.conv.return_mode = t.conv.mode
+        t.conv.mode = Mode.JUSTIFY
+        prompt(t)
+        return
+    skip(t, spec, justification)
+
+
+@handles("accept")
+def accept(t: Turn, args: str) -> None:
+    etp = t.require_etp()
+    refuse_stale_press(t, etp)
+    if t.conv.step == Step.IDENT and t.conv.field == "equipe":
+        if not etp.identification.equipe:
+            raise InputError(m.IDENT_TEAM_EMPTY)
+        after_ident_field(t, "equipe")
+        return
+    if t.conv.step != Step.SECTION or t.conv.section is None:
+        raise InputError(m.NOTHING_TO_ACCEPT)
+    spec = BY_NUMBER[t.conv.section]
+    entry = etp.section(spec.number)
+    if t.conv.mode == Mode.FOLLOWUP:
+        insist(t)
+        return
+    if t.conv.mode == Mode.DRAFTING:
+        raise InputError(m.DRAFT_IN_PROGRESS)
+    if t.conv.mode == Mode.REVIEW and entry.draft:
+        accept_text(t, spec, entry.draft, "accepted")
+        t.out.say(m.ACCEPTED.format(roman=spec.roman))
+        advance(t)
+        return
+    if t.conv.mode == Mode.REVIEW and entry.accepted_text is not None:
+        t.out.say(m.KEPT.format(roman=spec.roman))
+        advance(t)
+        return
+    raise InputError(m.NOTHING_TO_ACCEPT)
+
+
+@handles("redo")
+def redo(t: Turn, args: str) -> None:
+    etp = t.require_etp()
+    refuse_stale_press(t, etp)
+    if t.conv.step != Step.SECTION or t.conv.section is None:
+        raise InputError(m.REDO_NOTHING)
+    entry = etp.section(t.conv.section)
+    if not entry.answers:
+        t.out.say(m.REDO_NOTHING)
+        enter_section(t, entry.number)
+        return
+    start_draft(t, entry.number)
+
+
+def refuse_stale_press(t: Turn, etp: Etp) -> None:
+    """A press on a button about a draft that is no longer the current one (an old message,
+    or a second member of a group pressing late) changes nothing."""
+    context = t.ctx.inbound.context
+    if not context:
+        return
+    number = t.conv.section if t.conv.step == Step.SECTION else None
+    if number is None or context != draft_ref(etp.section(number)):
+        raise InputError(m.BUTTON_STALE)
+
+
+@handles("edit")
+def edit(t: Turn, args: str) -> None:
+    etp = t.require_etp()
+    if t.conv.step != Step.SECTION or t.conv.section is None:
+        raise InputError(m.EDIT_NOTHING)
+    spec = BY_NUMBER[t.conv.section]
+    entry = etp.section(spec.number)
+    text = clean(args)
+    if not text:
+        current = entry.draft or entry.accepted_text
+        if not current:
+            raise InputError(m.EDIT_NOTHING)
+        t.out.replies.append(
+            Text(
+                m.EDIT_USAGE.format(text=current),
+                expects_text=True,
+                request=TextRequest("/editar", current),
+            )
+        )
+        return
+    accept_text(t, spec, text, "edited")
+    t.out.say(m.EDITED.format(roman=spec.roman))
+    advance(t)
+
+
+@handles("export")
+def export(t: Turn, args: str) -> None:
+    etp = t.require_etp()
+    fmt = args.strip().lower().lstrip(".") or DEFAULT_FORMAT
+    if fmt not in FORMATS:
+        raise InputError(m.EXPORT_UNKNOWN.format(fmt=fmt, formats=", ".join(FORMATS)))
+    document = build_document(etp, now=t.ctx.now)
+    note = "" if document.complete else m.EXPORT_INCOMPLETE_NOTE
+    caption = m.EXPORT_READY.format(id=etp.id, fmt=fmt.upper(), incomplete=note)
+    t.out.replies.append(Export(document, fmt, caption))  # rendered by the service
+    t.out.audits.append(AuditEntry("etp.exported", {"format": fmt}))
+
+
+@handles("cancel")
+def cancel(t: Turn, args: str) -> None:
+    etp = t.require_etp()
+    if t.conv.mode == Mode.JUSTIFY:
+        t.conv.mode = t.conv.return_mode or Mode.ASKING
+        t.conv.return_mode = None
+        t.out.say(m.CANCELLED_PENDING)
+        prompt(t)
+        return
+    t.out.say(m.DETACHED.format(id=etp.id))
+    t.conv.etp_id = None
+    t.conv.step, t.conv.field, t.conv.section = Step.IDLE, None, None
+    t.conv.mode = t.conv.check = t.conv.return_mode = None
+    t.etp = None

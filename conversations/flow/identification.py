@@ -1,0 +1,80 @@
+"""The identification step: órgão, unidade, processo, objeto, the team and its portaria."""
+
+from __future__ import annotations
+
+import re
+
+from conversations.catalogue import messages as m
+from conversations.catalogue.sections import SECTIONS
+from conversations.flow.presentation import prompt
+from conversations.flow.sections import advance, enter_section
+from conversations.flow.state import Turn
+from conversations.flow.text import MAX_TITLE, InputError
+from conversations.model import Step, TeamMember
+from conversations.ports import AuditEntry
+from conversations.replies import Button
+
+KEYS: tuple[str, ...] = tuple(f.key for f in m.IDENT_FIELDS)
+TEAM_CHECK = "team"  # conv.check while the team is being entered: a message adds to it
+
+
+def parse_team(text: str) -> list[TeamMember]:
+    """One member a line, "Nome; Cargo; Matrícula" (or "|", "," or " - " between the three);
+    list bullets are ignored. Raises InputError naming the first line it cannot read."""
+    members: list[TeamMember] = []
+    for line in (ln.strip(" -•*\t") for ln in text.split("\n")):
+        if not line:
+            continue
+        parts = [p.strip() for p in re.split(r"\s*[;|]\s*", line) if p.strip()]
+        if len(parts) < 3:
+            parts = [p.strip() for p in re.split(r"\s*,\s*|\s+[-–—]\s+", line) if p.strip()]
+        if len(parts) != 3:
+            raise InputError(m.IDENT_TEAM_INVALID.format(line=line[:80]))
+        members.append(TeamMember(*parts))
+    return members
+
+
+def enter_ident(t: Turn, key: str) -> None:
+    t.conv.step, t.conv.field = Step.IDENT, key
+    t.conv.section = t.conv.mode = t.conv.check = t.conv.return_mode = None
+    prompt(t)
+
+
+def ident_answer(t: Turn, text: str) -> None:
+    etp = t.require_etp()
+    key = t.conv.field or KEYS[0]
+    ident = etp.identification
+    if key == "equipe":
+        members = parse_team(text)
+        # the first message after entering the step replaces the team; later ones add to it
+        ident.equipe = (ident.equipe if t.conv.check == TEAM_CHECK else []) + members
+        t.conv.check = TEAM_CHECK
+        ident.add_author(t.author)
+        etp.touch()
+        t.out.say(
+            m.IDENT_TEAM_ADDED.format(names=", ".join(member.name for member in ident.equipe)),
+            Button(m.BTN_TEAM_DONE, "/aceitar"),
+            expects_text=True,
+        )
+        return
+    setattr(ident, key, text[:500])
+    if key == "objeto" and not etp.title:
+        etp.title = text[:MAX_TITLE]
+    ident.add_author(t.author)
+    etp.touch()
+    t.out.audits.append(AuditEntry("ident.answered", {"field": key}))
+    after_ident_field(t, key)
+
+
+def after_ident_field(t: Turn, key: str) -> None:
+    etp = t.require_etp()
+    index = KEYS.index(key)
+    if index + 1 < len(KEYS):
+        enter_ident(t, KEYS[index + 1])
+        return
+    t.out.say(m.IDENT_SAVED)
+    open_sections = [s for s in SECTIONS if not etp.section(s.number).done]
+    if open_sections:
+        enter_section(t, open_sections[0].number)
+    else:
+        advance(t)

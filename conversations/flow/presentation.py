@@ -1,0 +1,126 @@
+"""What the conversation shows: the prompt for where it stands, and the buttons of each view."""
+
+from __future__ import annotations
+
+from conversations.catalogue import messages as m
+from conversations.catalogue.sections import BY_NUMBER, SectionSpec
+from conversations.export import FORMATS
+from conversations.flow.state import Turn
+from conversations.model import Mode, SectionEntry, SectionStatus, Step
+from conversations.replies import Button, Text, TextRequest
+
+
+def draft_ref(entry: SectionEntry) -> str:
+    """Which draft of which section a button is about: "3.2" (section III, second draft)."""
+    return f"{entry.number}.{entry.draft_attempt}"
+
+
+def section_header(spec: SectionSpec) -> str:
+    return m.SECTION_HEADER.format(n=spec.number, title=spec.title)
+
+
+def formats() -> str:
+    return "|".join(FORMATS)
+
+
+def export_buttons() -> tuple[Button, ...]:
+    return tuple(
+        Button(m.BTN_EXPORT.format(fmt=f.upper()), f"/exportar {f}") for f in FORMATS if f != "json"
+    )
+
+
+def skip_buttons(spec: SectionSpec, entry: SectionEntry) -> tuple[Button, ...]:
+    """Pular, where a section may be skipped: optional, and without an accepted text."""
+    if spec.mandatory or entry.accepted_text is not None:
+        return ()
+    return (Button(m.BTN_SKIP, "/pular"),)
+
+
+def review_buttons(spec: SectionSpec, entry: SectionEntry, *, failed: bool) -> tuple[Button, ...]:
+    """The buttons under a draft (or an accepted text), or under a draft that failed."""
+    redo = Button(m.BTN_REDO, "/refazer", draft_ref(entry))
+    if failed:
+        return (redo, *skip_buttons(spec, entry))
+    return (
+        Button(m.BTN_ACCEPT, "/aceitar", draft_ref(entry)),
+        Button(m.BTN_EDIT, "/editar"),
+        redo,
+        *skip_buttons(spec, entry),
+    )
+
+
+def prompt(t: Turn) -> None:
+    """Say what the conversation waits for now."""
+    conv, etp = t.conv, t.etp
+    if etp is None or conv.step == Step.IDLE:
+        t.out.say(m.NO_ACTIVE_ETP)
+        return
+    if conv.step == Step.IDENT:
+        spec_f = m.IDENT_BY_KEY[conv.field or m.IDENT_FIELDS[0].key]
+        header = m.IDENT_HEADER.format(label=spec_f.label)
+        current = etp.identification.value(spec_f.key)
+        text = f"{header}\n{spec_f.question}"
+        if current:
+            text += f"\n(Atual: {current})"
+        buttons: tuple[Button, ...] = (Button(m.BTN_SKIP, "/pular"),) if spec_f.optional else ()
+        if spec_f.key == "equipe" and current:
+            buttons = (Button(m.BTN_TEAM_DONE, "/aceitar"),)
+        t.out.say(text, *buttons, expects_text=True)
+        return
+    if conv.step == Step.DONE or conv.section is None:
+        t.out.say(m.ALL_DONE_REVIEW, *export_buttons())
+        return
+    spec = BY_NUMBER[conv.section]
+    entry = etp.section(spec.number)
+    header = section_header(spec)
+    if conv.mode == Mode.JUSTIFY:
+        t.out.replies.append(
+            Text(
+                m.SKIP_ASK_JUSTIFICATION.format(roman=spec.roman, title=spec.title),
+                expects_text=True,
+                request=TextRequest("/pular"),
+            )
+        )
+    elif conv.mode == Mode.FOLLOWUP:
+        check = next((c for c in spec.checks if c.id == conv.check), spec.checks[0])
+        t.out.say(
+            m.FOLLOW_UP.format(header=header, question=check.follow_up),
+            Button(m.BTN_ACCEPT, "/aceitar"),
+            expects_text=True,
+        )
+    elif conv.mode == Mode.DRAFTING:
+        redo = Button(m.BTN_REDO, "/refazer", draft_ref(entry))
+        t.out.say(f"{header}\n{m.DRAFT_IN_PROGRESS}", redo)
+    elif conv.mode == Mode.REVIEW:
+        if entry.draft:
+            t.out.say(
+                m.DRAFT_READY.format(header=header, text=entry.draft),
+                *review_buttons(spec, entry, failed=False),
+            )
+        elif entry.accepted_text is not None:
+            author = entry.accepted_by.name if entry.accepted_by else "—"
+            t.out.say(
+                m.SECTION_ACCEPTED_VIEW.format(
+                    header=header, author=author, text=entry.accepted_text
+                ),
+                *review_buttons(spec, entry, failed=False),
+            )
+        else:
+            t.out.say(f"{header}\n{m.DRAFT_FAILED}", *review_buttons(spec, entry, failed=True))
+    else:
+        if entry.status == SectionStatus.SKIPPED:
+            author = entry.justified_by.name if entry.justified_by else "—"
+            t.out.say(
+                m.SECTION_SKIPPED_VIEW.format(
+                    header=header, author=author, text=entry.justification or ""
+                )
+            )
+        index = min(entry.next_question(), len(spec.questions) - 1)
+        note = m.SECTION_MANDATORY if spec.mandatory else m.SECTION_OPTIONAL
+        text = m.QUESTION.format(
+            header=f"{header} {note}",
+            i=index + 1,
+            total=len(spec.questions),
+            question=spec.questions[index].text,
+        )
+        t.out.say(text, *skip_buttons(spec, entry), expects_text=True)

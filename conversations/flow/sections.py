@@ -1,0 +1,173 @@
+"""A section's course: answers, follow-ups, the draft, then accepted, edited or skipped."""
+
+from __future__ import annotations
+
+from conversations.catalogue import messages as m
+from conversations.catalogue.sections import BY_NUMBER, SECTIONS, SectionSpec, failed_checks
+from conversations.flow.presentation import export_buttons, prompt
+from conversations.flow.state import PendingRevision, Turn
+from conversations.model import ETP_CONCLUDED, Answer, Mode, SectionStatus, Step
+from conversations.ports import AuditEntry, DraftRequest
+from conversations.replies import DraftingStarted
+
+
+def enter_section(t: Turn, number: int) -> None:
+    etp = t.require_etp()
+    entry = etp.section(number)
+    t.conv.step, t.conv.section, t.conv.field = Step.SECTION, number, None
+    t.conv.check = t.conv.return_mode = None
+    if entry.status == SectionStatus.DRAFTING:
+        t.conv.mode = Mode.DRAFTING
+    elif entry.draft or entry.accepted_text is not None:
+        t.conv.mode = Mode.REVIEW
+    elif entry.answers and entry.next_question() >= len(BY_NUMBER[number].questions):
+        after_answers(t, number)
+        return
+    else:
+        t.conv.mode = Mode.ASKING
+    prompt(t)
+
+
+def section_text(t: Turn, number: int, text: str) -> None:
+    """Free text in a section: a justification, a complement to a draft, or an answer."""
+    etp = t.require_etp()
+    spec = BY_NUMBER[number]
+    entry = etp.section(number)
+    mode = t.conv.mode
+    if mode == Mode.JUSTIFY:
+        skip(t, spec, text)
+        return
+    if mode in (Mode.DRAFTING, Mode.REVIEW):
+        entry.answers.append(Answer(-1, text, t.author, t.ctx.now.isoformat()))
+        etp.touch(number)
+        t.out.say(m.COMPLEMENT_ADDED)
+        start_draft(t, number)
+        return
+    if mode == Mode.FOLLOWUP:
+        entry.answers.append(Answer(-1, text, t.author, t.ctx.now.isoformat()))
+        etp.touch(number)
+        check = next((c for c in spec.checks if c.id == t.conv.check), None)
+        if check is not None and not check.test(entry.answer_text()):
+            t.out.say(m.GAP_RECORDED.format(gap=check.gap))
+        after_answers(t, number, after=t.conv.check)
+        return
+    question = entry.next_question()
+    if question >= len(spec.questions):
+        entry.answers.append(Answer(-1, text, t.author, t.ctx.now.isoformat()))
+    else:
+        entry.answers.append(Answer(question, text, t.author, t.ctx.now.isoformat()))
+    if entry.status == SectionStatus.PENDING and entry.accepted_text is None:
+        entry.status = SectionStatus.ANSWERING
+    etp.touch(number)
+    t.out.audits.append(AuditEntry("section.answered", {"section": number, "question": question}))
+    if entry.next_question() < len(spec.questions):
+        t.conv.mode = Mode.ASKING
+        prompt(t)
+    else:
+        after_answers(t, number)
+
+
+def after_answers(t: Turn, number: int, after: str | None = None) -> None:
+    """All guiding questions answered: ask the next failed check's follow-up, or draft."""
+    etp = t.require_etp()
+    spec = BY_NUMBER[number]
+    text = etp.section(number).answer_text()
+    ids = [c.id for c in spec.checks]
+    start = ids.index(after) + 1 if after in ids else 0
+    for check in spec.checks[start:]:
+        if not check.test(text):
+            t.conv.mode, t.conv.check = Mode.FOLLOWUP, check.id
+            prompt(t)
+            return
+    start_draft(t, number)
+
+
+def insist(t: Turn) -> None:
+    """/aceitar during a follow-up: the answer stands and the gap is recorded."""
+    number = t.conv.section or SECTIONS[0].number
+    check = next((c for c in BY_NUMBER[number].checks if c.id == t.conv.check), None)
+    if check is not None:
+        t.out.say(m.GAP_RECORDED.format(gap=check.gap))
+    after_answers(t, number, after=t.conv.check)
+
+
+def start_draft(t: Turn, number: int) -> None:
+    etp = t.require_etp()
+    spec = BY_NUMBER[number]
+    entry = etp.section(number)
+    entry.gaps = [c.gap for c in failed_checks(spec, entry.answer_text())]
+    entry.draft_attempt += 1
+    entry.status = SectionStatus.DRAFTING
+    etp.touch(number)
+    t.conv.step, t.conv.section, t.conv.mode, t.conv.check = (
+        Step.SECTION,
+        number,
+        Mode.DRAFTING,
+        None,
+    )
+    request_draft(t, number, entry.draft_attempt)
+
+
+def request_draft(t: Turn, number: int, attempt: int) -> None:
+    """Ask the service to run this draft job, and tell the user it is being written."""
+    spec = BY_NUMBER[number]
+    t.out.drafts.append((number, attempt))
+    etp_id = t.etp.id if t.etp is not None and t.etp.id is not None else 0
+    job_id = DraftRequest(etp_id, number, attempt, t.ctx.inbound.address, "").job_id
+    t.out.replies.append(
+        DraftingStarted(job_id, m.DRAFTING.format(roman=spec.roman, title=spec.title))
+    )
+
+
+def accept_text(t: Turn, spec: SectionSpec, text: str, kind: str) -> None:
+    """`text` becomes the section's accepted text (`kind`: accepted as drafted, or edited)."""
+    etp = t.require_etp()
+    entry = etp.section(spec.number)
+    entry.accepted_text = text
+    entry.accepted_by = t.author
+    entry.draft = None
+    entry.status = SectionStatus.ACCEPTED
+    entry.justification = None
+    entry.justified_by = None
+    if kind == "edited":
+        entry.gaps = []
+    etp.touch(spec.number)
+    t.out.revisions.append(PendingRevision(spec.number, kind, text, t.author))
+    t.out.audits.append(AuditEntry(f"section.{kind}", {"section": spec.number}))
+
+
+def skip(t: Turn, spec: SectionSpec, justification: str) -> None:
+    etp = t.require_etp()
+    entry = etp.section(spec.number)
+    entry.status = SectionStatus.SKIPPED
+    entry.justification = justification
+    entry.justified_by = t.author
+    entry.draft = None
+    etp.touch(spec.number)
+    t.out.revisions.append(PendingRevision(spec.number, "skipped", justification, t.author))
+    t.out.audits.append(AuditEntry("section.skipped", {"section": spec.number}))
+    t.out.say(m.SKIPPED.format(roman=spec.roman))
+    advance(t)
+
+
+def advance(t: Turn) -> None:
+    """After a section is resolved: conclude the ETP, or go to the next open section."""
+    etp = t.require_etp()
+    if etp.complete():
+        t.conv.step, t.conv.section, t.conv.mode = Step.DONE, None, None
+        t.conv.check = t.conv.return_mode = None
+        if etp.status != ETP_CONCLUDED:
+            etp.status = ETP_CONCLUDED
+            etp.touch()
+            t.out.audits.append(AuditEntry("etp.concluded", {}))
+            t.out.say(m.CONCLUDED.format(id=etp.id), *export_buttons())
+        else:
+            t.out.say(m.ALL_DONE_REVIEW, *export_buttons())
+        return
+    # the sections after the current one first, then from the start
+    current = t.conv.section or 0
+    numbers = [s.number for s in SECTIONS]
+    for number in [n for n in numbers if n > current] + [n for n in numbers if n <= current]:
+        if not etp.section(number).done:
+            enter_section(t, number)
+            return
