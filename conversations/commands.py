@@ -33,7 +33,7 @@ class Command:
 
     @property
     def words(self) -> tuple[str, ...]:
-        return (self.pt, self.name, *self.aliases)
+        return tuple(dict.fromkeys((self.pt, self.name, *self.aliases)))
 
 
 # in the order /ajuda and the menu list them

@@ -62,16 +62,20 @@ async def test_every_section_question_starts_with_its_position(chat: Chat) -> No
 
 async def test_the_offline_draft_comes_in_the_answer_and_accept_moves_on(chat: Chat) -> None:
     await chat.identify()
-    replies = []
-    for answer in GOOD_ANSWERS[1]:
-        replies = await chat.say(answer)
+    for answer in GOOD_ANSWERS[1][:-1]:
+        await chat.say(answer)
+    # straight to the service, not chat.say: that waits for the queue to empty
+    replies = await chat.service.handle(
+        Inbound.from_text(chat.address, chat.author, GOOD_ANSWERS[1][-1])
+    )
+    assert not chat.queue._tasks  # nothing was queued (a job drafter's would be running)
+    chat.received.extend(replies)
     # the offline drafter needs no job: the last answer is answered with the draft itself
     assert not any(isinstance(r, DraftingStarted) for r in replies)
     draft = chat.texts(replies)[-1]
     assert "Minuta:" in draft and GOOD_ANSWERS[1][0] in draft
     labels = [b.label for b in replies[-1].buttons]  # type: ignore[union-attr]
     assert labels == ["Aceitar", "Editar", "Refazer"]  # no skip on a mandatory section
-    assert not chat.queue._tasks  # nothing was queued
     await chat.press("/aceitar")
     assert chat.last_text().startswith("Seção 2 de 13")
 
@@ -88,6 +92,7 @@ async def test_a_job_drafter_says_drafting_then_the_draft_arrives(db_url: str) -
         )
         started = [r for r in replies if isinstance(r, DraftingStarted)]
         assert started and "Redigindo a minuta da seção I" in started[0].text
+        assert [t.get_name() for t in chat.queue._tasks] == [started[0].job_id]  # queued
         chat.received.extend(replies)
         await chat.queue.drain()  # the job runs, and the Notifier delivers its draft
         late = chat.received[-1]
