@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from conversations.catalogue.sections import MANDATORY
 from conversations.events import Address, Author
+from conversations.model import DONE_WHEN_SKIPPED, SectionStatus
 from storage.rows import ETP_COLUMNS
 from storage.tables import conversations, etps, people, sections
 
@@ -50,15 +50,12 @@ def conversation_read(state_json: Any, flag: Any) -> Any:
     )
 
 
-# SectionEntry.status of a section passed over with a justification (conversations/model.py)
-SKIPPED = "skipped"
-
-
 def section_done() -> Any:
-    """The engine's SectionEntry.done in SQL: accepted, or skipped where the law lets it be
+    """conversations.model.section_done in SQL: accepted, or skipped where the law lets it be
     (a mandatory section cannot be skipped, art. 18 §2º, even when a row says so)."""
-    optional = sections.c.number.not_in([literal_column(str(n)) for n in sorted(MANDATORY)])
-    return or_(sections.c.accepted_text.is_not(None), and_(sections.c.status == SKIPPED, optional))
+    skippable = sections.c.number.in_([literal_column(str(n)) for n in sorted(DONE_WHEN_SKIPPED)])
+    skipped = sections.c.status == SectionStatus.SKIPPED.value
+    return or_(sections.c.accepted_text.is_not(None), and_(skipped, skippable))
 
 
 def sections_done() -> Any:
