@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
@@ -15,9 +15,9 @@ from pydantic import AfterValidator, BaseModel
 from api.auth import AdminToken, Token, current_token
 from api.deps import EtpApp
 from conversations.catalogue import messages as m
-from conversations.export import FORMATS
+from conversations.export import DEFAULT_FORMAT, DEFAULT_ORDER, FORMATS, ORDERS
 from conversations.export.document import EtpDocument, build_document, document_json
-from conversations.model import Etp, TeamMember
+from conversations.model import ETP_STATUSES, Etp, TeamMember
 from etp.container import App
 from storage.admin import EtpFilter, Principal
 
@@ -80,8 +80,16 @@ def _in_utc(value: datetime | None) -> datetime | None:
 
 SearchText = Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL)]
 EtpId = Annotated[int, Path(ge=1, le=MAX_ID, description="Número do ETP")]
-FormatName = Literal["docx", "pdf", "md", "html", "json"]
-Order = Literal["law", "in58"]
+# The engine's vocabulary, as Literals: FastAPI validates them and the schema lists them. A
+# Literal built at run time is no type to mypy, which sees plain strings.
+if TYPE_CHECKING:
+    FormatName = str
+    Order = str
+    EtpStatus = str
+else:
+    FormatName = Literal[tuple(FORMATS)]
+    Order = Literal[ORDERS]
+    EtpStatus = Literal[ETP_STATUSES]
 
 
 class EtpItem(BaseModel):
@@ -169,7 +177,7 @@ async def _load(app: App, etp_id: int) -> Etp:
 async def list_etps(
     app: EtpApp,
     principal: Token,
-    status_: Annotated[Literal["em_elaboracao", "concluido"] | None, Query(alias="status")] = None,
+    status_: Annotated[EtpStatus | None, Query(alias="status")] = None,
     orgao: Annotated[SearchText, Query(description="parte do nome do órgão")] = None,
     q: Annotated[SearchText, Query(description="busca no título e no órgão")] = None,
     updated_since: Annotated[
@@ -203,7 +211,7 @@ async def list_etps(
 
 @router.get("/etps/{etp_id}", responses={**_ERRORS, **_NOT_FOUND})
 async def get_etp(
-    app: EtpApp, principal: Token, etp_id: EtpId, order: Order = "law"
+    app: EtpApp, principal: Token, etp_id: EtpId, order: Order = DEFAULT_ORDER
 ) -> dict[str, Any]:
     """The ETP as JSON: identification, status, each section with its status, content,
     justification and authors (the same shape as the JSON export), and what its LLM drafts
@@ -236,8 +244,8 @@ async def export_etp(
     app: EtpApp,
     principal: Token,
     etp_id: EtpId,
-    fmt: Annotated[FormatName, Query(alias="format")] = "docx",
-    order: Order = "law",
+    fmt: Annotated[FormatName, Query(alias="format")] = DEFAULT_FORMAT,
+    order: Order = DEFAULT_ORDER,
 ) -> Response:
     """The document in one format, law order or IN SEGES 58/2022 order (`order=in58`)."""
     await _visible(app, etp_id, principal)

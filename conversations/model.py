@@ -11,6 +11,7 @@ from conversations.catalogue.sections import BY_NUMBER, MANDATORY, OPTIONAL, SEC
 
 ETP_DRAFTING = "em_elaboracao"
 ETP_CONCLUDED = "concluido"
+ETP_STATUSES = (ETP_DRAFTING, ETP_CONCLUDED)
 
 
 # The values below are stored (section rows, conversation state JSON): never change one.

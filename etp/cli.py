@@ -424,7 +424,7 @@ def export_cmd(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"unknown format {fmt}; choose one of {', '.join(FORMATS)}")
     if order not in ORDERS:
-        raise typer.BadParameter(f"unknown order {order}; choose law or in58")
+        raise typer.BadParameter(f"unknown order {order}; choose one of {', '.join(ORDERS)}")
 
     async def main() -> None:
         from datetime import UTC, datetime

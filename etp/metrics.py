@@ -14,7 +14,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from conversations.model import ETP_CONCLUDED, ETP_DRAFTING
+from conversations.model import ETP_STATUSES
 from conversations.ports import Usage
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ class Metrics:
     # --- scrape --------------------------------------------------------------------------
 
     def set_etp_counts(self, counts: dict[str, int]) -> None:
-        for status in (ETP_DRAFTING, ETP_CONCLUDED, *counts):
+        for status in (*ETP_STATUSES, *counts):
             self.etps.labels(status).set(counts.get(status, 0))
 
     def set_pool(self, pool: str, in_use: int, size: int) -> None:

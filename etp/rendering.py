@@ -17,14 +17,10 @@ import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from conversations.export import render
+from conversations.export import HEAVY_FORMATS, render
 from conversations.export.document import EtpDocument
 
 log = logging.getLogger(__name__)
-
-# Formats that take milliseconds of CPU; the text ones (md, html, json) take under one, less
-# than sending the document to another process, and are rendered in place.
-HEAVY_FORMATS = frozenset({"docx", "pdf"})
 
 
 def _worker_start() -> None:

@@ -20,20 +20,26 @@ class Format:
     extension: str
     media_type: str
     render: Callable[[EtpDocument], bytes]
+    # Takes milliseconds of CPU: rendered in a worker process (etp/rendering.py). The light ones
+    # take under one, less than sending the document to another process, and stay in place.
+    heavy: bool = False
 
 
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 # Insertion order is the order of the export buttons in the chat.
 FORMATS: dict[str, Format] = {
-    "docx": Format("docx", "docx", DOCX_MEDIA_TYPE, render_docx),
-    "pdf": Format("pdf", "pdf", "application/pdf", render_pdf),
+    "docx": Format("docx", "docx", DOCX_MEDIA_TYPE, render_docx, heavy=True),
+    "pdf": Format("pdf", "pdf", "application/pdf", render_pdf, heavy=True),
     "html": Format("html", "html", "text/html; charset=utf-8", render_html),
     "md": Format("md", "md", "text/markdown; charset=utf-8", render_markdown),
     "json": Format("json", "json", "application/json", render_json),
 }
 DEFAULT_FORMAT = "docx"
+HEAVY_FORMATS = frozenset(f.name for f in FORMATS.values() if f.heavy)
+# The law's order of the sections, or that of IN SEGES 58/2022; the first is the default.
 ORDERS = ("law", "in58")
+DEFAULT_ORDER = ORDERS[0]
 
 
 @dataclass(frozen=True, slots=True)
