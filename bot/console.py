@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from conversations.catalogue import messages as m
+from bot import common
 from conversations.events import Address, Author, Inbound
-from conversations.ports import StoreUnavailable
 from conversations.replies import Button, Document, DraftingStarted, Reply, Text
 from conversations.service import EtpService, InProcessDraftQueue
 
@@ -98,10 +97,7 @@ class ConsoleChannel:
 
     async def say(self, line: str) -> None:
         """One line from the user: handle it, print the replies, wait for drafts to arrive."""
-        try:
-            replies = await self.service.handle(self.inbound(line))
-        except StoreUnavailable:
-            replies = [Text(m.BUSY_RETRY)]
+        replies = await common.handle(self.service, self.inbound(line))
         self.render(replies)
         await self.queue.drain()
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bot import common
 from conversations.catalogue import messages as m
 from conversations.replies import Button, Text, TextRequest, button_value
 
@@ -32,23 +33,8 @@ class Message:
 
 
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
-    """Cut text into pieces of at most `limit` characters, at paragraph or line ends if possible."""
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        window = rest[:limit]
-        cut = window.rfind("\n\n")
-        if cut <= 0:
-            cut = window.rfind("\n")
-        if cut <= 0:
-            cut = window.rfind(" ")
-        if cut <= 0:
-            cut = limit
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip("\n")
-    if rest.strip() or not pieces:
-        pieces.append(rest)
-    return [p if p.strip() else " " for p in pieces]
+    """`text` in pieces Slack accepts (a blank text is refused: it becomes one space)."""
+    return [p if p.strip() else " " for p in common.split_text(text, limit)]
 
 
 def section(text: str) -> Block:

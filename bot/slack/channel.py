@@ -22,12 +22,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import common
 from bot.slack.blocks import Message, form_view, plain_message, text_messages
 from bot.slack.memory import DraftMessages, Memo
 from conversations.catalogue import messages as m
 from conversations.commands import BY_NAME, BY_WORD, COMMANDS, is_known_command
 from conversations.events import Address, Author, Inbound, parse_command
-from conversations.ports import StoreUnavailable
 from conversations.replies import Document, DraftingStarted, Reply, Text
 from conversations.service import EtpService
 
@@ -282,11 +282,7 @@ class SlackChannel:
         inbound = Inbound.from_text(
             place.address, author, line, event_id, kind=kind, context=context
         )
-        try:
-            replies = await self.service.handle(inbound)
-        except StoreUnavailable:
-            log.exception("store unavailable for %s", place.address.key)
-            replies = [Text(m.BUSY_RETRY)]
+        replies = await common.handle(self.service, inbound)
         await self.render(
             client,
             place,

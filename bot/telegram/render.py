@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import common
 from conversations.replies import (
     Button,
     DraftingStarted,
@@ -25,56 +26,8 @@ _MAPPED_PREFIX = "#"
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
-    """Split at paragraph boundaries; a paragraph longer than `limit` at lines, then words."""
-    if len(text) <= limit:
-        return [text]
-    chunks: list[str] = []
-    current = ""
-    for piece in _pieces(text, limit):
-        candidate = f"{current}\n\n{piece}" if current else piece
-        if len(candidate) <= limit:
-            current = candidate
-        else:
-            chunks.append(current)
-            current = piece
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-def _pieces(text: str, limit: int) -> list[str]:
-    """Paragraphs no longer than `limit`, cut further only when a paragraph must be."""
-    pieces: list[str] = []
-    for paragraph in text.split("\n\n"):
-        if len(paragraph) <= limit:
-            pieces.append(paragraph)
-            continue
-        pieces.extend(_cut(paragraph, limit, "\n"))
-    return pieces
-
-
-def _cut(text: str, limit: int, separator: str) -> list[str]:
-    parts: list[str] = []
-    current = ""
-    for unit in text.split(separator):
-        if len(unit) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            if separator == "\n":
-                parts.extend(_cut(unit, limit, " "))
-            else:
-                parts.extend(unit[i : i + limit] for i in range(0, len(unit), limit))
-            continue
-        candidate = f"{current}{separator}{unit}" if current else unit
-        if len(candidate) <= limit:
-            current = candidate
-        else:
-            parts.append(current)
-            current = unit
-    if current:
-        parts.append(current)
-    return parts
+    """`text` in messages Telegram accepts."""
+    return common.split_text(text, limit)
 
 
 class CallbackCodec:

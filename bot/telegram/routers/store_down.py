@@ -6,17 +6,16 @@ from aiogram import Router
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 
+from bot import common
 from bot.telegram.channel import TelegramChannel
-from conversations.catalogue import messages as m
 from conversations.ports import StoreUnavailable
-from conversations.replies import Text
 
 
 async def on_store_down(event: ErrorEvent, channel: TelegramChannel) -> None:
     update = event.update
     message = update.message or (update.callback_query.message if update.callback_query else None)
     if message is not None:
-        await channel.send(message.chat.id, [Text(m.BUSY_RETRY)])
+        await channel.send(message.chat.id, common.store_down(f"telegram:{message.chat.id}"))
 
 
 def build_router() -> Router:
