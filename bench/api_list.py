@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from api.app import create_api
 from etp.container import build_app
 from etp.settings import ApiSettings
-from tests.helpers import settings_for
+from tests.helpers import override, settings_for
 
 ADMIN_URL = os.environ.get(
     "ETP_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -149,7 +149,7 @@ def pct(values: list[float], q: float) -> float:
 
 async def measure(url: str, requests: int) -> None:
     settings = settings_for(url)
-    settings.__dict__["api"] = ApiSettings(etp_api_rate_limit="1000000/minute")
+    override(settings, api=ApiSettings(etp_api_rate_limit="1000000/minute"))
     app = await build_app(settings, migrate=False)
     try:
         _, token = await app.admin.create_token("bench", "read")

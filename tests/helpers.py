@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pydantic_settings import BaseSettings
 from sqlalchemy import text
 
 from conversations.drafting import OfflineDrafter
@@ -87,10 +89,22 @@ IDENTIFICATION = [
 ]
 
 
-def settings_for(db_url: str, **database: Any) -> Settings:
-    settings = Settings()
-    settings.__dict__["database"] = DatabaseSettings(database_url=db_url, **database)
+def override(settings: Settings, **parts: BaseSettings | dict[str, Any]) -> Settings:
+    """`settings` with these parts in place of those read from the environment: a part whole
+    (`redis=RedisSettings(...)`) or some of its fields (`telegram={"telegram_bot_rate": 2.0}`).
+    Settings reads each part once (a cached property); an override must come before the code
+    under test reads it."""
+    for name, part in parts.items():
+        if not isinstance(getattr(Settings, name, None), cached_property):
+            raise AttributeError(f"Settings has no part {name!r}")
+        if isinstance(part, dict):
+            part = getattr(settings, name).model_copy(update=part)
+        settings.__dict__[name] = part
     return settings
+
+
+def settings_for(db_url: str, **database: Any) -> Settings:
+    return override(Settings(), database=DatabaseSettings(database_url=db_url, **database))
 
 
 @dataclass

@@ -18,7 +18,7 @@ from conversations.drafting import OfflineDrafter
 from conversations.ports import DraftWriter
 from etp.container import App, build_app
 from etp.settings import AccessSettings, SecuritySettings, SlackSettings
-from tests.helpers import settings_for
+from tests.helpers import override, settings_for
 from tests.slack_fake import SIGNING_SECRET, FakeSlackApi, Workspace
 
 CLIENT_ID = "111.222"
@@ -64,12 +64,11 @@ async def running_bot(
         slack_client_id=CLIENT_ID if oauth else None,
         slack_client_secret=SecretStr("client-secret-abc") if oauth else None,
     )
-    settings.__dict__["slack"] = slack
-    settings.__dict__["access"] = AccessSettings(etp_allowed_slack_teams=allowed)
+    override(settings, slack=slack, access=AccessSettings(etp_allowed_slack_teams=allowed))
     if redis_url is not None:
         from etp.settings import RedisSettings
 
-        settings.__dict__["redis"] = RedisSettings(redis_url=redis_url)
+        override(settings, redis=RedisSettings(redis_url=redis_url))
     app = await build_app(settings, drafter=drafter or OfflineDrafter(), migrate=False)
     api_app = create_api(app)
     server = uvicorn.Server(

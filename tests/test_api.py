@@ -27,7 +27,7 @@ from etp.container import App
 from etp.settings import ApiSettings
 from storage.admin import hash_token
 from tests.conftest import REDIS_TEST_URL, need_service
-from tests.helpers import SKIP_JUSTIFICATIONS, finish_etp, make_app, make_chat
+from tests.helpers import SKIP_JUSTIFICATIONS, finish_etp, make_app, make_chat, override
 
 
 @dataclass
@@ -316,7 +316,7 @@ async def test_openapi_documents_the_routes_and_the_bearer_scheme(api: Api) -> N
 
 
 async def _limited(app: App, rate: str, redis_url: str | None) -> httpx.AsyncClient:
-    app.settings.__dict__["api"] = ApiSettings(etp_api_rate_limit=rate)
+    override(app.settings, api=ApiSettings(etp_api_rate_limit=rate))
     api = create_api(app)
     if redis_url:  # a private key prefix: other runs share this Redis
         api.state.rate_limiter = TokenRateLimiter(

@@ -16,7 +16,7 @@ from schemathesis.checks import negative_data_rejection
 
 from api.app import create_api
 from etp.settings import ApiSettings
-from tests.helpers import finish_etp, make_app, make_chat
+from tests.helpers import finish_etp, make_app, make_chat, override
 
 
 def _prepare(url: str) -> tuple[Any, str]:
@@ -39,7 +39,7 @@ def prepared(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
     path = tmp_path_factory.mktemp("schema") / "etp.db"
     shutil.copy(sqlite_template, path)
     app, token = _prepare(f"sqlite+aiosqlite:///{path}")
-    app.settings.__dict__["api"] = ApiSettings(etp_api_rate_limit="1000000/minute")
+    override(app.settings, api=ApiSettings(etp_api_rate_limit="1000000/minute"))
     return app, token
 
 

@@ -15,7 +15,7 @@ from api.app import create_api
 from etp.container import App, build_app, build_drafter
 from etp.settings import LlmSettings
 from tests.fake_openai import FakeOpenAI
-from tests.helpers import GOOD_ANSWERS, load_etp, make_app, make_chat, settings_for
+from tests.helpers import GOOD_ANSWERS, load_etp, make_app, make_chat, override, settings_for
 
 
 @pytest.fixture
@@ -27,8 +27,11 @@ async def llm() -> AsyncIterator[FakeOpenAI]:
 
 def drafter_for(server: FakeOpenAI, sqlite_url: str) -> object:
     settings = settings_for(sqlite_url)
-    settings.__dict__["llm"] = LlmSettings(
-        llm_provider="auto", openai_api_key=SecretStr("sk-test-key"), openai_base_url=server.url
+    override(
+        settings,
+        llm=LlmSettings(
+            llm_provider="auto", openai_api_key=SecretStr("sk-test-key"), openai_base_url=server.url
+        ),
     )
     return build_drafter(settings)
 
@@ -94,7 +97,7 @@ def llm_settings(server: FakeOpenAI, **values: Any) -> LlmSettings:
 
 async def app_for(server: FakeOpenAI, sqlite_url: str, **values: Any) -> App:
     settings = settings_for(sqlite_url)
-    settings.__dict__["llm"] = llm_settings(server, **values)
+    override(settings, llm=llm_settings(server, **values))
     return await build_app(settings, migrate=False)
 
 

@@ -28,7 +28,7 @@ from etp.container import App, build_app
 from etp.settings import LlmSettings, ObservabilitySettings, RedisSettings, SecuritySettings
 from storage.jobs import ArqDraftQueue
 from tests.conftest import need_service
-from tests.helpers import GOOD_ANSWERS, SlowDrafter, make_app, make_chat, settings_for
+from tests.helpers import GOOD_ANSWERS, SlowDrafter, make_app, make_chat, override, settings_for
 
 REDIS_URL = os.environ.get("ETP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -78,7 +78,7 @@ async def _scrape(app: App) -> dict[tuple[str, frozenset[tuple[str, str]]], floa
 
 async def test_metrics_move_when_things_happen(db_url: str) -> None:
     settings = settings_for(db_url)
-    settings.__dict__["llm"] = LlmSettings(llm_cost_per_1k_tokens=0.002)
+    override(settings, llm=LlmSettings(llm_cost_per_1k_tokens=0.002))
     app = await build_app(settings, drafter=TokenDrafter(), migrate=False)
     try:
         before = await _scrape(app)
@@ -236,7 +236,7 @@ async def sentry_app(
 ) -> AsyncIterator[tuple[App, list[bytes]]]:
     dsn, received = sentry_server
     settings = settings_for(sqlite_url)
-    settings.__dict__["observability"] = ObservabilitySettings(sentry_dsn=SecretStr(dsn))
+    override(settings, observability=ObservabilitySettings(sentry_dsn=SecretStr(dsn)))
     app = await build_app(settings, migrate=False)
     try:
         yield app, received

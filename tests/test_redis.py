@@ -7,7 +7,7 @@ import httpx
 from api.app import create_api
 from etp.container import build_app
 from tests.conftest import REDIS_TEST_URL, need_service
-from tests.helpers import GOOD_ANSWERS, make_chat, settings_for
+from tests.helpers import GOOD_ANSWERS, make_chat, override, settings_for
 
 
 def _need_redis() -> None:
@@ -22,7 +22,7 @@ async def test_app_with_redis_is_ready_and_works(sqlite_url: str) -> None:
     settings = settings_for(sqlite_url)
     from etp.settings import RedisSettings
 
-    settings.__dict__["redis"] = RedisSettings(redis_url=REDIS_TEST_URL)
+    override(settings, redis=RedisSettings(redis_url=REDIS_TEST_URL))
     app = await build_app(settings, migrate=False, in_process_drafts=True)
     try:
         transport = httpx.ASGITransport(app=create_api(app))
@@ -41,7 +41,7 @@ async def test_redis_down_degrades_to_database_locks(sqlite_url: str, unused_tcp
     settings = settings_for(sqlite_url)
     from etp.settings import RedisSettings
 
-    settings.__dict__["redis"] = RedisSettings(redis_url=f"redis://127.0.0.1:{unused_tcp_port}/0")
+    override(settings, redis=RedisSettings(redis_url=f"redis://127.0.0.1:{unused_tcp_port}/0"))
     app = await build_app(settings, migrate=False, in_process_drafts=True)
     try:
         transport = httpx.ASGITransport(app=create_api(app))

@@ -19,7 +19,7 @@ from conversations.drafting import OfflineDrafter
 from conversations.replies import Button, Text, TextRequest
 from etp.container import build_app
 from etp.settings import SlackSettings
-from tests.helpers import GOOD_ANSWERS, IDENTIFICATION, SlowDrafter, settings_for
+from tests.helpers import GOOD_ANSWERS, IDENTIFICATION, SlowDrafter, override, settings_for
 from tests.slack_bot import CLIENT_ID, RunningBot, running_bot
 from tests.slack_fake import FORM, FakeSlackApi, Posted, Workspace
 
@@ -475,10 +475,13 @@ async def test_socket_mode_receives_envelopes_acks_them_and_answers(
     sqlite_url: str, slack_api: FakeSlackApi
 ) -> None:
     settings = settings_for(sqlite_url)
-    settings.__dict__["slack"] = SlackSettings(
-        slack_bot_token=SecretStr("xoxb-T1"),
-        slack_app_token=SecretStr("xapp-1"),
-        slack_api_url=slack_api.url,
+    override(
+        settings,
+        slack=SlackSettings(
+            slack_bot_token=SecretStr("xoxb-T1"),
+            slack_app_token=SecretStr("xapp-1"),
+            slack_api_url=slack_api.url,
+        ),
     )
     app = await build_app(settings, drafter=OfflineDrafter(), migrate=False)
     channel = build_slack(app)

@@ -37,6 +37,7 @@ from tests.helpers import (
     SlowDrafter,
     count,
     make_app,
+    override,
     wait_until_stopped,
 )
 from tests.telegram_api import TOKEN, FakeBotApi, Updates
@@ -63,14 +64,17 @@ async def bot_api() -> AsyncIterator[FakeBotApi]:
 
 
 def configure(app: App, bot_api: FakeBotApi, *, allowed: frozenset[int] = frozenset()) -> None:
-    app.settings.__dict__["telegram"] = TelegramSettings(
-        telegram_bot_token=TOKEN,
-        telegram_api_url=bot_api.url,
-        telegram_webhook_secret=SECRET,
-        telegram_chat_rate=1000.0,  # pacing is not what these tests are about
-        telegram_bot_rate=1000.0,
+    override(
+        app.settings,
+        telegram=TelegramSettings(
+            telegram_bot_token=TOKEN,
+            telegram_api_url=bot_api.url,
+            telegram_webhook_secret=SECRET,
+            telegram_chat_rate=1000.0,  # pacing is not what these tests are about
+            telegram_bot_rate=1000.0,
+        ),
+        access=AccessSettings(etp_allowed_telegram_ids=allowed),
     )
-    app.settings.__dict__["access"] = AccessSettings(etp_allowed_telegram_ids=allowed)
 
 
 @dataclass
@@ -400,8 +404,10 @@ async def test_the_development_opt_out_serves_an_open_webhook_and_says_so_loudly
 ) -> None:
     app = await make_app(sqlite_url)
     configure(app, bot_api)
-    app.settings.telegram.__dict__["telegram_webhook_secret"] = None
-    app.settings.telegram.__dict__["etp_insecure_telegram_webhook"] = True
+    override(
+        app.settings,
+        telegram={"telegram_webhook_secret": None, "etp_insecure_telegram_webhook": True},
+    )
     try:
         with caplog.at_level(logging.WARNING, logger="api.app"):
             webhook, client = await open_webhook(app, bot_api)
@@ -540,7 +546,7 @@ async def test_typed_answers_are_answered_in_the_webhook_reply_within_the_chat_p
 ) -> None:
     app = await make_app(db_url)
     configure(app, bot_api)
-    app.settings.telegram.__dict__["telegram_chat_rate"] = 1.0  # bursts of 3, then 1 a second
+    override(app.settings, telegram={"telegram_chat_rate": 1.0})  # bursts of 3, then 1 a second
     hook, client = await open_webhook(app, bot_api)
     try:
         answers = [(await hook.say(w)).json() for w in ("/start", "/ajuda", "/listar")]
@@ -594,7 +600,7 @@ async def test_the_bot_wide_pace_sends_the_rest_through_the_bot_api(
 ) -> None:
     app = await make_app(db_url)
     configure(app, bot_api)
-    app.settings.telegram.__dict__["telegram_bot_rate"] = 2.0  # two a second for all chats
+    override(app.settings, telegram={"telegram_bot_rate": 2.0})  # two a second for all chats
     hook, client = await open_webhook(app, bot_api)
     try:
         answers = [

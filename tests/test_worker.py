@@ -15,7 +15,7 @@ from etp.container import build_app
 from etp.settings import RedisSettings
 from storage.jobs import ArqDraftQueue, build_worker
 from tests.conftest import REDIS_TEST_URL
-from tests.helpers import GOOD_ANSWERS, make_app, make_chat, settings_for
+from tests.helpers import GOOD_ANSWERS, make_app, make_chat, override, settings_for
 from tests.test_redis import _need_redis
 
 JOB = OfflineDrafter(inline=False)
@@ -24,7 +24,7 @@ JOB = OfflineDrafter(inline=False)
 async def test_a_separate_worker_drafts_and_notifies(sqlite_url: str) -> None:
     _need_redis()
     settings = settings_for(sqlite_url)
-    settings.__dict__["redis"] = RedisSettings(redis_url=REDIS_TEST_URL)
+    override(settings, redis=RedisSettings(redis_url=REDIS_TEST_URL))
     queue_name = f"etp:test:{uuid.uuid4().hex}"
     # an offline drafter that runs as a job, as an LLM drafter does
     web = await build_app(settings, drafter=JOB, migrate=False, queue_name=queue_name)
@@ -57,7 +57,7 @@ async def test_a_separate_worker_drafts_and_notifies(sqlite_url: str) -> None:
 
 async def test_console_keeps_drafts_in_process_even_with_redis(sqlite_url: str) -> None:
     settings = settings_for(sqlite_url)
-    settings.__dict__["redis"] = RedisSettings(redis_url=REDIS_TEST_URL)
+    override(settings, redis=RedisSettings(redis_url=REDIS_TEST_URL))
     _need_redis()
     app = await build_app(settings, migrate=False, in_process_drafts=True)
     try:
@@ -98,7 +98,7 @@ async def test_a_finished_job_id_can_run_again_for_a_new_database(
         path = Path(str(tmp_path)) / f"round{round_}.db"
         shutil.copy(str(sqlite_template), path)
         settings = settings_for(f"sqlite+aiosqlite:///{path}")
-        settings.__dict__["redis"] = RedisSettings(redis_url=REDIS_TEST_URL)
+        override(settings, redis=RedisSettings(redis_url=REDIS_TEST_URL))
         app = await build_app(settings, drafter=JOB, migrate=False, queue_name=queue_name)
         try:
             chat = make_chat(app)
