@@ -30,7 +30,7 @@ from etp.container import App, build_app
 from etp.settings import LlmSettings
 from storage.migrate import upgrade
 from tests.fake_openai import FakeOpenAI
-from tests.helpers import GOOD_ANSWERS, finish_etp, make_chat, settings_for
+from tests.helpers import GOOD_ANSWERS, finish_etp, make_chat, override, settings_for
 
 GOAL_PROMPT, GOAL_COMPLETION = 30_000, 8_000
 
@@ -56,13 +56,16 @@ async def app_for(server: FakeOpenAI, folder: Path, name: str, **values: Any) ->
     url = f"sqlite+aiosqlite:///{folder / name}.db"
     upgrade(url)
     settings = settings_for(url)
-    settings.__dict__["llm"] = LlmSettings(
-        llm_provider="openai",
-        openai_api_key=SecretStr("sk-bench"),
-        openai_base_url=server.url,
-        llm_max_tokens_per_etp=0,
-        llm_drafts_per_person="1000/hour",
-        **values,
+    override(
+        settings,
+        llm=LlmSettings(
+            llm_provider="openai",
+            openai_api_key=SecretStr("sk-bench"),
+            openai_base_url=server.url,
+            llm_max_tokens_per_etp=0,
+            llm_drafts_per_person="1000/hour",
+            **values,
+        ),
     )
     return await build_app(settings, migrate=False)
 

@@ -56,7 +56,7 @@ async def running_bot(
     encryption_keys: str = ENCRYPTION_KEY,
 ) -> AsyncIterator[RunningBot]:
     settings = settings_for(db_url)
-    settings.__dict__["security"] = SecuritySettings(etp_encryption_keys=SecretStr(encryption_keys))
+    override(settings, security=SecuritySettings(etp_encryption_keys=SecretStr(encryption_keys)))
     slack = SlackSettings(
         slack_signing_secret=SecretStr(SIGNING_SECRET),
         slack_api_url=api.url,

@@ -338,8 +338,14 @@ async def test_cost_per_draft_is_stored_and_the_etp_budget_sends_drafting_offlin
     llm: FakeOpenAI, db_url: str
 ) -> None:
     settings = settings_for(db_url)
-    settings.__dict__["llm"] = llm_settings(
-        llm, llm_max_tokens_per_etp=200, llm_prompt_cost_per_1k=1.0, llm_completion_cost_per_1k=2.0
+    override(
+        settings,
+        llm=llm_settings(
+            llm,
+            llm_max_tokens_per_etp=200,
+            llm_prompt_cost_per_1k=1.0,
+            llm_completion_cost_per_1k=2.0,
+        ),
     )
     app = await build_app(settings, migrate=False)
     try:

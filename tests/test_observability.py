@@ -168,7 +168,7 @@ async def test_metrics_show_the_process_the_pools_and_the_draft_queue(db_url: st
 
 async def test_metrics_show_the_redis_queue_depth_and_its_oldest_job(sqlite_url: str) -> None:
     settings = settings_for(sqlite_url)
-    settings.__dict__["redis"] = RedisSettings(redis_url=REDIS_URL)
+    override(settings, redis=RedisSettings(redis_url=REDIS_URL))
     queue = f"etp:test-depth:{uuid.uuid4().hex[:8]}"  # no worker reads it
     need_service("Redis", "127.0.0.1", int(REDIS_URL.split(":")[2].split("/")[0]))
     app = await build_app(settings, drafter=SlowDrafter(1), migrate=False, queue_name=queue)
@@ -305,10 +305,13 @@ async def test_sentry_events_carry_the_release_and_the_environment(
 ) -> None:
     dsn, received = sentry_server
     settings = settings_for(sqlite_url)
-    settings.__dict__["observability"] = ObservabilitySettings(
-        sentry_dsn=SecretStr(dsn), etp_release="etp-express@2026.12.04+abc123"
+    override(
+        settings,
+        observability=ObservabilitySettings(
+            sentry_dsn=SecretStr(dsn), etp_release="etp-express@2026.12.04+abc123"
+        ),
     )
-    settings.__dict__["security"] = SecuritySettings(etp_env="production")
+    override(settings, security=SecuritySettings(etp_env="production"))
     app = await build_app(settings, migrate=False)
     try:
         logging.getLogger("etp.test").error("something failed")

@@ -22,7 +22,7 @@ from bot.telegram.app import WebhookIsSet
 from etp.settings import TelegramSettings
 from storage.coordination import Lease, RedisLocks
 from tests.conftest import REDIS_TEST_URL, need_service
-from tests.helpers import make_app
+from tests.helpers import make_app, override
 from tests.telegram_api import TOKEN, FakeBotApi, Updates
 
 ETP_BIN = Path(sys.executable).parent / "etp"
@@ -242,8 +242,9 @@ async def test_telegram_refuses_to_poll_while_a_webhook_is_set(
 async def test_delete_webhook_removes_it_and_polls(sqlite_url: str, bot_api: FakeBotApi) -> None:
     bot_api.webhook = "https://etp.example.gov.br/telegram/webhook"
     app = await make_app(sqlite_url)
-    app.settings.__dict__["telegram"] = TelegramSettings(
-        telegram_bot_token=TOKEN, telegram_api_url=bot_api.url
+    override(
+        app.settings,
+        telegram=TelegramSettings(telegram_bot_token=TOKEN, telegram_api_url=bot_api.url),
     )
     telegram = build_telegram(app)
     try:

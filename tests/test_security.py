@@ -29,7 +29,7 @@ from storage.admin import parse_tenant
 from storage.db import create_engine
 from storage.migrate import upgrade
 from storage.secrets import SecretCipher, reseal_stored_tokens
-from tests.helpers import GOOD_ANSWERS, finish_etp, make_app, make_chat
+from tests.helpers import GOOD_ANSWERS, finish_etp, make_app, make_chat, override
 from tests.slack_bot import ENCRYPTION_KEY, RunningBot, running_bot
 from tests.slack_fake import FORM, FakeSlackApi
 from tests.test_observability import samples, value
@@ -292,7 +292,7 @@ def _client(api: FastAPI, address: str = "10.0.0.1") -> httpx.AsyncClient:
 
 async def test_failed_authentications_are_limited_per_client_address(sqlite_url: str) -> None:
     app = await make_app(sqlite_url)
-    app.settings.__dict__["api"] = ApiSettings(etp_api_auth_failure_limit="3/minute")
+    override(app.settings, api=ApiSettings(etp_api_auth_failure_limit="3/minute"))
     try:
         _, token = await app.admin.create_token("t", "read")
         api = create_api(app)
@@ -348,14 +348,17 @@ async def test_the_etp_gauge_is_counted_at_most_every_30_seconds(sqlite_url: str
 
 async def test_production_serves_no_docs_and_no_open_metrics(sqlite_url: str) -> None:
     app = await make_app(sqlite_url)
-    app.settings.__dict__["security"] = SecuritySettings(etp_env="production")
+    override(app.settings, security=SecuritySettings(etp_env="production"))
     try:
         async with _client(create_api(app)) as client:
             for path in ("/docs", "/redoc", "/openapi.json", "/metrics"):
                 assert (await client.get(path)).status_code == 404, path
             assert (await client.get("/health")).status_code == 200
-        app.settings.__dict__["security"] = SecuritySettings(
-            etp_env="production", etp_api_docs=True, etp_metrics_token=SecretStr("m-4f1c2a9b")
+        override(
+            app.settings,
+            security=SecuritySettings(
+                etp_env="production", etp_api_docs=True, etp_metrics_token=SecretStr("m-4f1c2a9b")
+            ),
         )
         async with _client(create_api(app)) as client:
             assert (await client.get("/docs")).status_code == 200

@@ -24,7 +24,7 @@ from etp.settings import (
     load_settings,
 )
 from storage.migrate import downgrade, head_revision, upgrade_async
-from tests.helpers import make_app
+from tests.helpers import make_app, override
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,7 +135,7 @@ async def test_health_says_when_and_which_release(client: httpx.AsyncClient) -> 
 
 async def test_health_release_is_etp_release_when_set(sqlite_url: str) -> None:
     app = await make_app(sqlite_url)
-    app.settings.__dict__["observability"] = ObservabilitySettings(etp_release="2026.12.04-abc")
+    override(app.settings, observability=ObservabilitySettings(etp_release="2026.12.04-abc"))
     transport = httpx.ASGITransport(app=create_api(app))
     async with httpx.AsyncClient(transport=transport, base_url="http://etp") as client:
         body = (await client.get("/health")).json()
@@ -187,9 +187,9 @@ async def test_ready_follows_the_schema_to_the_head(
         transport = httpx.ASGITransport(app=api)
         async with httpx.AsyncClient(transport=transport, base_url="http://etp") as client:
             behind = await client.get("/health/ready")
-            app.settings.__dict__["deployment"] = DeploymentSettings(etp_allow_schema_behind=True)
+            override(app.settings, deployment=DeploymentSettings(etp_allow_schema_behind=True))
             allowed = await client.get("/health/ready")
-            app.settings.__dict__["deployment"] = DeploymentSettings()
+            override(app.settings, deployment=DeploymentSettings())
             await upgrade_async(sqlite_url)
             at_head = await client.get("/health/ready")
     finally:

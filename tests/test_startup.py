@@ -13,7 +13,7 @@ import httpx
 from conversations.service import InProcessDraftQueue
 from etp.container import build_app
 from etp.settings import RedisSettings
-from tests.helpers import CollectingNotifier, SlowDrafter, make_chat, settings_for
+from tests.helpers import CollectingNotifier, SlowDrafter, make_chat, override, settings_for
 from tests.test_check import ETP_BIN, environment, etp
 
 REDIS_URL = os.environ.get("ETP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -48,7 +48,7 @@ def _dead_redis() -> str:
 
 async def test_redis_down_at_start_drafts_in_process(sqlite_url: str) -> None:
     settings = settings_for(sqlite_url)
-    settings.__dict__["redis"] = RedisSettings(redis_url=_dead_redis())
+    override(settings, redis=RedisSettings(redis_url=_dead_redis()))
     # before: arq's connection error ended build_app, and with it the command
     app = await build_app(settings, drafter=SlowDrafter(0.01), migrate=False)
     try:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 
-from conversations.catalogue import messages as m
 from conversations.commands import menu
 from tests.helpers import wait_until_stopped
 from tests.telegram.helpers import SECRET
