@@ -15,8 +15,13 @@ from pydantic import AfterValidator, BaseModel
 from api.auth import AdminToken, Token, current_token
 from api.deps import EtpApp
 from conversations.catalogue import messages as m
-from conversations.export import DEFAULT_FORMAT, DEFAULT_ORDER, FORMATS, ORDERS
-from conversations.export.document import EtpDocument, build_document, document_json
+from conversations.export import DEFAULT_FORMAT, FORMATS, ORDERS
+from conversations.export.document import (
+    EtpDocument,
+    build_document,
+    document_json,
+    resolve_order,
+)
 from conversations.model import ETP_STATUSES, Etp, TeamMember
 from etp.container import App
 from storage.admin import EtpFilter, Principal
@@ -155,7 +160,7 @@ def _for_scope(doc: EtpDocument, principal: Principal) -> EtpDocument:
         doc,
         authors=(),
         team=tuple(TeamMember(hidden, hidden, hidden) for _ in doc.team),
-        sections=tuple(replace(s, authors=()) for s in doc.sections),
+        sections=tuple(replace(s, authors=(), prepared_by=()) for s in doc.sections),
     )
 
 
@@ -211,14 +216,16 @@ async def list_etps(
 
 @router.get("/etps/{etp_id}", responses={**_ERRORS, **_NOT_FOUND})
 async def get_etp(
-    app: EtpApp, principal: Token, etp_id: EtpId, order: Order = DEFAULT_ORDER
+    app: EtpApp, principal: Token, etp_id: EtpId, order: Order | None = None
 ) -> dict[str, Any]:
     """The ETP as JSON: identification, status, each section with its status, content,
     justification and authors (the same shape as the JSON export), and what its LLM drafts
     cost (`llm_usage`: prompt and completion tokens, estimated US dollars)."""
     await _visible(app, etp_id, principal)
     etp = await _load(app, etp_id)
-    doc = build_document(etp, order=order, now=app.service.clock.now())
+    # without `order`: the ETP's own (/ordem in the chat), else ETP_DOCUMENT_ORDER
+    chosen = resolve_order(etp, order, app.service.document_order)
+    doc = build_document(etp, order=chosen, now=app.service.clock.now())
     body = document_json(_for_scope(doc, principal))
     body["llm_usage"] = {
         "prompt_tokens": etp.llm_prompt_tokens,
@@ -245,13 +252,15 @@ async def export_etp(
     principal: Token,
     etp_id: EtpId,
     fmt: Annotated[FormatName, Query(alias="format")] = DEFAULT_FORMAT,
-    order: Order = DEFAULT_ORDER,
+    order: Order | None = None,
 ) -> Response:
-    """The document in one format, law order or IN SEGES 58/2022 order (`order=in58`)."""
+    """The document in one format, law order or IN SEGES 58/2022 order (`order=in58`);
+    without `order`, the ETP's own order, else the installation's (ETP_DOCUMENT_ORDER)."""
     await _visible(app, etp_id, principal)
     etp = await _load(app, etp_id)
     spec = FORMATS[fmt]
-    doc = _for_scope(build_document(etp, order=order, now=app.service.clock.now()), principal)
+    chosen = resolve_order(etp, order, app.service.document_order)
+    doc = _for_scope(build_document(etp, order=chosen, now=app.service.clock.now()), principal)
     content = await app.service.renderer.render(fmt, doc)  # off the event loop (etp/rendering)
     app.service.observer.exported(fmt)
     name = doc.download_name(spec.extension)

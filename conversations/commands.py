@@ -55,6 +55,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="redo", pt="refazer", text=m.CMD_REDO, needs_etp=True),
     Command(name="edit", pt="editar", text=m.CMD_EDIT, needs_etp=True),
     Command(name="export", pt="exportar", text=m.CMD_EXPORT, needs_etp=True),
+    Command(name="order", pt="ordem", text=m.CMD_ORDER, needs_etp=True),
     Command(name="cancel", pt="cancelar", text=m.CMD_CANCEL, needs_etp=True),
     Command(name="help", pt="ajuda", text=m.CMD_HELP),
     Command(name="start", pt="start", text=None, aliases=("iniciar",)),

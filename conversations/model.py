@@ -113,6 +113,10 @@ class Identification:
     equipe: list[TeamMember] = field(default_factory=list)
     portaria: str = ""
     authors: list[AuthorRef] = field(default_factory=list)
+    municipio: str = ""  # "Campinas/SP": the place in the document's "Local e data"
+    dfd: str = ""  # the documento de formalização da demanda's reference, as given
+    numero: str = ""  # the órgão's own number for this ETP ("" : the document uses our id)
+    document_order: str = ""  # "law" | "in58" chosen for this ETP; "": the installation's
 
     def value(self, key: str) -> str:
         if key == "equipe":
@@ -128,6 +132,10 @@ class Identification:
             "equipe": [m.to_json() for m in self.equipe],
             "portaria": self.portaria,
             "authors": [a.to_json() for a in self.authors],
+            "municipio": self.municipio,
+            "dfd": self.dfd,
+            "numero": self.numero,
+            "document_order": self.document_order,
         }
 
     @staticmethod
@@ -144,6 +152,10 @@ class Identification:
             ],
             portaria=data.get("portaria", ""),
             authors=[a for a in (AuthorRef.from_json(x) for x in data.get("authors", [])) if a],
+            municipio=data.get("municipio", ""),
+            dfd=data.get("dfd", ""),
+            numero=data.get("numero", ""),
+            document_order=data.get("document_order", ""),
         )
 
     def add_author(self, author: AuthorRef) -> None:
@@ -214,6 +226,15 @@ class SectionEntry:
         return names
 
 
+@dataclass(frozen=True, slots=True)
+class Pendencia:
+    """An open point of an ETP: a mandatory section not done (`gap` empty), or a point an
+    accepted section was accepted without (a check's follow-up the user chose to keep)."""
+
+    section: int
+    gap: str = ""
+
+
 @dataclass(slots=True)
 class Etp:
     id: int | None
@@ -256,6 +277,18 @@ class Etp:
 
     def done_count(self) -> int:
         return sum(1 for s in self.sections.values() if s.done)
+
+    def pendencias(self) -> list[Pendencia]:
+        """The open points, in the law's order: each mandatory section not done (art. 18,
+        §2º), and each recorded gap of an accepted section."""
+        found: list[Pendencia] = []
+        for number in sorted(self.sections):
+            entry = self.sections[number]
+            if entry.mandatory and not entry.done:
+                found.append(Pendencia(number))
+            elif entry.accepted_text is not None:
+                found += [Pendencia(number, gap) for gap in entry.gaps]
+        return found
 
     def complete(self) -> bool:
         return all(s.done for s in self.sections.values())

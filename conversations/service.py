@@ -226,6 +226,7 @@ class EtpService:
         draft_rate: DraftRate | None = None,
         max_tokens_per_etp: int = 0,
         stream_every: float = 1.5,
+        document_order: str = "law",
     ) -> None:
         self.store = store
         self.drafter = drafter
@@ -248,6 +249,8 @@ class EtpService:
         self.observer: Observer = observer or NullObserver()
         self.renderer: DocumentRenderer = renderer or InlineRenderer()
         self.still_drafting_every = still_drafting_every  # Telegram shows "typing" for 5 s
+        # the order of an ETP's document until it chooses one (ETP_DOCUMENT_ORDER)
+        self.document_order = document_order
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Process one event; the replies are for the author. Raises StoreUnavailable."""
@@ -287,7 +290,9 @@ class EtpService:
             if etp is None and conv.etp_id is not None:
                 conv.etp_id, conv.step = None, Step.IDLE
             wanted = needs(inbound)
-            ctx = StepContext(inbound, conv, etp, person_id, self.clock.now())
+            ctx = StepContext(
+                inbound, conv, etp, person_id, self.clock.now(), document_order=self.document_order
+            )
             await self._load_needs(tx, ctx, wanted, inbound.address)
             try:
                 outcome = step(ctx)

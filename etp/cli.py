@@ -416,14 +416,17 @@ def export_cmd(
         str, typer.Option("--format", "-f", help="docx, pdf, md, html or json")
     ] = "docx",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="file to write")] = None,
-    order: Annotated[str, typer.Option(help="law or in58")] = "law",
+    order: Annotated[
+        str | None,
+        typer.Option(help="law or in58; default: the ETP's own, else ETP_DOCUMENT_ORDER"),
+    ] = None,
 ) -> None:
     """Write an ETP as docx, pdf, md, html or json."""
-    from conversations.export import FORMATS, ORDERS, export
+    from conversations.export import FORMATS, ORDERS, export, resolve_order
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"unknown format {fmt}; choose one of {', '.join(FORMATS)}")
-    if order not in ORDERS:
+    if order is not None and order not in ORDERS:
         raise typer.BadParameter(f"unknown order {order}; choose one of {', '.join(ORDERS)}")
 
     async def main() -> None:
@@ -431,7 +434,8 @@ def export_cmd(
 
         from etp.container import build_app
 
-        app = await build_app(load_settings())
+        settings = load_settings()
+        app = await build_app(settings)
         try:
             async with app.service.store.transaction() as tx:
                 etp = await tx.load_etp(etp_id)
@@ -440,7 +444,8 @@ def export_cmd(
         if etp is None:
             typer.echo(f"ETP {etp_id} not found", err=True)
             raise typer.Exit(1)
-        rendered = export(etp, fmt, now=datetime.now(UTC), order=order)
+        chosen = resolve_order(etp, order, settings.documents.etp_document_order)
+        rendered = export(etp, fmt, now=datetime.now(UTC), order=chosen)
         path = output or Path(rendered.filename)
         path.write_bytes(rendered.content)
         typer.echo(str(path))

@@ -158,6 +158,7 @@ async def build_app(
         ),
         max_tokens_per_etp=llm.llm_max_tokens_per_etp,
         stream_every=llm.llm_stream_interval,
+        document_order=settings.documents.etp_document_order,
     )
     queue.bind(service.run_draft)
     app = App(settings, engine, service, queue, notifier, AdminStore(engine), metrics, redis)

@@ -282,6 +282,9 @@ class DocumentSettings(BaseSettings):
     # Worker processes that render DOCX and PDF exports off the event loop; 0 renders them in
     # the process itself (the console, a one-user machine).
     etp_render_processes: int = Field(default=1, ge=0, le=32)
+    # The order of an ETP's sections in its document until the ETP chooses one (/ordem): the
+    # law's (art. 18, §1º) or that of IN SEGES/ME nº 58/2022, art. 9º (federal bodies).
+    etp_document_order: Literal["law", "in58"] = "law"
 
 
 class SecuritySettings(BaseSettings):

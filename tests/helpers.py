@@ -81,7 +81,10 @@ GOOD_ANSWERS: dict[int, list[str]] = {
 IDENTIFICATION = [
     "Ministério da Gestão e da Inovação",
     "Coordenação-Geral de Logística",
+    "Brasília/DF",
     "23000.001234/2026-11",
+    "DFD nº 45/2026",
+    "ETP nº 7/2026",
     "Aquisição de papel A4 para impressão",
     "Maria Silva; Analista Administrativa; 1234567",
     "/aceitar",

@@ -64,7 +64,10 @@ async def api(db_url: str) -> AsyncIterator[Api]:
     for line in [
         "Universidade Federal do Sul",
         "Prefeitura do Campus",
+        "Porto Alegre/RS",
         "23100.000999/2026-01",
+        "/pular",  # no DFD
+        "/pular",  # no own number: the document uses ours
         "Serviço de limpeza predial",
         "João Souza; Engenheiro; 7654321",
         "/aceitar",
@@ -200,9 +203,7 @@ async def test_one_etp_as_json(api: Api) -> None:
     assert sections["I"]["status"] == "accepted" and "Faltam resmas" in sections["I"]["content"]
     assert sections["I"]["authors"] == ["Maria Silva"]
     begun = (await api.get("/api/etps/2", api.read)).json()
-    assert (
-        begun["complete"] is False and "Seção I — Descrição da necessidade" in begun["missing"][0]
-    )
+    assert begun["complete"] is False and "Item 1 — Descrição da necessidade" in begun["missing"][0]
 
 
 @pytest.mark.parametrize(
@@ -240,8 +241,10 @@ async def test_export_in_every_format_with_safe_names(api: Api) -> None:
         )
     default = await api.get("/api/etps/1/export", api.read)
     document = docx.Document(io.BytesIO(default.content))
-    assert "ESTUDO TÉCNICO PRELIMINAR nº 1/" + str(datetime.now(UTC).year) in [
-        p.text for p in document.paragraphs
+    assert "ESTUDO TÉCNICO PRELIMINAR nº 7/2026" in [p.text for p in document.paragraphs]
+    begun = await api.get("/api/etps/2/export", api.read)  # no number of the órgão's own
+    assert "ESTUDO TÉCNICO PRELIMINAR nº 2/" + str(datetime.now(UTC).year) in [
+        p.text for p in docx.Document(io.BytesIO(begun.content)).paragraphs
     ]
     pdf = await api.get("/api/etps/1/export?format=pdf", api.read)
     pages = PdfReader(io.BytesIO(pdf.content)).pages
@@ -259,8 +262,8 @@ async def test_export_in_in58_order(api: Api) -> None:
     assert [s["in58"] for s in data["sections"]] == list(range(1, 14))
     assert data["sections"][2]["title"] == "Levantamento de mercado"
     markdown = (await api.get("/api/etps/1/export?format=md&order=in58", api.read)).text
-    assert markdown.index("## III — Levantamento de mercado") < markdown.index(
-        "## V — Estimativa das quantidades"
+    assert markdown.index("## 3. Levantamento de mercado") < markdown.index(
+        "## 5. Estimativa das quantidades a serem contratadas"
     )
 
 

@@ -60,10 +60,10 @@ def test_whole_etp_through_piped_console_ends_in_markdown(tmp_path: Path) -> Non
     assert str(exported) in output
     body = exported.read_text(encoding="utf-8")
     assert "MINUTA" not in body
-    assert "**Processo nº:** 23000.001234/2026-11" in body
+    assert "**Processo:** nº 23000.001234/2026-11" in body
     positions = []
     for spec in SECTIONS:
-        heading = f"## {spec.roman} — {spec.title}"
+        heading = f"## {spec.number}. {spec.title}"
         assert heading in body
         positions.append(body.index(heading))
         assert f"*Art. 18, §1º, inciso {spec.roman}, da Lei nº 14.133/2021*" in body
@@ -76,9 +76,10 @@ def test_whole_etp_through_piped_console_ends_in_markdown(tmp_path: Path) -> Non
             assert answer.rstrip(".") in section(number), (number, answer)
     assert "Requisitos definidos pela equipe: papel A4 75 g/m², certificação FSC." in section(3)
     assert "Não há contratações correlatas nem interdependentes." in section(11)
-    assert "Justificativa (art. 18, §2º" in section(11)
+    assert "com a justificativa a seguir (art. 18, §2º" in section(11)
     assert "**Maria Silva**" in body and "Analista Administrativa · Matrícula 1234567" in body
-    assert "Designada pela Portaria nº 10/2026." in body
+    assert "Ato de designação da equipe de planejamento: Portaria nº 10/2026." in body
+    assert "Local e data: Brasília/DF, " in body
 
 
 def test_quitting_and_starting_again_resumes_where_the_user_was(tmp_path: Path) -> None:

@@ -25,7 +25,8 @@ from pypdf import PdfReader
 from sqlalchemy import text as sql
 
 from conversations.catalogue import messages as m
-from conversations.catalogue.sections import IN58_ORDER, ROMAN, SECTIONS
+from conversations.catalogue.in58 import IN58_TITLES
+from conversations.catalogue.sections import IN58_ORDER, SECTIONS
 from conversations.export import DEFAULT_FORMAT, FORMATS, export
 from conversations.export.document import EtpDocument, build_document
 from conversations.model import Etp
@@ -109,43 +110,51 @@ def test_docx_is_filed_like_a_public_body_files_it(finished: Etp) -> None:
     document = _docx(finished)
     paragraphs = [p.text for p in document.paragraphs]
     assert paragraphs[0] == "MINISTÉRIO DA GESTÃO E DA INOVAÇÃO"
-    assert "ESTUDO TÉCNICO PRELIMINAR nº 1/2026" in paragraphs
+    assert "ESTUDO TÉCNICO PRELIMINAR nº 7/2026" in paragraphs  # the órgão's own number
     identification = {r.cells[0].text: r.cells[1].text for r in document.tables[0].rows}
-    assert identification["Processo nº"] == "23000.001234/2026-11"
+    assert identification["Processo"] == "nº 23000.001234/2026-11"
+    assert identification["Município/UF"] == "Brasília/DF"
+    assert identification["Documento de formalização da demanda (DFD)"] == "nº 45/2026"
     assert identification["Objeto"] == "Aquisição de papel A4 para impressão"
     assert identification["Unidade requisitante"] == "Coordenação-Geral de Logística"
     summary = [[c.text for c in row.cells] for row in document.tables[1].rows]
-    assert summary[0] == ["Nº", "Seção", "Obrigatória", "Situação"]
-    assert summary[2] == ["II", "Previsão no plano de contratações anual", "não", "justificada"]
-    assert summary[13] == ["XIII", "Posicionamento conclusivo", "sim", "elaborada"]
+    assert summary[0] == ["Item", "Seção", "Obrigatória", "Situação"]
+    assert summary[2] == [
+        "2",
+        "Previsão no plano de contratações anual",
+        "Não",
+        "Dispensada, com justificativa",
+    ]
+    assert summary[13] == ["13", "Posicionamento conclusivo", "Sim", "Elaborada"]
     assert "MINUTA" not in _body_text(document)
 
 
 def test_docx_sections_are_numbered_with_their_legal_reference(finished: Etp) -> None:
     document = _docx(finished)
     headings = [p.text for p in document.paragraphs if p.style.name == "Heading 1"]
-    expected = [f"{s.roman} — {s.title}" for s in SECTIONS]
+    expected = [f"{s.number}. {s.title}" for s in SECTIONS]
     assert headings[1:14] == expected
     paragraphs = [p.text for p in document.paragraphs]
     for spec in SECTIONS:
-        at = paragraphs.index(f"{spec.roman} — {spec.title}")
+        at = paragraphs.index(f"{spec.number}. {spec.title}")
         assert paragraphs[at + 1] == f"Art. 18, §1º, inciso {spec.roman}, da Lei nº 14.133/2021"
     text = _body_text(document)
     for answer in GOOD_ANSWERS[6]:
         assert answer.rstrip(".") in text
     assert EDITED_III in text  # the user's own text, exactly, accents and symbols included
     for number, justification in SKIP_JUSTIFICATIONS.items():
-        at = paragraphs.index(f"{ROMAN[number - 1]} — {SECTIONS[number - 1].title}")
-        assert paragraphs[at + 2].startswith("Seção não elaborada. Justificativa (art. 18, §2º")
-        assert paragraphs[at + 3] == justification
+        at = paragraphs.index(f"{number}. {SECTIONS[number - 1].title}")
+        assert paragraphs[at + 2].startswith("Seção dispensada, com a justificativa a seguir")
+        assert "(art. 18, §2º, da Lei nº 14.133/2021)" in paragraphs[at + 2]
+        assert paragraphs[at + 3] == f"{number}.1 {justification}"
 
 
 def test_docx_closes_with_place_date_and_signatures(finished: Etp) -> None:
     paragraphs = [p.text for p in _docx(finished).paragraphs]
     team = paragraphs.index("Equipe de planejamento")
     closing = paragraphs[team:]
-    assert "Designada pela Portaria nº 10/2026." in closing
-    assert "Local e data: ____________________, 20 de novembro de 2026." in closing
+    assert "Ato de designação da equipe de planejamento: Portaria nº 10/2026." in closing
+    assert "Local e data: Brasília/DF, 20 de novembro de 2026." in closing
     name = closing.index("Maria Silva")
     assert set(closing[name - 1]) == {"_"}  # the signature line above the name
     assert closing[name + 1] == "Analista Administrativa · Matrícula 1234567"
@@ -159,7 +168,7 @@ def test_docx_footer_counts_pages_and_properties_describe_it(finished: Etp) -> N
     assert document.sections[0].footer.paragraphs[0].text == "Página 1 de 1"  # cached values
     props = document.core_properties
     assert (
-        props.title == "ESTUDO TÉCNICO PRELIMINAR nº 1/2026 — Aquisição de papel A4 para impressão"
+        props.title == "ESTUDO TÉCNICO PRELIMINAR nº 7/2026 — Aquisição de papel A4 para impressão"
     )
     assert props.author == "Maria Silva"
     assert props.subject == "Estudo Técnico Preliminar (art. 18 da Lei nº 14.133/2021)"
@@ -175,8 +184,8 @@ def test_unfinished_docx_is_marked_as_a_draft_with_what_is_missing(unfinished: E
         p.text for p in document.sections[0].header.paragraphs
     )  # on every page
     bullets = [p.text for p in document.paragraphs if p.style.name == "List Bullet"]
-    assert "Seção VI — Estimativa do valor: obrigatória, sem texto aceito" in bullets
-    assert "Seção VII — Descrição da solução como um todo: sem texto aceito nem justificativa" in (
+    assert "Item 6 — Estimativa do valor: obrigatória, sem texto aceito" in bullets
+    assert "Item 7 — Descrição da solução como um todo: sem texto aceito nem justificativa" in (
         bullets
     )
     assert "[PENDENTE — seção obrigatória ainda não elaborada]" in text
@@ -194,22 +203,22 @@ def test_pdf_has_the_same_content_with_accents_and_page_numbers(finished: Etp) -
     for number, text in enumerate(pages, start=1):
         assert f"Página {number} de {total}" in text
     text = "\n".join(pages)
-    assert "ESTUDO TÉCNICO PRELIMINAR nº 1/2026" in text
+    assert "ESTUDO TÉCNICO PRELIMINAR nº 7/2026" in text
     assert "MINISTÉRIO DA GESTÃO E DA INOVAÇÃO" in text
     for spec in SECTIONS:
-        assert f"{spec.roman} — {spec.title}" in text
+        assert f"{spec.number}. {spec.title}" in text
         assert f"Art. 18, §1º, inciso {spec.roman}, da Lei nº 14.133/2021" in text
     flat = re.sub(r"\s+", " ", text)
     for justification in SKIP_JUSTIFICATIONS.values():
         assert justification in flat
     # characters outside the standard fonts are folded, never dropped or crashing
     assert "alvura >= 90%, embalagem com CO2 neutro — ação “verde”." in flat
-    assert "Local e data: ____________________, 20 de novembro de 2026." in flat
-    assert "Maria Silva\nAnalista Administrativa · Matrícula 1234567" in pages[-1]
+    assert "Local e data: Brasília/DF, 20 de novembro de 2026." in flat
+    assert "Maria Silva\nAnalista Administrativa · Matrícula 1234567" in "\n".join(pages)
     assert "MINUTA" not in text
     assert reader.metadata is not None
     assert reader.metadata.title == (
-        "ESTUDO TÉCNICO PRELIMINAR nº 1/2026 — Aquisição de papel A4 para impressão"
+        "ESTUDO TÉCNICO PRELIMINAR nº 7/2026 — Aquisição de papel A4 para impressão"
     )
     assert reader.metadata.author == "Maria Silva"
 
@@ -219,7 +228,7 @@ def test_unfinished_pdf_is_marked_on_every_page(unfinished: Etp) -> None:
     pages = [page.extract_text() for page in reader.pages]
     assert all("MINUTA — incompleta" in page for page in pages)
     text = re.sub(r"\s+", " ", "\n".join(pages))
-    assert "Seção XIII — Posicionamento conclusivo: obrigatória, sem texto aceito" in text
+    assert "Item 13 — Posicionamento conclusivo: obrigatória, sem texto aceito" in text
     assert 'Papel <script>alert("x")</script>' in reader.metadata.title  # type: ignore[union-attr]
 
 
@@ -264,7 +273,7 @@ def test_html_carries_the_whole_document(finished: Etp) -> None:
     parser.feed(export(finished, "html", now=NOW).content.decode("utf-8"))
     text = "".join(parser.text)
     for spec in SECTIONS:
-        assert f"{spec.roman} — {spec.title}" in text
+        assert f"{spec.number}. {spec.title}" in text
     assert EDITED_III in text
     assert SKIP_JUSTIFICATIONS[11] in text
     assert "Analista Administrativa · Matrícula 1234567" in text
@@ -274,12 +283,12 @@ def test_html_carries_the_whole_document(finished: Etp) -> None:
 
 
 def test_in58_order_numbers_sections_as_the_etp_digital_does(finished: Etp) -> None:
-    law_to_in58 = {s.number: s.in58 for s in SECTIONS}
-    expected = [f"{ROMAN[law_to_in58[n] - 1]} — {SECTIONS[n - 1].title}" for n in IN58_ORDER]
+    expected = [f"{i}. {IN58_TITLES[n]}" for i, n in enumerate(IN58_ORDER, start=1)]
     headings = [p.text for p in _docx(finished, "in58").paragraphs if p.style.name == "Heading 1"]
     assert headings[1:14] == expected
-    assert expected[2] == "III — Levantamento de mercado"  # law's V is IN 58's III
-    pdf_text = "\n".join(p.extract_text() for p in _pdf(finished, "in58").pages)
+    assert expected[2] == "3. Levantamento de mercado"  # law's V is IN 58's III
+    assert expected[1] == "2. Descrição dos requisitos da contratação"  # IN 58's own words
+    pdf_text = re.sub(r"\s+", " ", " ".join(p.extract_text() for p in _pdf(finished, "in58").pages))
     positions = [pdf_text.index(h) for h in expected]
     assert positions == sorted(positions)
     assert "Art. 9º, inciso III, da IN SEGES/ME nº 58/2022" in pdf_text

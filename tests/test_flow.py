@@ -40,7 +40,10 @@ async def test_new_etp_starts_with_identification_then_section_one(chat: Chat) -
     for line in [
         "Ministério X",
         "Unidade Y",
+        "Campinas/SP",
         "123/2026",
+        "/pular",  # no DFD
+        "/pular",  # the órgão does not number its ETPs
         "Papel A4",
         "Ana; Analista; 1",
         "/aceitar",
@@ -207,7 +210,7 @@ async def test_bad_input_gets_a_message_and_changes_nothing(chat: Chat) -> None:
         "/aceitar": "Não há minuta para aceitar",
         "/pular": "é obrigatória",
         "/retomar 999": "Não encontrei o ETP nº 999",
-        "/exportar xls": "Formato desconhecido: xls",
+        "/exportar xls": "Não reconheci xls. Use /exportar [docx|pdf|html|md|json] [lei|in58]",
         "/editar": "Não há texto para editar",
     }
     for said, expected in cases.items():
@@ -322,7 +325,7 @@ async def test_export_at_any_time_marks_what_is_missing(chat: Chat) -> None:
     assert isinstance(doc, Document) and doc.filename == "ETP-1.md"
     body = doc.content.decode()
     assert "MINUTA — incompleta" in body
-    assert "Seção I — Descrição da necessidade: obrigatória, sem texto aceito" in body
+    assert "Item 1 — Descrição da necessidade: obrigatória, sem texto aceito" in body
 
 
 async def test_shared_chat_attributes_each_answer(db_url: str) -> None:

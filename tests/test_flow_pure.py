@@ -118,7 +118,7 @@ def test_identification_then_section_one(s: Session) -> None:
     outcome = s.send("/novo Compra de papel")
     assert m.CREATED.format(id=1, title="Compra de papel") == outcome.replies[0].text  # type: ignore[union-attr]
     assert s.conv.step == Step.IDENT and s.conv.field == "orgao"
-    for line in IDENTIFICATION[:4]:
+    for line in IDENTIFICATION[:7]:
         s.send(line)
     assert s.conv.field == "equipe"
     assert "Ana" in s.refused("Ana; Analista")  # the line it cannot read is named

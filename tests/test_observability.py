@@ -84,7 +84,7 @@ async def test_metrics_move_when_things_happen(db_url: str) -> None:
         before = await _scrape(app)
         assert value(before, "etp_etps", status="em_elaboracao") == 0
         chat = make_chat(app, channel="telegram")
-        await chat.identify()  # 8 events
+        await chat.identify()  # 11 events
         await chat.answer_section(1)  # 3 answers, one draft, accept
         await chat.say("/exportar")
         await chat.say("/exportar pdf")
@@ -102,10 +102,10 @@ async def test_metrics_move_when_things_happen(db_url: str) -> None:
         for (name, labels), v in after.items()
         if name == "etp_updates_total" and dict(labels)["channel"] == "telegram"
     }
-    assert sum(updates.values()) == 8 + 4 + 3
+    assert sum(updates.values()) == 11 + 4 + 3
     assert updates[("command", "refused")] == 1  # the unknown command
-    assert updates[("text", "ok")] == 6 + 3  # identification answers and section answers
-    assert value(after, "etp_handler_seconds_count", channel="telegram") == 15
+    assert updates[("text", "ok")] == 9 + 3  # identification answers and section answers
+    assert value(after, "etp_handler_seconds_count", channel="telegram") == 18
     assert value(after, "etp_drafts_total", provider="openai", outcome="ok") == 1
     assert value(after, "etp_draft_seconds_count", provider="openai") == 1
     assert value(after, "etp_llm_tokens_total", provider="openai") == 1500

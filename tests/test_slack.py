@@ -166,7 +166,7 @@ async def test_edit_through_the_modal_replaces_the_draft_and_names_the_editor(
     (document,) = bot.api.uploads.values()
     text = document.decode("utf-8")
     assert edited in text
-    assert "João Souza" in text.split("## II")[0].split("## I ")[1]
+    assert "João Souza" in text.split("## 2. ")[0].split("## 1. ")[1]
 
 
 async def test_skip_through_the_modal_and_refused_on_a_mandatory_section(

@@ -12,17 +12,44 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class IdentField:
+    """One question of the identification step. `optional`: /pular leaves it blank.
+    `pending_when_blank`: the document lists it as a pendência while blank (the place is not:
+    a document without it has a line to fill by hand, and ETPs begun before it was asked lack
+    it)."""
+
     key: str
     label: str
     question: str
     optional: bool = False
+    pending_when_blank: bool = True
 
 
 IDENT_FIELDS: tuple[IdentField, ...] = (
     IdentField("orgao", "Órgão/entidade", "Qual é o órgão ou a entidade contratante?"),
     IdentField("unidade", "Unidade requisitante", "Qual é a unidade requisitante?"),
     IdentField(
+        "municipio",
+        "Município/UF",
+        "Em que município fica a unidade? Informe o município e a UF, por exemplo: "
+        "Campinas/SP. Ele aparece no local e data do documento.",
+        pending_when_blank=False,
+    ),
+    IdentField(
         "processo", "Processo nº", "Qual é o número do processo administrativo (SEI ou similar)?"
+    ),
+    IdentField(
+        "dfd",
+        "Documento de formalização da demanda",
+        "Qual é a referência do documento de formalização da demanda (DFD), por exemplo: "
+        "DFD nº 45/2026 (SEI 1234567)? Use /pular se não houver.",
+        optional=True,
+    ),
+    IdentField(
+        "numero",
+        "Número do ETP no órgão",
+        "O órgão numera os seus ETPs? Informe o número deste, por exemplo: 7/2026. Use /pular "
+        "para que o documento use o número do registro no ETP Express.",
+        optional=True,
     ),
     IdentField("objeto", "Objeto", "Descreva o objeto da contratação em uma linha."),
     IdentField(
@@ -52,6 +79,14 @@ IDENT_TEAM_ADDED = (
 IDENT_TEAM_EMPTY = "Informe ao menos um integrante da equipe, no formato Nome; Cargo; Matrícula."
 IDENT_SAVED = "Identificação concluída. Vamos às 13 seções do art. 18, §1º, da Lei nº 14.133/2021."
 IDENT_SKIPPED_PORTARIA = "Sem portaria de designação."
+IDENT_PLACE_INVALID = (
+    "Informe o município e a UF, separados por barra, por exemplo: Campinas/SP. Nada foi "
+    "registrado."
+)
+IDENT_NUMBER_INVALID = (
+    "O número do ETP deve começar por algarismos, por exemplo: 7/2026. Use /pular se o órgão "
+    "não numera os seus ETPs. Nada foi registrado."
+)
 
 # --- general -----------------------------------------------------------------------------
 
@@ -106,7 +141,16 @@ CMD_EDIT = CommandText(
     "substitui a minuta pelo seu texto",
     "Substitui a minuta pelo seu texto: /editar <texto>",
 )
-CMD_EXPORT = CommandText("[{formats}]", "gera o documento", "Gera o documento do ETP")
+CMD_EXPORT = CommandText(
+    "[{formats}] [lei|in58]",
+    "gera o documento (na ordem da lei ou da IN SEGES/ME nº 58/2022)",
+    "Gera o documento do ETP",
+)
+CMD_ORDER = CommandText(
+    "[lei|in58]",
+    "escolhe a ordem das seções no documento deste ETP",
+    "Escolhe a ordem das seções no documento",
+)
 CMD_CANCEL = CommandText("", "cancela a operação em curso", "Cancela a operação em curso")
 CMD_HELP = CommandText("", "mostra esta lista", "Mostra a lista de comandos")
 
@@ -194,6 +238,11 @@ SKIP_ASK_JUSTIFICATION = (
     "Para pular a seção {roman} — {title}, escreva a justificativa (art. 18, §2º). "
     "Ou use /cancelar."
 )
+SKIP_MANDATORY_IN58 = (
+    "A seção {roman} — {title} é obrigatória no documento deste ETP, que segue a ordem da "
+    "IN SEGES/ME nº 58/2022 (art. 9º, §1º), e não pode ser pulada. Para a ordem da lei, use "
+    "/ordem lei."
+)
 SKIP_ACCEPTED = "A seção {roman} já tem texto aceito e não pode ser pulada."
 SKIPPED = "Seção {roman} pulada com a justificativa registrada."
 SKIP_NOTHING = "Não há seção para pular nesta etapa."
@@ -208,7 +257,24 @@ CONCLUDED = (
 )
 ALL_DONE_REVIEW = "Todas as seções estão resolvidas. Use /secao <nº> para revisar ou /exportar."
 
-EXPORT_UNKNOWN = "Formato desconhecido: {fmt}. Formatos disponíveis: {formats}."
+EXPORT_UNKNOWN = (
+    "Não reconheci {fmt}. Use /exportar [{formats}] [lei|in58]: o formato (docx se omitido) e "
+    "a ordem das seções (a deste ETP se omitida)."
+)
+ORDER_NAMES = {
+    "law": "a do art. 18, §1º, da Lei nº 14.133/2021",
+    "in58": "a do art. 9º da IN SEGES/ME nº 58/2022",
+}
+ORDER_CURRENT = (
+    "Ordem das seções no documento deste ETP: {order}{source}. Para mudar, use /ordem lei ou "
+    "/ordem in58."
+)
+ORDER_DEFAULT_SOURCE = " (o padrão desta instalação)"
+ORDER_SET = "Ordem das seções no documento deste ETP: {order}. Vale para as próximas exportações."
+ORDER_USAGE = (
+    "Não reconheci {order}. Use /ordem lei (a ordem do art. 18 da Lei nº 14.133/2021) ou "
+    "/ordem in58 (a do art. 9º da IN SEGES/ME nº 58/2022). Nada foi alterado."
+)
 EXPORT_READY = "Documento do ETP nº {id} ({fmt}){incomplete}."
 EXPORT_INCOMPLETE_NOTE = " — minuta incompleta, com as pendências marcadas"
 EXPORT_FAILED = (
@@ -235,23 +301,50 @@ STATUS_GAPS = "   pendências: {gaps}"
 
 DOC_TITLE = "ESTUDO TÉCNICO PRELIMINAR nº {number}"
 DOC_DRAFT_MARK = "MINUTA — incompleta"
+DOC_PENDING_MARK = "MINUTA — com pendências"
 DOC_MISSING = "Pendências"
-DOC_MISSING_SECTION = "Seção {roman} — {title}: {what}"
+DOC_MISSING_SECTION = "Item {position} — {title}: {what}"
 DOC_MISSING_MANDATORY = "obrigatória, sem texto aceito"
+DOC_MISSING_MANDATORY_IN58 = (
+    "obrigatória (art. 9º, §1º, da IN SEGES/ME nº 58/2022), consta apenas justificativa"
+)
 DOC_MISSING_OPTIONAL = "sem texto aceito nem justificativa"
 DOC_MISSING_IDENT = "Identificação: {label} não informado(a)"
-DOC_SKIPPED = "Seção não elaborada. Justificativa (art. 18, §2º, da Lei nº 14.133/2021):"
+DOC_PENDING_GAP = "Item {position} — {title}: a complementar — {gap}"
+DOC_SKIPPED = (
+    "Seção dispensada, com a justificativa a seguir (art. 18, §2º, da Lei nº 14.133/2021)."
+)
+DOC_SKIPPED_IN58 = (
+    "Seção dispensada, com a justificativa a seguir (art. 18, §2º, da Lei nº 14.133/2021 e "
+    "art. 9º, §1º, da IN SEGES/ME nº 58/2022)."
+)
 DOC_NOT_DONE = "[PENDENTE — seção obrigatória ainda não elaborada]"
 DOC_NOT_DONE_OPTIONAL = "[PENDENTE — seção ainda não elaborada nem justificada]"
-DOC_GAPS = "Pontos a complementar: {gaps}."
+DOC_SECTION_HEADING = "{position}. {title}"
 DOC_SUMMARY = "Resumo das seções"
-DOC_SUMMARY_COLUMNS = ("Nº", "Seção", "Obrigatória", "Situação")
-DOC_YES = "sim"
-DOC_NO = "não"
-DOC_STATE = {"accepted": "elaborada", "skipped": "justificada", "missing": "pendente"}
+DOC_SUMMARY_COLUMNS = ("Item", "Seção", "Obrigatória", "Situação")
+DOC_YES = "Sim"
+DOC_NO = "Não"
+DOC_STATE = {
+    "accepted": "Elaborada",
+    "skipped": "Dispensada, com justificativa",
+    "missing": "Pendente",
+}
+DOC_STATE_ACCEPTED_WITH_GAPS = "Elaborada, com pendências"
+DOC_ROW_ORGAO = "Órgão/entidade"
+DOC_ROW_UNIDADE = "Unidade requisitante"
+DOC_ROW_MUNICIPIO = "Município/UF"
+DOC_ROW_PROCESSO = "Processo"
+DOC_ROW_DFD = "Documento de formalização da demanda (DFD)"
+DOC_ROW_OBJETO = "Objeto"
+DOC_ROW_PORTARIA = "Ato de designação da equipe"
+DOC_ROW_BASIS = "Fundamento"
+DOC_BASIS_LAW = "Art. 18 da Lei nº 14.133/2021"
+DOC_BASIS_IN58 = "Art. 18 da Lei nº 14.133/2021 e art. 9º da IN SEGES/ME nº 58/2022"
 DOC_TEAM = "Equipe de planejamento"
-DOC_PORTARIA = "Designada pela {portaria}."
-DOC_PLACE_DATE = "Local e data: ____________________, {date}."
+DOC_DESIGNATION = "Ato de designação da equipe de planejamento: {portaria}."
+DOC_PLACE_DATE = "Local e data: {place}, {date}."
+DOC_PLACE_BLANK = "____________________"
 DOC_SIGNATURE = "Assinatura"
 DOC_LEGAL_REF = "Art. 18, §1º, inciso {roman}, da Lei nº 14.133/2021"
 DOC_AUTHORS = "Elaborado por: {names}"
@@ -259,7 +352,32 @@ DOC_LEGAL_REF_IN58 = (
     "Art. 9º, inciso {in58}, da IN SEGES/ME nº 58/2022 · "
     "art. 18, §1º, inciso {roman}, da Lei nº 14.133/2021"
 )
+# a reference to the law's inciso inside a section's text, in a document in IN 58 order
+DOC_REF_IN58 = (
+    "art. 9º, inciso {in58}, da IN SEGES/ME nº 58/2022 (art. 18, §1º, inciso {roman}, da Lei "
+    "nº 14.133/2021)"
+)
 DOC_ORDER_IN58 = "Seções na ordem do art. 9º da IN SEGES/ME nº 58/2022."
+DOC_ANNEXES = "Anexos"
+DOC_ANNEX_LABEL = "Anexo {roman}"
+DOC_ANNEX_LINE = "{label} — {title}{support}{where}"
+DOC_ANNEX_SUPPORTS = " (item {item})"
+DOC_ANNEX_TO_ATTACH = ": documento a juntar ao processo, SEI nº ____________."
+DOC_ANNEX_BELOW = ": ao final deste documento."
+ANNEX_CALCULATION_MEMORY = "Memória de cálculo das quantidades e documentos que lhe dão suporte"
+ANNEX_PRICE_MAP = "Mapa da pesquisa de preços (IN SEGES/ME nº 65/2021)"
+ANNEX_QUOTATIONS = "Cotações e demais documentos da pesquisa de preços"
+DOC_APPROVAL = "Aprovação"
+DOC_APPROVAL_NOTE = (
+    "Para preenchimento pela autoridade competente, quando o órgão exigir a aprovação."
+)
+DOC_APPROVAL_TEXT = "De acordo. Aprovo o presente Estudo Técnico Preliminar."
+DOC_APPROVAL_DATE = "Local e data: ____________________, ____ de ______________ de ________."
+DOC_APPROVAL_ROLE = "Autoridade competente"
+DOC_APPROVAL_FIELDS = (
+    "Nome: ________________________________________",
+    "Cargo: _______________________________________",
+)
 DOC_IDENTIFICATION = "Identificação"
 DOC_PAGE = "Página {page} de {pages}"
 DOC_MEMBER_LINE = "{cargo} · Matrícula {matricula}"

@@ -6,7 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from conversations.export.document import EtpDocument, build_document
+from conversations.export.document import (
+    ORDER_IN58,
+    ORDER_LAW,
+    ORDERS,
+    EtpDocument,
+    build_document,
+    resolve_order,
+)
 from conversations.export.docx_format import render_docx
 from conversations.export.html_format import render_html
 from conversations.export.pdf_format import render_pdf
@@ -37,9 +44,35 @@ FORMATS: dict[str, Format] = {
 }
 DEFAULT_FORMAT = "docx"
 HEAVY_FORMATS = frozenset(f.name for f in FORMATS.values() if f.heavy)
-# The law's order of the sections, or that of IN SEGES 58/2022; the first is the default.
-ORDERS = ("law", "in58")
+# The law's order of the sections, or that of IN SEGES 58/2022 (ORDERS, from the document
+# model); the first is the default.
 DEFAULT_ORDER = ORDERS[0]
+# The words a user types for each order (/exportar … in58, /ordem lei).
+ORDER_WORDS: dict[str, str] = {
+    "lei": ORDER_LAW,
+    "law": ORDER_LAW,
+    "in58": ORDER_IN58,
+    "in-58": ORDER_IN58,
+    "in_58": ORDER_IN58,
+}
+__all__ = [
+    "DEFAULT_FORMAT",
+    "DEFAULT_ORDER",
+    "FORMATS",
+    "HEAVY_FORMATS",
+    "ORDERS",
+    "ORDER_IN58",
+    "ORDER_LAW",
+    "ORDER_WORDS",
+    "EtpDocument",
+    "Format",
+    "InlineRenderer",
+    "Rendered",
+    "build_document",
+    "export",
+    "render",
+    "resolve_order",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +83,7 @@ class Rendered:
     complete: bool
 
 
-def export(etp: Etp, fmt: str, *, now: datetime, order: str = "law") -> Rendered:
+def export(etp: Etp, fmt: str, *, now: datetime, order: str = ORDER_LAW) -> Rendered:
     """Render the ETP in one format; KeyError for an unknown format."""
     spec = FORMATS[fmt]
     doc = build_document(etp, order=order, now=now)

@@ -28,10 +28,6 @@ def _clean(text: str) -> str:
     return _XML_ILLEGAL.sub("", text)
 
 
-def _paragraphs(text: str) -> list[str]:
-    return [p.strip() for p in re.split(r"\n\s*\n", _clean(text)) if p.strip()]
-
-
 def _field(paragraph: Any, instruction: str, cached: str) -> None:
     """A complex field (PAGE, NUMPAGES): Word and LibreOffice compute it when laying out."""
 
@@ -100,12 +96,15 @@ class _Writer:
     def render(self) -> bytes:
         self._setup()
         self._heading()
-        if not self.doc.complete:
+        if self.doc.pendencias:
             self._draft_mark()
         self._summary()
         for section in self.doc.sections:
             self._section(section)
+        self._annex_list()
         self._closing()
+        self._approval()
+        self._annexes()
         buffer = io.BytesIO()
         self.out.save(buffer)
         return buffer.getvalue()
@@ -142,10 +141,10 @@ class _Writer:
         run = header.add_run(_clean(f"{doc.orgao or '—'} · {doc.heading}"))
         run.font.size = Pt(9)
         run.font.color.rgb = _GREY
-        if not doc.complete:
+        if doc.mark:
             mark = section.header.add_paragraph()
             mark.alignment = WD_ALIGN_PARAGRAPH.CENTER
-            run = mark.add_run(m.DOC_DRAFT_MARK)
+            run = mark.add_run(doc.mark)
             run.bold = True
             run.font.color.rgb = _RED
         footer = section.footer.paragraphs[0]
@@ -163,47 +162,49 @@ class _Writer:
         title.alignment = WD_ALIGN_PARAGRAPH.CENTER
         table = self._table(2)
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
-        rows = list(doc.header_rows)
-        if doc.portaria:
-            rows.append((m.IDENT_BY_KEY["portaria"].label, doc.portaria))
-        for label, value in rows:
+        for label, value in doc.header_rows:
             cells = table.add_row().cells
             _cell_text(cells[0], label, bold=True)
             _cell_text(cells[1], value)
             cells[0].width, cells[1].width = Cm(5), Cm(11)
-        if doc.order == "in58":
+        if doc.in58:
             out.add_paragraph().add_run(m.DOC_ORDER_IN58).italic = True
 
     def _draft_mark(self) -> None:
         out = self.out
         p = out.add_paragraph()
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        run = p.add_run(m.DOC_DRAFT_MARK)
+        run = p.add_run(self.doc.mark)
         run.bold = True
         run.font.size = Pt(20)
         run.font.color.rgb = _RED
         out.add_paragraph().add_run(f"{m.DOC_MISSING}:").bold = True
-        for item in self.doc.missing:
+        for item in self.doc.pendencias:
             self._styled("List Bullet", _clean(item))
+
+    def _grid(self, rows: tuple[tuple[str, ...], ...], widths: tuple[Any, ...]) -> None:
+        """A table whose first row is its header."""
+        table = self._table(len(rows[0]))
+        for i, values in enumerate(rows):
+            for cell, value in zip(table.add_row().cells, values, strict=True):
+                _cell_text(cell, value, bold=i == 0)
+        for row in table.rows:
+            for cell, width in zip(row.cells, widths, strict=True):
+                cell.width = width
 
     def _summary(self) -> None:
         self._styled("Heading 1", m.DOC_SUMMARY)
-        table = self._table(len(m.DOC_SUMMARY_COLUMNS))
-        for cell, label in zip(table.add_row().cells, m.DOC_SUMMARY_COLUMNS, strict=True):
-            _cell_text(cell, label, bold=True)
-        for s in self.doc.sections:
-            cells = table.add_row().cells
-            values = (
-                s.label,
-                s.title,
-                m.DOC_YES if s.mandatory else m.DOC_NO,
-                m.DOC_STATE[s.state],
-            )
-            for cell, value in zip(cells, values, strict=True):
-                _cell_text(cell, value)
-        for row in table.rows:
-            for cell, width in zip(row.cells, (Cm(1.5), Cm(9), Cm(2.5), Cm(3)), strict=True):
-                cell.width = width
+        self._grid(self.doc.summary_rows, (Cm(1.5), Cm(8.5), Cm(2.5), Cm(3.5)))
+
+    def _item(self, number: str, text: str) -> None:
+        p = self.out.add_paragraph()
+        p.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+        p.add_run(f"{number} ").bold = True
+        lines = _clean(text).split("\n")
+        run = p.add_run(lines[0])
+        for line in lines[1:]:
+            run.add_break()
+            run = p.add_run(line)
 
     def _section(self, s: DocSection) -> None:
         out = self.out
@@ -212,57 +213,85 @@ class _Writer:
         ref_run = ref.add_run(s.legal_ref)
         ref_run.italic = True
         ref_run.font.size = Pt(10)
-        if s.state == "accepted":
-            for text in _paragraphs(s.text):
-                p = out.add_paragraph(text)
-                p.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-            if s.gaps:
-                out.add_paragraph().add_run(
-                    _clean(m.DOC_GAPS.format(gaps="; ".join(s.gaps)))
-                ).italic = True
-        elif s.state == "skipped":
-            out.add_paragraph(m.DOC_SKIPPED)
-            for text in _paragraphs(s.justification):
-                quote = out.add_paragraph(text)
-                quote.paragraph_format.left_indent = Cm(1)
-                quote.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-        else:
+        if s.state == "skipped":
+            out.add_paragraph(self.doc.skipped_statement)
+        elif s.state == "missing":
             run = out.add_paragraph().add_run(
                 m.DOC_NOT_DONE if s.mandatory else m.DOC_NOT_DONE_OPTIONAL
             )
             run.bold = True
             run.font.color.rgb = _RED
-        if s.authors:
+        for item in s.items:
+            self._item(item.number, item.text)
+        if s.prepared_by:
             run = out.add_paragraph().add_run(
-                _clean(m.DOC_AUTHORS.format(names=", ".join(s.authors)))
+                _clean(m.DOC_AUTHORS.format(names=", ".join(s.prepared_by)))
             )
             run.font.size = Pt(9)
             run.font.color.rgb = _GREY
+
+    def _annex_list(self) -> None:
+        if not self.doc.annexes:
+            return
+        self._styled("Heading 1", m.DOC_ANNEXES)
+        for annex in self.doc.annexes:
+            self._styled("List Bullet", _clean(annex.line))
+
+    def _signature(self, name: str, role: str) -> None:
+        out = self.out
+        line = out.add_paragraph("_" * 45)
+        line.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        line.paragraph_format.space_before = Pt(36)
+        line.paragraph_format.keep_with_next = True
+        if name:
+            p = out.add_paragraph()
+            p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            p.paragraph_format.space_after = Pt(0)
+            p.paragraph_format.keep_with_next = True
+            p.add_run(_clean(name)).bold = True
+        role_p = out.add_paragraph(_clean(role))
+        role_p.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
     def _closing(self) -> None:
         doc, out = self.doc, self.out
         self._styled("Heading 1", m.DOC_TEAM)
         if doc.portaria:
-            out.add_paragraph(_clean(m.DOC_PORTARIA.format(portaria=doc.portaria)))
-        out.add_paragraph(doc.place_date)
+            out.add_paragraph(_clean(m.DOC_DESIGNATION.format(portaria=doc.portaria)))
+        out.add_paragraph(_clean(doc.place_date))
         if not doc.team:
             run = out.add_paragraph().add_run(m.DOC_NO_TEAM)
             run.bold = True
             run.font.color.rgb = _RED
         for member in doc.team:
-            line = out.add_paragraph("_" * 45)
-            line.alignment = WD_ALIGN_PARAGRAPH.CENTER
-            line.paragraph_format.space_before = Pt(36)
-            line.paragraph_format.keep_with_next = True
-            name = out.add_paragraph()
-            name.alignment = WD_ALIGN_PARAGRAPH.CENTER
-            name.paragraph_format.space_after = Pt(0)
-            name.paragraph_format.keep_with_next = True
-            name.add_run(_clean(member.name)).bold = True
-            role = out.add_paragraph(
-                _clean(m.DOC_MEMBER_LINE.format(cargo=member.cargo, matricula=member.matricula))
+            self._signature(
+                member.name,
+                m.DOC_MEMBER_LINE.format(cargo=member.cargo, matricula=member.matricula),
             )
-            role.alignment = WD_ALIGN_PARAGRAPH.CENTER
+
+    def _approval(self) -> None:
+        out = self.out
+        self._styled("Heading 1", m.DOC_APPROVAL)
+        note = out.add_paragraph().add_run(m.DOC_APPROVAL_NOTE)
+        note.italic = True
+        note.font.size = Pt(9)
+        note.font.color.rgb = _GREY
+        out.add_paragraph(m.DOC_APPROVAL_TEXT)
+        out.add_paragraph(m.DOC_APPROVAL_DATE)
+        self._signature("", m.DOC_APPROVAL_ROLE)
+        for line in m.DOC_APPROVAL_FIELDS:
+            out.add_paragraph(line)
+
+    def _annexes(self) -> None:
+        for annex in self.doc.annexes:
+            if not annex.attached:
+                continue
+            heading = self._styled("Heading 1", _clean(f"{annex.label} — {annex.title}"))
+            heading.paragraph_format.page_break_before = True
+            for paragraph in annex.paragraphs:
+                self.out.add_paragraph(_clean(paragraph))
+            if annex.table:
+                columns = len(annex.table[0])
+                self._grid(annex.table, tuple(Cm(16 / columns) for _ in range(columns)))
 
 
 def render_docx(doc: EtpDocument) -> bytes:

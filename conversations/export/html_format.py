@@ -19,16 +19,17 @@ _TABLE = "border-collapse: collapse; width: 100%; margin: 6pt 0;"
 _CELL = "border: 1px solid #000; padding: 3pt 5pt; text-align: left; vertical-align: top;"
 _RED = "color: #b00000;"
 _SMALL = "font-size: 9pt; color: #555;"
+_CENTER = "text-align: center;"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SIGNATURE = "_" * 45
 
 
 def _e(text: str) -> str:
     return escape(_CONTROL.sub("", text), quote=True)
 
 
-def _paragraphs(text: str, style: str = "text-align: justify;") -> list[str]:
-    parts = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
-    return [f'<p style="{style}">{_e(p).replace(chr(10), "<br>")}</p>' for p in parts]
+def _lines(text: str) -> str:
+    return _e(text).replace("\n", "<br>")
 
 
 def _table(rows: Sequence[tuple[str, ...]], *, head: bool) -> list[str]:
@@ -43,28 +44,32 @@ def _table(rows: Sequence[tuple[str, ...]], *, head: bool) -> list[str]:
     return out
 
 
-def _section(s: DocSection) -> list[str]:
+def _section(doc: EtpDocument, s: DocSection) -> list[str]:
     out = [
         f"<h2>{_e(s.heading)}</h2>",
         f'<p style="{_SMALL} font-style: italic;">{_e(s.legal_ref)}</p>',
     ]
-    if s.state == "accepted":
-        out += _paragraphs(s.text)
-        if s.gaps:
-            out.append(f"<p><em>{_e(m.DOC_GAPS.format(gaps='; '.join(s.gaps)))}</em></p>")
-    elif s.state == "skipped":
-        out.append(f"<p>{_e(m.DOC_SKIPPED)}</p>")
-        out.append('<blockquote style="margin: 0 0 0 24pt; font-style: italic;">')
-        out += _paragraphs(s.justification)
-        out.append("</blockquote>")
-    else:
+    if s.state == "skipped":
+        out.append(f"<p>{_e(doc.skipped_statement)}</p>")
+    elif s.state == "missing":
         text = m.DOC_NOT_DONE if s.mandatory else m.DOC_NOT_DONE_OPTIONAL
         out.append(f'<p style="{_RED}"><strong>{_e(text)}</strong></p>')
-    if s.authors:
+    for item in s.items:
         out.append(
-            f'<p style="{_SMALL}">{_e(m.DOC_AUTHORS.format(names=", ".join(s.authors)))}</p>'
+            f'<p style="text-align: justify;"><strong>{_e(item.number)}</strong> '
+            f"{_lines(item.text)}</p>"
         )
+    if s.prepared_by:
+        names = ", ".join(s.prepared_by)
+        out.append(f'<p style="{_SMALL}">{_e(m.DOC_AUTHORS.format(names=names))}</p>')
     return out
+
+
+def _signature(name: str, role: str) -> str:
+    return (
+        f'<p style="{_CENTER} margin-top: 36pt;">'
+        f"{_SIGNATURE}<br><strong>{_e(name)}</strong><br>{_e(role)}</p>"
+    )
 
 
 def render_html(doc: EtpDocument) -> bytes:
@@ -77,41 +82,47 @@ def render_html(doc: EtpDocument) -> bytes:
     ]
     for line, style in ((doc.orgao, "font-weight: bold;"), (doc.unidade, "")):
         if line:
-            out.append(f'<p style="text-align: center; {style}">{_e(line.upper())}</p>')
-    out.append(f'<h1 style="text-align: center;">{_e(doc.heading)}</h1>')
-    rows = list(doc.header_rows)
-    if doc.portaria:
-        rows.append((m.IDENT_BY_KEY["portaria"].label, doc.portaria))
-    out += _table(rows, head=False)
-    if doc.order == "in58":
+            out.append(f'<p style="{_CENTER} {style}">{_e(line.upper())}</p>')
+    out.append(f'<h1 style="{_CENTER}">{_e(doc.heading)}</h1>')
+    out += _table(doc.header_rows, head=False)
+    if doc.in58:
         out.append(f"<p><em>{_e(m.DOC_ORDER_IN58)}</em></p>")
-    if not doc.complete:
+    if doc.pendencias:
         out.append(
-            f'<p style="text-align: center; font-size: 20pt; {_RED}">'
-            f"<strong>{_e(m.DOC_DRAFT_MARK)}</strong></p>"
+            f'<p style="{_CENTER} font-size: 20pt; {_RED}"><strong>{_e(doc.mark)}</strong></p>'
         )
         out.append(f"<p><strong>{_e(m.DOC_MISSING)}:</strong></p>")
-        out.append("<ul>" + "".join(f"<li>{_e(i)}</li>" for i in doc.missing) + "</ul>")
+        out.append("<ul>" + "".join(f"<li>{_e(i)}</li>" for i in doc.pendencias) + "</ul>")
     out.append(f"<h2>{_e(m.DOC_SUMMARY)}</h2>")
-    summary: list[tuple[str, ...]] = [m.DOC_SUMMARY_COLUMNS]
-    summary += [
-        (s.label, s.title, m.DOC_YES if s.mandatory else m.DOC_NO, m.DOC_STATE[s.state])
-        for s in doc.sections
-    ]
-    out += _table(summary, head=True)
+    out += _table(doc.summary_rows, head=True)
     for section in doc.sections:
-        out += _section(section)
+        out += _section(doc, section)
+    if doc.annexes:
+        out.append(f"<h2>{_e(m.DOC_ANNEXES)}</h2>")
+        out.append("<ul>" + "".join(f"<li>{_e(a.line)}</li>" for a in doc.annexes) + "</ul>")
     out.append(f"<h2>{_e(m.DOC_TEAM)}</h2>")
     if doc.portaria:
-        out.append(f"<p>{_e(m.DOC_PORTARIA.format(portaria=doc.portaria))}</p>")
+        out.append(f"<p>{_e(m.DOC_DESIGNATION.format(portaria=doc.portaria))}</p>")
     out.append(f"<p>{_e(doc.place_date)}</p>")
     if not doc.team:
         out.append(f'<p style="{_RED}"><strong>{_e(m.DOC_NO_TEAM)}</strong></p>')
     for member in doc.team:
         role = m.DOC_MEMBER_LINE.format(cargo=member.cargo, matricula=member.matricula)
-        out.append(
-            '<p style="text-align: center; margin-top: 36pt;">'
-            f"{'_' * 45}<br><strong>{_e(member.name)}</strong><br>{_e(role)}</p>"
-        )
+        out.append(_signature(member.name, role))
+    out.append(f"<h2>{_e(m.DOC_APPROVAL)}</h2>")
+    out.append(f'<p style="{_SMALL} font-style: italic;">{_e(m.DOC_APPROVAL_NOTE)}</p>')
+    out.append(f"<p>{_e(m.DOC_APPROVAL_TEXT)}</p>")
+    out.append(f"<p>{_e(m.DOC_APPROVAL_DATE)}</p>")
+    out.append(
+        f'<p style="{_CENTER} margin-top: 36pt;">{_SIGNATURE}<br>{_e(m.DOC_APPROVAL_ROLE)}</p>'
+    )
+    out += [f"<p>{_e(line)}</p>" for line in m.DOC_APPROVAL_FIELDS]
+    for annex in doc.annexes:
+        if not annex.attached:
+            continue
+        out.append(f"<h2>{_e(annex.label)} — {_e(annex.title)}</h2>")
+        out += [f'<p style="text-align: justify;">{_lines(p)}</p>' for p in annex.paragraphs]
+        if annex.table:
+            out += _table(annex.table, head=True)
     out += ["</body>", "</html>"]
     return ("\n".join(out) + "\n").encode("utf-8")

@@ -26,6 +26,7 @@ _FONT = "Times"
 _RED = (176, 0, 0)
 _GREY = (85, 85, 85)
 _BLACK = (0, 0, 0)
+_GUTTER = 12  # mm for an item's number
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _FALLBACK = {"≤": "<=", "≥": ">=", "≠": "!=", "→": "->", "←": "<-", "✓": "v", "✔": "v"}
 
@@ -59,10 +60,6 @@ def _text(text: str) -> str:
     return "".join(out)
 
 
-def _paragraphs(text: str) -> list[str]:
-    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
-
-
 class _Pdf(FPDF):
     def __init__(self, doc: EtpDocument) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
@@ -76,10 +73,10 @@ class _Pdf(FPDF):
         self.set_text_color(*_GREY)
         line = _text(f"{self.doc.orgao or '—'} · {self.doc.heading}")
         self.cell(0, 4, line, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        if not self.doc.complete:
+        if self.doc.mark:
             self.set_font(_FONT, "B", 10)
             self.set_text_color(*_RED)
-            self.cell(0, 5, m.DOC_DRAFT_MARK, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.cell(0, 5, self.doc.mark, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_text_color(*_BLACK)
         self.ln(4)
 
@@ -121,6 +118,30 @@ class _Pdf(FPDF):
         self.ln(3)
         self.para(text, style="B", size=size, align="L", after=1)
 
+    def item(self, number: str, text: str) -> None:
+        """A numbered paragraph: the number in a gutter, the text wrapping beside it."""
+        self.set_font(_FONT, "B", 11)
+        self.cell(_GUTTER, 11 * 0.51, _text(number), new_x=XPos.RIGHT, new_y=YPos.TOP)
+        self.set_font(_FONT, "", 11)
+        self.multi_cell(
+            self.epw - _GUTTER,
+            11 * 0.51,
+            _text(text),
+            align="J",
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+        self.ln(2)
+
+    def signature(self, name: str, role: str) -> None:
+        if self.will_page_break(32):
+            self.add_page()
+        self.ln(12)
+        self.para("_" * 45, align="C", after=0)
+        if name:
+            self.para(name, style="B", align="C", after=0)
+        self.para(role, align="C", after=0)
+
     def grid(
         self, rows: Sequence[tuple[str, ...]], widths: tuple[float, ...], *, head: bool
     ) -> None:
@@ -142,22 +163,17 @@ class _Pdf(FPDF):
         self.ln(3)
 
 
-def _section(pdf: _Pdf, s: DocSection) -> None:
+def _section(pdf: _Pdf, doc: EtpDocument, s: DocSection) -> None:
     pdf.heading(s.heading)
     pdf.para(s.legal_ref, style="I", size=9.5, align="L", color=_GREY)
-    if s.state == "accepted":
-        for text in _paragraphs(s.text):
-            pdf.para(text)
-        if s.gaps:
-            pdf.para(m.DOC_GAPS.format(gaps="; ".join(s.gaps)), style="I")
-    elif s.state == "skipped":
-        pdf.para(m.DOC_SKIPPED)
-        for text in _paragraphs(s.justification):
-            pdf.para(text, indent=10, style="I")
-    else:
+    if s.state == "skipped":
+        pdf.para(doc.skipped_statement)
+    elif s.state == "missing":
         pdf.para(m.DOC_NOT_DONE if s.mandatory else m.DOC_NOT_DONE_OPTIONAL, style="B", color=_RED)
-    if s.authors:
-        pdf.para(m.DOC_AUTHORS.format(names=", ".join(s.authors)), size=8.5, color=_GREY)
+    for item in s.items:
+        pdf.item(item.number, item.text)
+    if s.prepared_by:
+        pdf.para(m.DOC_AUTHORS.format(names=", ".join(s.prepared_by)), size=8.5, color=_GREY)
 
 
 def render_pdf(doc: EtpDocument) -> bytes:
@@ -176,48 +192,57 @@ def render_pdf(doc: EtpDocument) -> bytes:
             pdf.para(line.upper(), style=style, align="C", after=0)
     pdf.ln(4)
     pdf.para(doc.heading, style="B", size=15, align="C", after=4)
-    rows = list(doc.header_rows)
-    if doc.portaria:
-        rows.append((m.IDENT_BY_KEY["portaria"].label, doc.portaria))
-    pdf.grid(rows, (45, 115), head=False)
-    if doc.order == "in58":
+    pdf.grid(doc.header_rows, (45, 115), head=False)
+    if doc.in58:
         pdf.para(m.DOC_ORDER_IN58, style="I", size=10)
 
-    if not doc.complete:
-        pdf.para(m.DOC_DRAFT_MARK, style="B", size=20, align="C", color=_RED, after=2)
+    if doc.pendencias:
+        pdf.para(doc.mark, style="B", size=20, align="C", color=_RED, after=2)
         pdf.para(f"{m.DOC_MISSING}:", style="B", align="L", after=1)
-        for item in doc.missing:
+        for item in doc.pendencias:
             pdf.para(f"• {item}", align="L", indent=5, after=0.5)
         pdf.ln(2)
 
     pdf.heading(m.DOC_SUMMARY)
-    summary: list[tuple[str, ...]] = [m.DOC_SUMMARY_COLUMNS]
-    summary += [
-        (s.label, s.title, m.DOC_YES if s.mandatory else m.DOC_NO, m.DOC_STATE[s.state])
-        for s in doc.sections
-    ]
-    pdf.grid(summary, (14, 96, 25, 25), head=True)
+    pdf.grid(doc.summary_rows, (14, 86, 25, 35), head=True)
 
     for section in doc.sections:
-        _section(pdf, section)
+        _section(pdf, doc, section)
+
+    if doc.annexes:
+        pdf.heading(m.DOC_ANNEXES)
+        for annex in doc.annexes:
+            pdf.para(f"• {annex.line}", align="L", indent=5, after=0.5)
 
     pdf.heading(m.DOC_TEAM)
     if doc.portaria:
-        pdf.para(m.DOC_PORTARIA.format(portaria=doc.portaria))
+        pdf.para(m.DOC_DESIGNATION.format(portaria=doc.portaria))
     pdf.para(doc.place_date)
     if not doc.team:
         pdf.para(m.DOC_NO_TEAM, style="B", color=_RED)
     for member in doc.team:
-        if pdf.will_page_break(32):
-            pdf.add_page()
-        pdf.ln(12)
-        pdf.para("_" * 45, align="C", after=0)
-        pdf.para(member.name, style="B", align="C", after=0)
-        pdf.para(
-            m.DOC_MEMBER_LINE.format(cargo=member.cargo, matricula=member.matricula),
-            align="C",
-            after=0,
+        pdf.signature(
+            member.name, m.DOC_MEMBER_LINE.format(cargo=member.cargo, matricula=member.matricula)
         )
+
+    pdf.heading(m.DOC_APPROVAL)
+    pdf.para(m.DOC_APPROVAL_NOTE, style="I", size=9.5, color=_GREY)
+    pdf.para(m.DOC_APPROVAL_TEXT)
+    pdf.para(m.DOC_APPROVAL_DATE)
+    pdf.signature("", m.DOC_APPROVAL_ROLE)
+    for line in m.DOC_APPROVAL_FIELDS:
+        pdf.para(line, align="L", after=1)
+
+    for annex in doc.annexes:
+        if not annex.attached:
+            continue
+        pdf.add_page()
+        pdf.heading(f"{annex.label} — {annex.title}")
+        for paragraph in annex.paragraphs:
+            pdf.para(paragraph)
+        if annex.table:
+            columns = len(annex.table[0])
+            pdf.grid(annex.table, tuple(pdf.epw / columns for _ in range(columns)), head=True)
 
     buffer = io.BytesIO()
     pdf.output(buffer)

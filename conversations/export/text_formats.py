@@ -6,7 +6,9 @@ import html
 import json
 
 from conversations.catalogue import messages as m
-from conversations.export.document import EtpDocument, document_json
+from conversations.export.document import DocSection, EtpDocument, document_json
+
+_BLANK_LINE = "\\_" * 40
 
 
 def _md(text: str) -> str:
@@ -21,53 +23,79 @@ def _line(text: str) -> str:
     return _md(" ".join(text.split())).replace("|", "\\|")
 
 
+def _table(rows: tuple[tuple[str, ...], ...]) -> list[str]:
+    head, *body = rows
+    lines = [f"| {' | '.join(_line(c) for c in head)} |", "|" + "---|" * len(head)]
+    return lines + [f"| {' | '.join(_line(c) for c in row)} |" for row in body]
+
+
+def _item(number: str, text: str) -> str:
+    # a line break inside an item stays a line break (two trailing spaces), not a new paragraph
+    return f"**{number}** " + "  \n".join(_md(line) for line in text.split("\n"))
+
+
+def _section(doc: EtpDocument, s: DocSection) -> list[str]:
+    lines = [f"## {_line(s.heading)}", "", f"*{s.legal_ref}*", ""]
+    if s.state == "skipped":
+        lines += [doc.skipped_statement, ""]
+    elif s.state == "missing":
+        lines += [f"**{m.DOC_NOT_DONE if s.mandatory else m.DOC_NOT_DONE_OPTIONAL}**", ""]
+    for item in s.items:
+        lines += [_item(item.number, item.text), ""]
+    if s.prepared_by:
+        names = _line(", ".join(s.prepared_by))
+        lines += [f"<sub>{m.DOC_AUTHORS.format(names=names)}</sub>", ""]
+    return lines
+
+
 def render_markdown(doc: EtpDocument) -> bytes:
-    lines: list[str] = [f"# {_line(doc.heading)}", ""]
+    lines: list[str] = []
+    for line in (doc.orgao, doc.unidade):
+        if line:
+            lines.append(f"**{_line(line.upper())}**  ")
+    lines += ["", f"# {_line(doc.heading)}", ""]
     for label, value in doc.header_rows:
         lines.append(f"**{label}:** {_line(value)}  ")
     lines.append("")
-    if doc.order == "in58":
+    if doc.in58:
         lines += [f"*{m.DOC_ORDER_IN58}*", ""]
-    if not doc.complete:
-        lines += [f"> **{m.DOC_DRAFT_MARK}**", ">", f"> {m.DOC_MISSING}:"]
-        lines += [f"> - {_line(item)}" for item in doc.missing]
+    if doc.pendencias:
+        lines += [f"> **{doc.mark}**", ">", f"> {m.DOC_MISSING}:"]
+        lines += [f"> - {_line(item)}" for item in doc.pendencias]
         lines.append("")
-    lines += [f"## {m.DOC_SUMMARY}", ""]
-    cols = m.DOC_SUMMARY_COLUMNS
-    lines += [f"| {' | '.join(cols)} |", "|" + "---|" * len(cols)]
+    lines += [f"## {m.DOC_SUMMARY}", "", *_table(doc.summary_rows), ""]
     for s in doc.sections:
-        lines.append(
-            f"| {s.label} | {s.title} | {m.DOC_YES if s.mandatory else m.DOC_NO} | {m.DOC_STATE[s.state]} |"
-        )
-    lines.append("")
-    for s in doc.sections:
-        lines += [f"## {s.heading}", "", f"*{s.legal_ref}*", ""]
-        if s.state == "accepted":
-            lines += [_md(s.text), ""]
-            if s.gaps:
-                lines += [f"*{m.DOC_GAPS.format(gaps=_line('; '.join(s.gaps)))}*", ""]
-        elif s.state == "skipped":
-            lines += [m.DOC_SKIPPED, "", f"> {_line(s.justification)}", ""]
-        else:
-            lines += [f"**{m.DOC_NOT_DONE if s.mandatory else m.DOC_NOT_DONE_OPTIONAL}**", ""]
-        if s.authors:
-            names = _line(", ".join(s.authors))
-            lines += [f"<sub>{m.DOC_AUTHORS.format(names=names)}</sub>", ""]
+        lines += _section(doc, s)
+    if doc.annexes:
+        lines += [f"## {m.DOC_ANNEXES}", ""]
+        lines += [f"- {_line(annex.line)}" for annex in doc.annexes]
+        lines.append("")
     lines += [f"## {m.DOC_TEAM}", ""]
     if doc.portaria:
-        lines += [m.DOC_PORTARIA.format(portaria=_line(doc.portaria)), ""]
+        lines += [m.DOC_DESIGNATION.format(portaria=_line(doc.portaria)), ""]
     lines += [_line(doc.place_date), ""]
     if not doc.team:
         lines += [f"**{m.DOC_NO_TEAM}**", ""]
     for member in doc.team:
         lines += [
             "",
-            "\\_" * 40,
+            _BLANK_LINE,
             "",
             f"**{_line(member.name)}**  ",
             m.DOC_MEMBER_LINE.format(cargo=_line(member.cargo), matricula=_line(member.matricula)),
             "",
         ]
+    lines += [f"## {m.DOC_APPROVAL}", "", f"*{m.DOC_APPROVAL_NOTE}*", ""]
+    lines += [m.DOC_APPROVAL_TEXT, "", m.DOC_APPROVAL_DATE, "", "", _BLANK_LINE, ""]
+    lines += [f"{m.DOC_APPROVAL_ROLE}  ", *(f"{line}  " for line in m.DOC_APPROVAL_FIELDS), ""]
+    for annex in doc.annexes:
+        if not annex.attached:
+            continue
+        lines += [f"## {_line(f'{annex.label} — {annex.title}')}", ""]
+        for paragraph in annex.paragraphs:
+            lines += [_md(paragraph), ""]
+        if annex.table:
+            lines += [*_table(annex.table), ""]
     return ("\n".join(lines).rstrip() + "\n").encode("utf-8")
 
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from conversations.catalogue import messages as m
+from conversations.catalogue.in58 import IN58_MANDATORY
 from conversations.catalogue.sections import BY_NUMBER, SECTIONS
 from conversations.commands import BY_NAME, help_text
-from conversations.export import DEFAULT_FORMAT, FORMATS
-from conversations.export.document import build_document
+from conversations.export import (
+    DEFAULT_FORMAT,
+    FORMATS,
+    ORDER_IN58,
+    ORDER_WORDS,
+    build_document,
+    resolve_order,
+)
 from conversations.flow.identification import KEYS, after_ident_field, enter_ident
 from conversations.flow.presentation import draft_ref, export_buttons, formats, prompt
 from conversations.flow.sections import (
@@ -198,7 +205,7 @@ def skip_(t: Turn, args: str) -> None:
         field_spec = m.IDENT_BY_KEY[t.conv.field or KEYS[0]]
         if not field_spec.optional:
             raise InputError(m.SKIP_NOTHING)
-        etp.identification.portaria = ""
+        setattr(etp.identification, field_spec.key, "")
         etp.touch()
         after_ident_field(t, field_spec.key)
         return
@@ -208,6 +215,8 @@ def skip_(t: Turn, args: str) -> None:
     entry = etp.section(spec.number)
     if spec.mandatory:
         raise InputError(m.SKIP_MANDATORY.format(roman=spec.roman, title=spec.title))
+    if spec.number in IN58_MANDATORY and document_order(t, etp) == ORDER_IN58:
+        raise InputError(m.SKIP_MANDATORY_IN58.format(roman=spec.roman, title=spec.title))
     if entry.accepted_text is not None:
         raise InputError(m.SKIP_ACCEPTED.format(roman=spec.roman))
     justification = clean(args)
@@ -300,17 +309,46 @@ def edit(t: Turn, args: str) -> None:
     advance(t)
 
 
+def document_order(t: Turn, etp: Etp, requested: str | None = None) -> str:
+    """The order of this ETP's document: asked for, else the ETP's, else the installation's."""
+    return resolve_order(etp, requested, t.ctx.document_order)
+
+
 @handles("export")
 def export(t: Turn, args: str) -> None:
     etp = t.require_etp()
-    fmt = args.strip().lower().lstrip(".") or DEFAULT_FORMAT
-    if fmt not in FORMATS:
-        raise InputError(m.EXPORT_UNKNOWN.format(fmt=fmt, formats=", ".join(FORMATS)))
-    document = build_document(etp, now=t.ctx.now)
+    fmt, order = DEFAULT_FORMAT, None
+    for word in args.lower().split():
+        word = word.lstrip(".")
+        if word in FORMATS:
+            fmt = word
+        elif word in ORDER_WORDS:
+            order = ORDER_WORDS[word]
+        else:
+            raise InputError(m.EXPORT_UNKNOWN.format(fmt=word, formats="|".join(FORMATS)))
+    document = build_document(etp, order=document_order(t, etp, order), now=t.ctx.now)
     note = "" if document.complete else m.EXPORT_INCOMPLETE_NOTE
     caption = m.EXPORT_READY.format(id=etp.id, fmt=fmt.upper(), incomplete=note)
     t.out.replies.append(Export(document, fmt, caption))  # rendered by the service
-    t.out.audits.append(AuditEntry("etp.exported", {"format": fmt}))
+    t.out.audits.append(AuditEntry("etp.exported", {"format": fmt, "order": document.order}))
+
+
+@handles("order")
+def order(t: Turn, args: str) -> None:
+    etp = t.require_etp()
+    word = args.strip().lower()
+    if not word:
+        chosen = etp.identification.document_order
+        current = document_order(t, etp)
+        source = "" if chosen else m.ORDER_DEFAULT_SOURCE
+        t.out.say(m.ORDER_CURRENT.format(order=m.ORDER_NAMES[current], source=source))
+        return
+    if word not in ORDER_WORDS:
+        raise InputError(m.ORDER_USAGE.format(order=args.strip()[:40]))
+    etp.identification.document_order = ORDER_WORDS[word]
+    etp.touch()
+    t.out.audits.append(AuditEntry("etp.order", {"order": ORDER_WORDS[word]}))
+    t.out.say(m.ORDER_SET.format(order=m.ORDER_NAMES[ORDER_WORDS[word]]))
 
 
 @handles("cancel")

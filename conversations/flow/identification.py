@@ -10,6 +10,7 @@ from conversations.flow.presentation import prompt
 from conversations.flow.sections import advance, enter_section
 from conversations.flow.state import Turn
 from conversations.flow.text import MAX_TITLE, InputError
+from conversations.identification import designation_given, parse_etp_number, parse_place
 from conversations.model import Step, TeamMember
 from conversations.ports import AuditEntry
 from conversations.replies import Button
@@ -57,7 +58,20 @@ def ident_answer(t: Turn, text: str) -> None:
             expects_text=True,
         )
         return
-    setattr(ident, key, text[:500])
+    value = text[:500]
+    if key == "municipio":
+        value = parse_place(value) or ""
+        if not value:
+            raise InputError(m.IDENT_PLACE_INVALID)
+    elif key == "numero":
+        value = parse_etp_number(value) or ""
+        if not value:
+            raise InputError(m.IDENT_NUMBER_INVALID)
+    elif key == "portaria" and not designation_given(value):
+        # "Não há portaria" answers the question: there is none, as /pular says
+        value = ""
+        t.out.say(m.IDENT_SKIPPED_PORTARIA)
+    setattr(ident, key, value)
     if key == "objeto" and not etp.title:
         etp.title = text[:MAX_TITLE]
     ident.add_author(t.author)

@@ -40,6 +40,7 @@ class StepContext:
     now: datetime
     listing: Sequence[EtpSummary] | None = None
     candidate: Etp | None = None
+    document_order: str = "law"  # the installation's default (ETP_DOCUMENT_ORDER)
 
 
 @dataclass(slots=True)

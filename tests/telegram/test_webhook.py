@@ -63,7 +63,7 @@ async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhoo
     assert documents[0].params["caption"].startswith("Documento do ETP nº 1 (MD)")
     body = content.decode()
     assert "MINUTA" not in body
-    assert "**Processo nº:** 23000.001234/2026-11" in body
+    assert "**Processo:** nº 23000.001234/2026-11" in body
     for number, answers in GOOD_ANSWERS.items():
         if number != 11:
             for answer in answers:
