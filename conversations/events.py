@@ -33,6 +33,20 @@ class Address:
     def key(self) -> str:
         return f"{self.channel}:{self.chat_id}:{self.thread_id}"
 
+    @property
+    def chat_key(self) -> str:
+        """The start of the key of every conversation in this chat (a Slack channel's threads
+        share it)."""
+        return f"{self.channel}:{self.chat_id}:"
+
+    def reaches(self, shared_key: str | None, owner_id: int | None, person_id: int | None) -> bool:
+        """Whether an ETP may be resumed here: a shared one only in the chat it is shared in
+        (any thread of it), a private one only by its owner and only in a private chat. Leaving
+        a group leaves its ETPs there, and a private ETP is never carried into a group."""
+        if shared_key is not None:
+            return self.shared and shared_key.startswith(self.chat_key)
+        return not self.shared and owner_id is not None and owner_id == person_id
+
 
 @dataclass(frozen=True, slots=True)
 class Inbound:

@@ -242,6 +242,19 @@ class AccessSettings(BaseSettings):
     # that serving everyone is meant
     etp_open_access: bool = False
 
+    # Telegram refusals sent to one stranger's chat (`limits` notation); beyond it their
+    # messages get no answer, so a stranger cannot make the bot spend its sending rate
+    etp_refusals_per_stranger: str = "1/10minutes"
+
+    @field_validator("etp_refusals_per_stranger")
+    @classmethod
+    def _parse_refusal_rate(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"ETP_REFUSALS_PER_STRANGER: {exc}") from exc
+        return value
+
     @field_validator("etp_allowed_telegram_ids", mode="before")
     @classmethod
     def _ids(cls, value: object) -> object:

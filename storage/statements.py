@@ -66,25 +66,32 @@ def sections_done() -> Any:
 
 
 def _listing(shared: bool) -> Any:
-    owner = etps.c.owner_id == bindparam("person_id")
+    # Address.reaches in SQL: in a shared chat its shared ETPs (never a member's private ones,
+    # which the whole chat would see); in a private chat the person's private ones
+    where = (
+        etps.c.shared_key.like(bindparam("chat_like"), escape="\\")
+        if shared
+        else and_(etps.c.owner_id == bindparam("person_id"), etps.c.shared_key.is_(None))
+    )
     return (
         select(
             etps.c.id, etps.c.title, etps.c.status, etps.c.updated_at, sections_done().label("done")
         )
-        .where(or_(owner, etps.c.shared_key == bindparam("shared_key")) if shared else owner)
+        .where(where)
         .order_by(etps.c.updated_at.desc(), etps.c.id.desc())
         .limit(20)
     )
 
 
-# A person's ETPs, most recent first; in a shared chat, the chat's too (rows.summary_from_row).
+# The ETPs a conversation may resume, most recent first (rows.summary_from_row).
 LIST_ETPS = {shared: _listing(shared) for shared in (False, True)}
 
 
 def list_params(person_id: int, address: Address) -> dict[str, Any]:
     """The parameters of LIST_ETPS[address.shared]."""
     if address.shared:
-        return {"person_id": person_id, "shared_key": address.key}
+        prefix = address.chat_key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return {"chat_like": prefix + "%"}
     return {"person_id": person_id}
 
 

@@ -32,8 +32,10 @@ from storage.secrets import SecretCipher, reseal_stored_tokens
 from tests.helpers import GOOD_ANSWERS, finish_etp, make_app, make_chat, override
 from tests.slack_bot import ENCRYPTION_KEY, RunningBot, running_bot
 from tests.slack_fake import FORM, FakeSlackApi
+from tests.telegram_api import FakeBotApi
 from tests.test_observability import samples, value
 from tests.test_slack import answer, identify, install, press, start_etp
+from tests.test_telegram import configure, open_webhook
 
 CHANNEL = "C1"
 
@@ -574,3 +576,100 @@ def test_token_create_takes_a_tenant_and_refuses_a_malformed_one(
     assert runner.invoke(cli, ["token", "list"]).output.rstrip().endswith("\ttenant slack:T1")
     bad = runner.invoke(cli, ["token", "create", "--name", "x", "--tenant", "T1"])
     assert bad.exit_code != 0 and "tenant must be" in bad.output
+
+
+# --- load from one person -----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def bot_api() -> AsyncIterator[FakeBotApi]:
+    server = FakeBotApi()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_a_stranger_is_refused_once_not_at_every_message(
+    sqlite_url: str, bot_api: FakeBotApi
+) -> None:
+    app = await make_app(sqlite_url)
+    configure(app, bot_api, allowed=frozenset({777}))
+    webhook, client = await open_webhook(app, bot_api)
+    try:
+        for n in range(5):
+            await webhook.say(f"/novo Papel {n}", chat_id=5001, user_id=5001)
+        assert webhook.api.texts(5001) == [m.ACCESS_DENIED]  # one refusal, not five
+        await webhook.say("/novo Papel", chat_id=5002, user_id=5002)
+        assert webhook.api.texts(5002) == [m.ACCESS_DENIED]  # another stranger is told too
+    finally:
+        await client.aclose()
+        await app.close()
+
+
+# --- group and DM boundaries ---------------------------------------------------------------------
+
+
+async def test_a_group_etp_is_resumed_in_its_group_only_and_a_private_one_nowhere_else(
+    sqlite_url: str,
+) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        group = make_chat(app, channel="telegram", chat_id="-100777", user_id="11", shared=True)
+        await group.say("/novo Vigilância do campus")  # ETP 1, the group's
+        private = make_chat(app, channel="telegram", chat_id="11", user_id="11")
+        await private.say("/novo Meu rascunho sigiloso")  # ETP 2, Ana's own
+        other = make_chat(app, channel="telegram", chat_id="-100888", user_id="11", shared=True)
+        # Ana left the group: from her private chat or another group, its ETP is out of reach
+        assert (await private.say("/retomar 1"))[-1].text == m.RESUME_NOT_FOUND.format(id=1)
+        assert (await other.say("/retomar 1"))[-1].text == m.RESUME_NOT_FOUND.format(id=1)
+        # and her private ETP is not carried into a group, where everyone would read it
+        assert (await group.say("/retomar 2"))[-1].text == m.RESUME_NOT_FOUND.format(id=2)
+        bruno = group.as_user("22", "Bruno")
+        assert m.RESUMING.format(id=1, title="Vigilância do campus") in bruno.texts(
+            await bruno.say("/retomar 1")
+        )
+        assert m.RESUMING.format(id=2, title="Meu rascunho sigiloso") in private.texts(
+            await private.say("/retomar 2")
+        )
+    finally:
+        await app.close()
+
+
+async def test_listar_in_a_group_shows_the_group_s_etps_and_never_a_member_s_private_ones(
+    sqlite_url: str,
+) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        private = make_chat(app, channel="telegram", chat_id="11", user_id="11")
+        await private.say("/novo Meu rascunho sigiloso")
+        group = make_chat(app, channel="telegram", chat_id="-100777", user_id="11", shared=True)
+        await group.say("/novo Vigilância do campus")
+        in_group = (await group.say("/listar"))[-1].text
+        assert "Vigilância do campus" in in_group and "sigiloso" not in in_group
+        in_private = (await private.say("/listar"))[-1].text
+        assert "sigiloso" in in_private and "Vigilância" not in in_private
+    finally:
+        await app.close()
+
+
+async def test_a_slack_channel_etp_is_resumed_in_another_thread_of_its_channel(
+    sqlite_url: str,
+) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        first = make_chat(
+            app, channel="slack", chat_id="T1:C1", user_id="T1:U1", shared=True, thread_id="1.1"
+        )
+        await first.say("/novo Papel A4")
+        later = make_chat(
+            app, channel="slack", chat_id="T1:C1", user_id="T1:U2", shared=True, thread_id="2.2"
+        )
+        assert m.RESUMING.format(id=1, title="Papel A4") in later.texts(
+            await later.say("/retomar 1")
+        )
+        elsewhere = make_chat(
+            app, channel="slack", chat_id="T1:C2", user_id="T1:U1", shared=True, thread_id="3.3"
+        )
+        assert (await elsewhere.say("/retomar 1"))[-1].text == m.RESUME_NOT_FOUND.format(id=1)
+    finally:
+        await app.close()

@@ -12,6 +12,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 
+from api.ratelimit import TokenRateLimiter
 from bot.telegram.access import AccessMiddleware
 from bot.telegram.channel import CHANNEL, TelegramChannel
 from bot.telegram.routers import buttons, messages, start, store_down
@@ -195,8 +196,18 @@ def build_telegram(app: App) -> TelegramBot:
     session = create_session(settings.telegram_api_url, pacing)
     bot = Bot(token, session=session)
     order = RedisLocks(app.redis, f"etp:telegram:order:{bot.id}") if app.redis else None
+    refusals = TokenRateLimiter(
+        app.settings.access.etp_refusals_per_stranger,
+        redis_url,
+        key_prefix="etp:refusals",
+        namespace="telegram",
+    )
     channel = TelegramChannel(
-        app.service, bot, allowed_ids=app.settings.access.etp_allowed_telegram_ids, order=order
+        app.service,
+        bot,
+        allowed_ids=app.settings.access.etp_allowed_telegram_ids,
+        order=order,
+        refusals=refusals,
     )
     app.notifier.register(CHANNEL, channel)
     app.closers.append(bot.session.close)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
 from aiogram.enums import ChatAction, ChatType
@@ -36,6 +36,9 @@ from conversations.events import Address, Author, Inbound
 from conversations.replies import Document, DraftingStarted, Reply, Text
 from conversations.service import EtpService, MemoryLocks
 from storage.coordination import RedisLocks
+
+if TYPE_CHECKING:
+    from api.ratelimit import TokenRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +102,9 @@ class TelegramChannel:
         allowed_ids: frozenset[int] = frozenset(),
         codec: CallbackCodec | None = None,
         order: MemoryLocks | RedisLocks | None = None,
+        refusals: TokenRateLimiter | None = None,
     ) -> None:
+        self.refusals = refusals
         self.service = service
         self.bot = bot
         self.allowed_ids = allowed_ids
@@ -366,6 +371,10 @@ class TelegramChannel:
             await asyncio.wait(set(self._sending))
 
     async def refuse(self, chat_id: int | str) -> None:
+        """Tell a stranger they are not allowed, once in ETP_REFUSALS_PER_STRANGER: each
+        refusal is a message that takes from the bot's sending rate."""
+        if self.refusals is not None and await self.refusals.retry_after(str(chat_id)):
+            return
         await self.notice(chat_id, m.ACCESS_DENIED)
 
     async def notice(self, chat_id: int | str, text: str) -> None:

@@ -116,7 +116,7 @@ def resume(t: Turn, args: str) -> None:
         raise InputError(m.RESUME_USAGE)
     etp = t.ctx.candidate
     address = t.ctx.inbound.address
-    if etp is None or not (etp.owner_id == t.ctx.person_id or etp.shared_key == address.key):
+    if etp is None or not address.reaches(etp.shared_key, etp.owner_id, t.ctx.person_id):
         raise InputError(m.RESUME_NOT_FOUND.format(id=number))
     t.etp = etp
     t.conv.etp_id = etp.id
