@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import stat
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,12 +16,16 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from fastapi import FastAPI
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from api.app import create_api
 from conversations.catalogue import messages as m
+from conversations.catalogue.sections import CHECK_WINDOW, SECTIONS, verdict
+from conversations.flow import MAX_ANSWERS, MAX_TEAM, MAX_TEXT
 from etp.cli import cli
 from etp.container import App
 from etp.privacy import scrub_text
@@ -29,13 +34,21 @@ from storage.admin import parse_tenant
 from storage.db import create_engine
 from storage.migrate import upgrade
 from storage.secrets import SecretCipher, reseal_stored_tokens
-from tests.helpers import GOOD_ANSWERS, finish_etp, make_app, make_chat, override
+from tests.helpers import (
+    GOOD_ANSWERS,
+    IDENTIFICATION,
+    finish_etp,
+    load_etp,
+    make_app,
+    make_chat,
+    override,
+)
 from tests.slack_bot import ENCRYPTION_KEY, RunningBot, running_bot
 from tests.slack_fake import FORM, FakeSlackApi
+from tests.telegram.helpers import configure, open_webhook
 from tests.telegram_api import FakeBotApi
 from tests.test_observability import samples, value
 from tests.test_slack import answer, identify, install, press, start_etp
-from tests.test_telegram import configure, open_webhook
 
 CHANNEL = "C1"
 
@@ -671,5 +684,106 @@ async def test_a_slack_channel_etp_is_resumed_in_another_thread_of_its_channel(
             app, channel="slack", chat_id="T1:C2", user_id="T1:U1", shared=True, thread_id="3.3"
         )
         assert (await elsewhere.say("/retomar 1"))[-1].text == m.RESUME_NOT_FOUND.format(id=1)
+    finally:
+        await app.close()
+
+
+# --- bounded time on the longest input ---------------------------------------------------------
+
+# Text as an attacker would shape it for a backtracking pattern: long runs of digits, spaces,
+# line breaks, separators and the words the checks look for.
+_FRAGMENTS = st.sampled_from(
+    ["1", "1.", "1,", " ", "\n", "\n ", "\t", "- ", "R$", "x", "não ", "a", ";", "|", "—", "é"]
+)
+
+
+def _long_texts() -> st.SearchStrategy[str]:
+    runs = st.tuples(_FRAGMENTS, st.integers(min_value=1, max_value=MAX_TEXT))
+    return st.lists(runs, min_size=1, max_size=6).map(
+        lambda parts: "".join(fragment * count for fragment, count in parts)[:MAX_TEXT]
+    )
+
+
+def _check_everything(text: str) -> float:
+    started = time.perf_counter()
+    for spec in SECTIONS:
+        for check in spec.checks:
+            check.test(text)
+    verdict(text)
+    return time.perf_counter() - started
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=_long_texts())
+@example(text="1" * MAX_TEXT)  # 6.9 s in one check before the patterns were made linear
+@example(text="\n" * MAX_TEXT)  # 2.4 s
+@example(text="1." * (MAX_TEXT // 2))  # 1.7 s
+def test_every_section_check_takes_bounded_time_on_any_input_up_to_the_maximum(
+    text: str,
+) -> None:
+    # linear checks take about 20 ms together on 12,000 characters; a generous bound, far
+    # above that and far below what one quadratic pattern took
+    assert _check_everything(text) < 1.0
+
+
+def test_checks_read_a_bounded_window_of_many_stored_answers() -> None:
+    # fifteen answers of the maximum length: the checks read the latest CHECK_WINDOW characters
+    stored = "\n".join(["1" * MAX_TEXT] * 15)
+    assert _check_everything(stored) < 1.0
+    spec = SECTIONS[0]
+    assert spec.checks[0].test("palavra " * 20 + "x" * (3 * CHECK_WINDOW)) is False
+
+
+async def test_a_team_line_shaped_against_the_parser_is_read_in_bounded_time(
+    sqlite_url: str,
+) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        chat = make_chat(app)
+        await chat.say("/novo Papel")
+        for line in IDENTIFICATION[:4]:
+            await chat.say(line)
+        for hostile in ("a" + " " * (MAX_TEXT - 2) + "b", "a" + " ," * (MAX_TEXT // 2 - 1)):
+            started = time.perf_counter()
+            replies = await chat.say(hostile)
+            assert time.perf_counter() - started < 2.0  # 1.1-1.4 s in the parser alone before
+            assert chat.texts(replies)[-1].startswith(m.IDENT_TEAM_INVALID.split("{")[0])
+    finally:
+        await app.close()
+
+
+async def test_a_section_takes_at_most_its_cap_of_answers_and_then_changes_nothing(
+    sqlite_url: str,
+) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        chat = make_chat(app)
+        await chat.identify()
+        for n in range(MAX_ANSWERS):
+            await chat.say(f"Complemento número {n} sobre a falta de papel nas unidades.")
+        etp_before = await load_etp(app, 1)
+        refused = await chat.say("Mais um complemento.")
+        assert chat.texts(refused) == [m.SECTION_ANSWERS_FULL.format(limit=MAX_ANSWERS)]
+        assert len((await load_etp(app, 1)).section(1).answers) == MAX_ANSWERS
+        assert (await load_etp(app, 1)).section(1).answers == etp_before.section(1).answers
+        await chat.say("/aceitar")  # the draft can still be accepted
+        assert (await load_etp(app, 1)).section(1).accepted_text
+    finally:
+        await app.close()
+
+
+async def test_a_team_over_the_cap_is_refused_whole(sqlite_url: str) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        chat = make_chat(app)
+        await chat.say("/novo Papel")
+        for line in IDENTIFICATION[:4]:
+            await chat.say(line)
+        team = "\n".join(f"Pessoa {n}; Analista; {1000 + n}" for n in range(MAX_TEAM + 1))
+        assert chat.texts(await chat.say(team)) == [m.IDENT_TEAM_TOO_LARGE.format(limit=MAX_TEAM)]
+        assert (await load_etp(app, 1)).identification.equipe == []
+        fits = "\n".join(f"Pessoa {n}; Analista; {1000 + n}" for n in range(MAX_TEAM))
+        await chat.say(fits)
+        assert len((await load_etp(app, 1)).identification.equipe) == MAX_TEAM
     finally:
         await app.close()

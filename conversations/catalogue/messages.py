@@ -99,6 +99,14 @@ WELCOME = (
 RESUMING = "Retomando o ETP nº {id} — {title}."
 NO_ACTIVE_ETP = "Não há ETP em andamento nesta conversa. Use /novo <título> ou /listar."
 EMPTY_TEXT = "A mensagem está vazia. Escreva a sua resposta, ou use /ajuda."
+SECTION_ANSWERS_FULL = (
+    "Esta seção já reúne {limit} respostas, o máximo. Nada foi registrado. Revise a minuta com "
+    "/editar <texto>, aceite-a com /aceitar ou peça outra redação com /refazer."
+)
+IDENT_TEAM_TOO_LARGE = (
+    "A equipe de planejamento pode ter no máximo {limit} integrantes. Nada foi registrado; "
+    "envie a lista novamente, com até {limit} pessoas."
+)
 TEXT_TOO_LONG = (
     "A mensagem tem {size} caracteres; o limite é {limit}. Divida o texto em partes menores. "
     "Nada foi registrado."

@@ -24,6 +24,11 @@ class Question:
     lead_alt: str
 
 
+# A check reads at most the last CHECK_WINDOW characters of a section's answers (the latest
+# answer, a follow-up's reply, comes last): its time is bounded whatever was stored.
+CHECK_WINDOW = 24_000
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
     """A minimum an answer must show; `gap` names what is missing in the document."""
@@ -32,6 +37,10 @@ class Check:
     test: Callable[[str], bool]
     follow_up: str
     gap: str
+
+    def __post_init__(self) -> None:
+        test = self.test
+        object.__setattr__(self, "test", lambda text: test(text[-CHECK_WINDOW:]))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,8 +75,11 @@ class SectionSpec:
 
 # --- check helpers -----------------------------------------------------------------------
 
-_NUMBER = r"\d+(?:[.,]\d+)*"
-_MONEY = re.compile(r"R\$\s*" + _NUMBER)
+# Every pattern here is linear in the text: possessive quantifiers (Python 3.11) give nothing
+# back, and a number is matched only from its first digit. "\d+(?:[.,]\d+)*" tried again from
+# each digit of a 12,000-digit answer took 7 s (issue 17).
+_NUMBER = r"(?<![\d.,])\d++(?:[.,]\d++)*+"
+_MONEY = re.compile(r"R\$\s*+" + _NUMBER)
 
 
 def _words(text: str) -> int:
@@ -85,7 +97,7 @@ def has_any(*patterns: str) -> Callable[[str], bool]:
 
 def _quantity_with_unit(text: str) -> bool:
     # a number followed by a word that is not a year-ish connective: "120 resmas", "3.500 litros"
-    return bool(re.search(_NUMBER + r"\s*(?!de\b|e\b|a\b|o\b|em\b)[A-Za-zÀ-ÿ²³]{1,}", text))
+    return bool(re.search(_NUMBER + r"\s*+(?!de\b|e\b|a\b|o\b|em\b)[A-Za-zÀ-ÿ²³]", text))
 
 
 def _three_prices(text: str) -> bool:
@@ -111,7 +123,9 @@ def _alternatives(text: str) -> bool:
         r"leasing|assinatura|nuvem",
     )
     found = sum(1 for k in kinds if re.search(k, text, re.I))
-    enumerated = len(re.findall(r"(?:^|\n)\s*(?:\d+[).]|[-•*])\s+", text)) >= 2
+    # an item starts a line: its indentation is spaces or tabs (\s* ran over every blank line
+    # after each line break)
+    enumerated = len(re.findall(r"(?:^|\n)[ \t]*+(?:\d++[).]|[-•*])\s", text)) >= 2
     return found >= 2 or enumerated or bool(re.search(r"alternativas?", text, re.I) and found >= 1)
 
 

@@ -9,9 +9,19 @@ hands the requested drafts to the queue. By job: `text` cleans input, `step` dis
 from conversations.flow.presentation import draft_ref, review_buttons, section_header
 from conversations.flow.state import Needs, Outcome, PendingRevision, StepContext
 from conversations.flow.step import apply_draft, needs, step
-from conversations.flow.text import MAX_TEXT, MAX_TITLE, InputError, clean, clean_text
+from conversations.flow.text import (
+    MAX_ANSWERS,
+    MAX_TEAM,
+    MAX_TEXT,
+    MAX_TITLE,
+    InputError,
+    clean,
+    clean_text,
+)
 
 __all__ = [
+    "MAX_ANSWERS",
+    "MAX_TEAM",
     "MAX_TEXT",
     "MAX_TITLE",
     "InputError",

@@ -9,13 +9,17 @@ from conversations.catalogue.sections import SECTIONS
 from conversations.flow.presentation import prompt
 from conversations.flow.sections import advance, enter_section
 from conversations.flow.state import Turn
-from conversations.flow.text import MAX_TITLE, InputError
+from conversations.flow.text import MAX_TEAM, MAX_TITLE, InputError
 from conversations.identification import designation_given, parse_etp_number, parse_place
 from conversations.model import Step, TeamMember
 from conversations.ports import AuditEntry
 from conversations.replies import Button
 
 KEYS: tuple[str, ...] = tuple(f.key for f in m.IDENT_FIELDS)
+# " - " between a member's name, cargo and matrícula; matched from the first space of a run
+# only (a regular expression split re-tried from every space of a long run was quadratic:
+# 3.4 s on one 12,000-character line)
+_TEAM_DASH = re.compile(r"(?<!\s)\s++[-–—]\s++")
 TEAM_CHECK = "team"  # conv.check while the team is being entered: a message adds to it
 
 
@@ -26,9 +30,11 @@ def parse_team(text: str) -> list[TeamMember]:
     for line in (ln.strip(" -•*\t") for ln in text.split("\n")):
         if not line:
             continue
-        parts = [p.strip() for p in re.split(r"\s*[;|]\s*", line) if p.strip()]
+        parts = [p.strip() for p in line.replace("|", ";").split(";") if p.strip()]
         if len(parts) < 3:
-            parts = [p.strip() for p in re.split(r"\s*,\s*|\s+[-–—]\s+", line) if p.strip()]
+            parts = [
+                p.strip() for piece in line.split(",") for p in _TEAM_DASH.split(piece) if p.strip()
+            ]
         if len(parts) != 3:
             raise InputError(m.IDENT_TEAM_INVALID.format(line=line[:80]))
         members.append(TeamMember(*parts))
@@ -48,7 +54,10 @@ def ident_answer(t: Turn, text: str) -> None:
     if key == "equipe":
         members = parse_team(text)
         # the first message after entering the step replaces the team; later ones add to it
-        ident.equipe = (ident.equipe if t.conv.check == TEAM_CHECK else []) + members
+        team = (ident.equipe if t.conv.check == TEAM_CHECK else []) + members
+        if len(team) > MAX_TEAM:
+            raise InputError(m.IDENT_TEAM_TOO_LARGE.format(limit=MAX_TEAM))
+        ident.equipe = team
         t.conv.check = TEAM_CHECK
         ident.add_author(t.author)
         etp.touch()

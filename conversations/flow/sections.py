@@ -6,6 +6,7 @@ from conversations.catalogue import messages as m
 from conversations.catalogue.sections import BY_NUMBER, SECTIONS, SectionSpec, failed_checks
 from conversations.flow.presentation import export_buttons, prompt
 from conversations.flow.state import PendingRevision, Turn
+from conversations.flow.text import MAX_ANSWERS, InputError
 from conversations.model import ETP_CONCLUDED, Answer, Mode, SectionStatus, Step
 from conversations.ports import AuditEntry, DraftRequest
 from conversations.replies import DraftingStarted
@@ -37,6 +38,8 @@ def section_text(t: Turn, number: int, text: str) -> None:
     if mode == Mode.JUSTIFY:
         skip(t, spec, text)
         return
+    if len(entry.answers) >= MAX_ANSWERS:
+        raise InputError(m.SECTION_ANSWERS_FULL.format(limit=MAX_ANSWERS))
     if mode in (Mode.DRAFTING, Mode.REVIEW):
         entry.answers.append(Answer(-1, text, t.author, t.ctx.now.isoformat()))
         etp.touch(number)

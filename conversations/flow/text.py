@@ -8,6 +8,11 @@ from conversations.catalogue import messages as m
 
 MAX_TEXT = 12_000
 MAX_TITLE = 200
+# Bounds on what one person can make the bot store and send to the LLM: the answers of a
+# section (each complement starts a draft whose prompt carries them all: 30 messages made a
+# 122 KB prompt) and the planning team (2,000 members took 1.3 s to render in DOCX).
+MAX_ANSWERS = 15
+MAX_TEAM = 50
 # control characters (but tab and newline) and the invisible separators a paste brings along
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u2028\u2029]")
 
