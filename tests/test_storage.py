@@ -407,11 +407,12 @@ async def test_an_etp_changed_through_another_conversation_is_never_served_stale
     app = await make_app(pg_url)
     try:
         private = make_chat(app, chat_id="private", user_id="u1", name="Maria Silva")
-        group = make_chat(app, chat_id="group", user_id="u1", name="Maria Silva", shared=True)
+        # (a private ETP is resumed only in its owner's private chats: tests/test_security.py)
+        other = make_chat(app, chat_id="other", user_id="u1", name="Maria Silva")
         await private.identify()
         await private.say(GOOD_ANSWERS[1][0])  # kept: the private conversation and ETP nº 1
-        await group.say("/retomar 1")  # the owner opens the same ETP in a group
-        await group.say(GOOD_ANSWERS[1][1])
+        await other.say("/retomar 1")  # the owner opens the same ETP in another private chat
+        await other.say(GOOD_ANSWERS[1][1])
         replies = await private.say(GOOD_ANSWERS[1][2])  # the kept ETP is stale by now
         assert "Minuta:" in private.texts(replies)[-1]
         etp = await load_etp(app, 1)
