@@ -241,7 +241,6 @@ class AccessSettings(BaseSettings):
     # in production an empty allow-list is refused (`etp check --production`) unless this says
     # that serving everyone is meant
     etp_open_access: bool = False
-
     # Telegram refusals sent to one stranger's chat (`limits` notation); beyond it their
     # messages get no answer, so a stranger cannot make the bot spend its sending rate
     etp_refusals_per_stranger: str = "1/10minutes"
