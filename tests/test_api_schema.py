@@ -58,7 +58,7 @@ def _operations() -> list[str]:
         "GET /health",
         "GET /health/ready",
         "GET /metrics",
-    ]  # POST /telegram/webhook exists only with a bot and its secret (tests/test_telegram.py)
+    ]  # POST /telegram/webhook exists only with a bot and its secret (tests/telegram/test_webhook.py)
 
 
 # schemathesis' lazy pytest loader does not run under pytest 9, so each operation's Hypothesis
