@@ -704,6 +704,10 @@ def _long_texts() -> st.SearchStrategy[str]:
     )
 
 
+# the identification's answers before the planning team's
+_TEAM_STEP = next(i for i, line in enumerate(IDENTIFICATION) if line.count(";") == 2)
+
+
 def _check_everything(text: str) -> float:
     started = time.perf_counter()
     for spec in SECTIONS:
@@ -741,7 +745,7 @@ async def test_a_team_line_shaped_against_the_parser_is_read_in_bounded_time(
     try:
         chat = make_chat(app)
         await chat.say("/novo Papel")
-        for line in IDENTIFICATION[:4]:
+        for line in IDENTIFICATION[:_TEAM_STEP]:
             await chat.say(line)
         for hostile in ("a" + " " * (MAX_TEXT - 2) + "b", "a" + " ," * (MAX_TEXT // 2 - 1)):
             started = time.perf_counter()
@@ -777,7 +781,7 @@ async def test_a_team_over_the_cap_is_refused_whole(sqlite_url: str) -> None:
     try:
         chat = make_chat(app)
         await chat.say("/novo Papel")
-        for line in IDENTIFICATION[:4]:
+        for line in IDENTIFICATION[:_TEAM_STEP]:
             await chat.say(line)
         team = "\n".join(f"Pessoa {n}; Analista; {1000 + n}" for n in range(MAX_TEAM + 1))
         assert chat.texts(await chat.say(team)) == [m.IDENT_TEAM_TOO_LARGE.format(limit=MAX_TEAM)]
