@@ -513,7 +513,7 @@ class EtpService:
         findings: list[Finding] = []
         facts = material(context)
         if cause is None:
-            masker = masker_for(etp, request)
+            masker = Masker() if self.drafter.inline else masker_for(etp, request)
             progress = self._progress(request, masker) if show else None
             draft, cause = await self._call(context, masker, progress)
             if draft is not None:
@@ -560,7 +560,8 @@ class EtpService:
         """One draft from the configured drafter, personal data masked in what it receives and
         restored in what it writes; (None, cause) when it fails or runs out of time."""
         drafter = self.drafter
-        masked = mask_context(context, masker)
+        # an inline drafter sends nothing anywhere: nothing to hide, no cost on the message path
+        masked = context if drafter.inline else mask_context(context, masker)
         try:
             async with asyncio.timeout(self.draft_deadline):
                 if progress is not None and isinstance(drafter, StreamingDraftWriter):
@@ -576,6 +577,8 @@ class EtpService:
         except Exception:  # a drafter may fail in any way; the job must not die
             log.exception("drafter %s gave up", drafter.name)
             return None, "unavailable"
+        if drafter.inline:
+            return draft, None
         return dataclasses.replace(draft, text=masker.restore(draft.text)), None
 
     def _progress(self, request: DraftRequest, masker: Masker) -> Callable[[str], Any]:

@@ -9,6 +9,7 @@ import pytest
 from conversations.fencing import fence, suspicious
 from conversations.grounding import check, norms, to_decimal
 from conversations.privacy import Masker
+from tests.helpers import finish_etp, make_app, make_chat
 
 MATERIAL = (
     "1200 resmas de papel A4. Média do consumo histórico dos últimos 3 anos: 100 resmas por mês.\n"
@@ -123,3 +124,15 @@ def test_injection_is_flagged_and_cannot_close_the_fence() -> None:
     block = fence("respostas", [({"pergunta": "Q"}, attack)])
     assert block.count("</respostas>") == 1 and block.endswith("</respostas>")
     assert "&lt;/respostas&gt;" in block
+
+
+async def test_the_offline_drafter_is_never_flagged(sqlite_url: str) -> None:
+    app = await make_app(sqlite_url)
+    try:
+        chat = make_chat(app)
+        await finish_etp(chat)
+        drafts = [t for t in chat.texts() if "Minuta:" in t]
+        assert len(drafts) == 11
+        assert not [t for t in drafts if "Verifique:" in t]
+    finally:
+        await app.close()
