@@ -378,3 +378,34 @@ async def test_cost_per_draft_is_stored_and_the_etp_budget_sends_drafting_offlin
         assert 'etp_llm_completion_tokens_total{model="gpt-4o-mini"} 60.0' in metrics
     finally:
         await app.close()
+
+
+async def test_telegram_shows_the_draft_growing_in_one_message_that_becomes_the_draft(
+    llm: FakeOpenAI, sqlite_url: str
+) -> None:
+    from tests.telegram_api import FakeBotApi
+    from tests.test_telegram import configure, open_webhook
+
+    llm.reply = " ".join(f"palavra{i}" for i in range(80)) + "."
+    bot_api = FakeBotApi()
+    await bot_api.start()
+    app = await app_for(llm, sqlite_url)
+    app.service.stream_every = 0
+    configure(app, bot_api)
+    hook, client = await open_webhook(app, bot_api)
+    try:
+        await hook.new_etp("Aquisição de papel A4")
+        for answer in GOOD_ANSWERS[1]:
+            await hook.say(answer)
+        edits = bot_api.sent("editMessageText", 5001)
+        assert len(edits) > 5
+        shown = bot_api.sent("sendMessage", 5001)[-1]  # the message the draft grows in
+        assert shown.text.startswith("Redigindo a minuta…") and "palavra0" in shown.text
+        final = edits[-1]
+        assert "Minuta:" in final.text and llm.reply in final.text
+        assert final.buttons  # Aceitar, Editar, Refazer on the finished draft
+        assert not [t for t in bot_api.texts(5001) if llm.reply in t and "Minuta:" in t]
+    finally:
+        await client.aclose()
+        await app.close()
+        await bot_api.stop()
