@@ -311,6 +311,7 @@ class EtpService:
                         attempt,
                         inbound.address,
                         author.display_name,
+                        instruction=outcome.instructions.get(section, ""),
                         requester=f"{author.platform}:{author.user_id}",
                     )
                     for section, attempt in outcome.drafts

@@ -282,6 +282,16 @@ async def test_redo_sends_the_previous_draft_and_asks_for_another(
         first, second, third = (llm.prompt_text(i) for i in range(3))
         assert len({first, second, third}) == 3
         assert "versao_anterior" in second and "2ª versão" in second and "3ª versão" in third
+        await chat.say("/refazer mais conciso")
+        await chat.say("/refazer cite a memória de cálculo")
+        assert "Pedido da equipe para esta nova versão" in llm.prompt_text(3)
+        assert "mais conciso" in llm.prompt_text(3)
+        assert "cite a memória de cálculo" in llm.prompt_text(4)
+        assert "mais conciso" not in llm.prompt_text(4)
+        (*_, drafted) = await audits(app, "section.drafted")
+        assert drafted["instruction"] == "cite a memória de cálculo"
+        refused = await chat.say("/refazer " + "x" * 301)
+        assert "o máximo é 300" in chat.texts(refused)[0] and len(llm.requests) == 5
     finally:
         await app.close()
 
@@ -383,8 +393,8 @@ async def test_cost_per_draft_is_stored_and_the_etp_budget_sends_drafting_offlin
 async def test_telegram_shows_the_draft_growing_in_one_message_that_becomes_the_draft(
     llm: FakeOpenAI, sqlite_url: str
 ) -> None:
+    from tests.telegram.helpers import configure, open_webhook
     from tests.telegram_api import FakeBotApi
-    from tests.test_telegram import configure, open_webhook
 
     llm.reply = " ".join(f"palavra{i}" for i in range(80)) + "."
     bot_api = FakeBotApi()
@@ -409,3 +419,17 @@ async def test_telegram_shows_the_draft_growing_in_one_message_that_becomes_the_
         await client.aclose()
         await app.close()
         await bot_api.stop()
+
+
+async def test_status_shows_what_the_llm_drafts_cost(llm: FakeOpenAI, sqlite_url: str) -> None:
+    app = await app_for(llm, sqlite_url, llm_cost_per_1k_tokens=0.5)
+    try:
+        chat = make_chat(app)
+        await chat.identify()
+        await chat.answer_section(1)
+        await chat.say("/status")
+        assert "Redação automática: 150 tokens utilizados (custo estimado US$ 0,0750)." in (
+            chat.last_text()
+        )
+    finally:
+        await app.close()

@@ -483,11 +483,6 @@ FALLBACK_BY_CAUSE = {
 }
 # /status: what the ETP's LLM drafts cost so far
 STATUS_LLM = "Redação automática: {tokens} tokens utilizados (custo estimado US$ {cost})."
-# More answers to one section than are kept (each text sent while a draft is shown is one)
-ANSWERS_CAP = (
-    "Esta seção já tem {n} respostas e complementos, o máximo por seção. Use /editar para "
-    "ajustar o texto da minuta ou /refazer <instrução> para pedir outra redação."
-)
 REDO_INSTRUCTION_TOO_LONG = (
     "A instrução para refazer a minuta tem {length} caracteres; o máximo é {limit}. Resuma o "
     "pedido (por exemplo, /refazer mais conciso)."

@@ -36,6 +36,8 @@ from conversations.replies import Button, Export, Text, TextRequest
 Handler = Callable[[Turn, str], None]  # (the turn, the command's arguments)
 HANDLERS: dict[str, Handler] = {}
 
+MAX_REDO_INSTRUCTION = 300  # characters of a /refazer instruction
+
 
 def handles(name: str) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of command `name`."""
@@ -164,6 +166,10 @@ def status(t: Turn, args: str) -> None:
         )
         if entry.gaps and entry.done:
             lines.append(m.STATUS_GAPS.format(gaps="; ".join(entry.gaps)))
+    if etp.llm_tokens:
+        tokens = f"{etp.llm_tokens:,}".replace(",", ".")
+        cost = f"{etp.llm_cost_usd:.4f}".replace(".", ",")
+        lines.append(m.STATUS_LLM.format(tokens=tokens, cost=cost))
     t.out.say("\n".join(lines))
 
 
@@ -266,11 +272,17 @@ def redo(t: Turn, args: str) -> None:
     if t.conv.step != Step.SECTION or t.conv.section is None:
         raise InputError(m.REDO_NOTHING)
     entry = etp.section(t.conv.section)
+    # "/refazer mais conciso": what the new draft should do differently
+    instruction = " ".join(clean(args).split())
+    if len(instruction) > MAX_REDO_INSTRUCTION:
+        raise InputError(
+            m.REDO_INSTRUCTION_TOO_LONG.format(length=len(instruction), limit=MAX_REDO_INSTRUCTION)
+        )
     if not entry.answers:
         t.out.say(m.REDO_NOTHING)
         enter_section(t, entry.number)
         return
-    start_draft(t, entry.number)
+    start_draft(t, entry.number, instruction)
 
 
 def refuse_stale_press(t: Turn, etp: Etp) -> None:

@@ -94,7 +94,7 @@ def insist(t: Turn) -> None:
     after_answers(t, number, after=t.conv.check)
 
 
-def start_draft(t: Turn, number: int) -> None:
+def start_draft(t: Turn, number: int, instruction: str = "") -> None:
     etp = t.require_etp()
     spec = BY_NUMBER[number]
     entry = etp.section(number)
@@ -108,13 +108,15 @@ def start_draft(t: Turn, number: int) -> None:
         Mode.DRAFTING,
         None,
     )
-    request_draft(t, number, entry.draft_attempt)
+    request_draft(t, number, entry.draft_attempt, instruction)
 
 
-def request_draft(t: Turn, number: int, attempt: int) -> None:
+def request_draft(t: Turn, number: int, attempt: int, instruction: str = "") -> None:
     """Ask the service to run this draft job, and tell the user it is being written."""
     spec = BY_NUMBER[number]
     t.out.drafts.append((number, attempt))
+    if instruction:
+        t.out.instructions[number] = instruction
     etp_id = t.etp.id if t.etp is not None and t.etp.id is not None else 0
     job_id = DraftRequest(etp_id, number, attempt, t.ctx.inbound.address, "").job_id
     t.out.replies.append(

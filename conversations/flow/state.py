@@ -48,6 +48,7 @@ class Outcome:
     replies: list[Reply | Export] = field(default_factory=list)
     etp: Etp | None = None
     drafts: list[tuple[int, int]] = field(default_factory=list)  # (section, attempt)
+    instructions: dict[int, str] = field(default_factory=dict)  # /refazer <instrução>, by section
     revisions: list[PendingRevision] = field(default_factory=list)
     audits: list[AuditEntry] = field(default_factory=list)
 

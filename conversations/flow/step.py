@@ -57,6 +57,7 @@ def step(ctx: StepContext) -> Outcome:
     except InputError as refusal:
         t.out.replies = [Text(str(refusal))]
         t.out.drafts.clear()
+        t.out.instructions.clear()
         t.out.revisions.clear()
         t.out.audits.clear()
         raise
