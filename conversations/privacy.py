@@ -17,7 +17,9 @@ from conversations.ports import DraftContext
 
 _CNPJ = re.compile(r"(?<!\d)\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}(?!\d)")
 _CPF = re.compile(r"(?<![\d./])\d{3}\.\d{3}\.\d{3}-\d{2}(?![\d])|(?<![\d./-])\d{9}-\d{2}(?!\d)")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# starts only where a run of address characters starts: tried from inside every run, a long
+# word without "@" would cost quadratic time
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]+(?:\.[\w-]+)+")
 # Brazilian phones: optional +55, a two-digit area code (in brackets or not), 8 or 9 digits
 _PHONE = re.compile(
     r"(?<![\d/.,])(?:\+?55[\s.-]?)?(?:\(\s*\d{2}\s*\)|\d{2})[\s.-]?9?\d{4}[\s.-]?\d{4}(?![\d/.,])"
@@ -35,8 +37,11 @@ _ROLE = (
     r"assinad[oa] por|contato)"
 )
 _NAME_AFTER_ROLE = re.compile(rf"(?<=\b)({_ROLE})(\s*:?\s+)({_NAME})")
-_NAME_BEFORE_DATA = re.compile(
-    rf"({_NAME})(?=\s*[(,;-]?\s*(?:\[(?:CPF|EMAIL|TELEFONE|MATRICULA)_|(?i:cpf|matr[íi]cula|siape)))"
+# A run of capitalised words taken whole (possessive, and finditer resumes after it), then the
+# data looked for once at its end: searched from every word of a long run, it was quadratic.
+_NAME_RUN = re.compile(r"[A-ZÀ-Ý][a-zà-ÿ]++(?:\s++(?:d[aeo]s?\s++|e\s++)?+[A-ZÀ-Ý][a-zà-ÿ]++)++")
+_DATA_NEXT = re.compile(
+    r"\s*+[(,;-]?+\s*+(?:\[(?:CPF|EMAIL|TELEFONE|MATRICULA)_|(?i:cpf|matr[íi]cula|siape))"
 )
 _PLACEHOLDER = re.compile(r"\[(CPF|CNPJ|EMAIL|TELEFONE|MATRICULA|PESSOA)_(\d+)\]")
 # a placeholder cut in half at the end of a streamed piece ("[CPF_")
@@ -91,7 +96,7 @@ class Masker:
         for name in self._names:
             text = self._mask_name(text, name)
         found = [m.group(3) for m in _NAME_AFTER_ROLE.finditer(text)]
-        found += [m.group(1) for m in _NAME_BEFORE_DATA.finditer(text)]
+        found += [m.group() for m in _NAME_RUN.finditer(text) if _DATA_NEXT.match(text, m.end())]
         for name in sorted(set(found), key=len, reverse=True):
             if name not in self._names:
                 self._names.append(name)

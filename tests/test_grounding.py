@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -136,3 +137,25 @@ async def test_the_offline_drafter_is_never_flagged(sqlite_url: str) -> None:
         assert not [t for t in drafts if "Verifique:" in t]
     finally:
         await app.close()
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "João " * 2_400,  # 1.5-3.3 s: the name before personal data searched from every word
+        "1" * 12_000,  # 0.7 s: an e-mail's local part tried from inside a run of digits
+        "a" * 12_000,
+    ],
+)
+def test_masking_takes_bounded_time_on_the_longest_answer(hostile: str) -> None:
+    # the masker runs on every answer of a draft's context; linear patterns take a few ms
+    started = time.perf_counter()
+    Masker(names=["Maria Souza"]).mask(hostile)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_name_right_before_its_personal_data_is_still_masked() -> None:
+    masker = Masker()
+    masked = masker.mask("Contato: Relatório enviado por Pedro Alves da Costa, CPF 123.456.789-09.")
+    assert "Pedro Alves da Costa" not in masked and "123.456.789-09" not in masked
+    assert masker.restore(masked).endswith("Pedro Alves da Costa, CPF 123.456.789-09.")
