@@ -19,6 +19,8 @@ from importlib import resources
 from itertools import combinations
 from typing import Any
 
+from conversations.catalogue import messages as m
+
 _MONTHS = (
     "janeiro|fevereiro|março|marco|abril|maio|junho|julho|agosto|setembro|outubro|novembro|dezembro"
 )
@@ -68,25 +70,7 @@ _LONG_DATE = re.compile(
 )
 _PLAIN = re.compile(rf"(?<![\w.,/])(?P<n>{_NUMBER})(?![\w/]|[.,]\d)")
 _PLACEHOLDER = re.compile(r"\[[A-Z]+_\d+\]")
-_MONTH_NUMBER = {
-    name: i + 1
-    for i, name in enumerate(
-        [
-            "janeiro",
-            "fevereiro",
-            "março",
-            "abril",
-            "maio",
-            "junho",
-            "julho",
-            "agosto",
-            "setembro",
-            "outubro",
-            "novembro",
-            "dezembro",
-        ]
-    )
-}
+_MONTH_NUMBER = {name: i + 1 for i, name in enumerate(m.MONTHS)}
 _MONTH_NUMBER["marco"] = 3
 # Bare small integers are how prose counts ("2 alternativas", "1 (um) ano"); not checked.
 SMALL = 10
