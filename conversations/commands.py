@@ -56,7 +56,15 @@ COMMANDS: tuple[Command, ...] = (
     Command(name="edit", pt="editar", text=m.CMD_EDIT, needs_etp=True),
     Command(name="export", pt="exportar", text=m.CMD_EXPORT, needs_etp=True),
     Command(name="order", pt="ordem", text=m.CMD_ORDER, needs_etp=True),
+    Command(
+        name="verdict",
+        pt="conclusao",
+        text=m.CMD_VERDICT,
+        aliases=("conclusão", "verdict"),
+        needs_etp=True,
+    ),
     Command(name="cancel", pt="cancelar", text=m.CMD_CANCEL, needs_etp=True),
+    Command(name="law", pt="lei", text=m.CMD_LAW, aliases=("law",)),
     Command(name="help", pt="ajuda", text=m.CMD_HELP),
     Command(name="start", pt="start", text=None, aliases=("iniciar",)),
 )

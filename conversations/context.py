@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from conversations.catalogue.sections import BY_NUMBER, MANDATORY
-from conversations.model import Etp
+from conversations.catalogue.sections import BY_NUMBER, MANDATORY, VERDICT_QUESTION
+from conversations.model import VERDICT_CHOICE, Etp
 from conversations.ports import DraftContext
 
 # The sections whose answers each section needs (law numbering); see SectionSpec.depends_on
@@ -53,11 +53,12 @@ def _answers(etp: Etp, section: int) -> list[tuple[str, str]]:
     spec = BY_NUMBER[section]
     out: list[tuple[str, str]] = []
     for answer in etp.section(section).answers:
-        question = (
-            spec.questions[answer.question].text
-            if 0 <= answer.question < len(spec.questions)
-            else ""
-        )
+        if answer.question == VERDICT_CHOICE:
+            continue  # the choice is the context's `verdict`, not words of an answer
+        index = answer.question
+        if spec.verdict and index == VERDICT_QUESTION:
+            index += 1  # a text kept from before the verdict was a choice: the team's reasons
+        question = spec.questions[index].text if 0 <= index < len(spec.questions) else ""
         out.append((question, answer.text))
     return out
 
@@ -112,4 +113,5 @@ def build_context(
         skipped=skipped,
         previous=previous,
         instruction=instruction,
+        verdict=entry.verdict.value if entry.verdict is not None else "",
     )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from conversations.catalogue import messages as m
-from conversations.catalogue.sections import BY_NUMBER, verdict
-from conversations.model import Etp
+from conversations.catalogue.sections import BY_NUMBER, VERDICT_QUESTION, SectionSpec
+from conversations.model import VERDICT_CHOICE, Etp
 from conversations.ports import Draft, DraftContext
 
 
@@ -15,11 +16,13 @@ def build_context(etp: Etp, section: int, attempt: int) -> DraftContext:
     entry = etp.section(section)
     answers: list[tuple[str, str]] = []
     for answer in entry.answers:
-        question = (
-            spec.questions[answer.question].text
-            if 0 <= answer.question < len(spec.questions)
-            else ""
-        )
+        if answer.question == VERDICT_CHOICE:
+            continue  # the choice is `verdict` below, not words to put in the draft
+        index = answer.question
+        if spec.verdict and index == VERDICT_QUESTION:
+            # a text kept from before the verdict was a choice: the team's reasons
+            index = VERDICT_QUESTION + 1
+        question = spec.questions[index].text if 0 <= index < len(spec.questions) else ""
         answers.append((question, answer.text))
     earlier = tuple(
         (n, s.accepted_text)
@@ -36,27 +39,77 @@ def build_context(etp: Etp, section: int, attempt: int) -> DraftContext:
         answers=tuple(answers),
         earlier=earlier,
         gaps=tuple(entry.gaps),
+        verdict=entry.verdict.value if entry.verdict is not None else "",
     )
 
 
 def _sentence(text: str) -> str:
-    """Tidy one answer into a sentence: collapse blank runs, end with a full stop."""
+    """Tidy one answer: collapse blank runs, end with a full stop. Its words stay the user's."""
     text = re.sub(r"[ \t]+", " ", text.strip())
     text = re.sub(r"\n{3,}", "\n\n", text)
-    if not text:
-        return ""
-    text = text[0].upper() + text[1:]
-    if text[-1] not in ".!?:;…":
+    if text and text[-1] not in ".!?:;…)":
         text += "."
     return text
 
 
-class OfflineDrafter:
-    """Writes formal Portuguese from the answers alone: deterministic, and it never invents a number.
+def _plain(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join(re.findall(r"\w+", "".join(c for c in folded if not unicodedata.combining(c))))
 
-    Every figure in its output comes from the user's answers or the identification; `attempt`
-    picks between two phrasings so that /refazer gives a different wording. It needs no I/O, so
-    the service drafts inline with it (no job); `inline=False` makes it run as a job like an LLM.
+
+_CAPITALISED = re.compile(r"[A-ZÀ-Ý][a-zà-ÿ]*(?:-[a-zà-ÿ]+)*")
+
+
+def _after_colon(text: str) -> str:
+    """The answer as it continues a label and a colon: a lower-case first letter, unless its
+    first word is a name or an acronym ("Painel de Preços", "PCA 2026", "Maria Souza")."""
+    words = text.split(None, 4)
+    if not words or not _CAPITALISED.fullmatch(words[0].rstrip(",.;:")):
+        return text
+    # a capitalised word among the next three: a proper name ("Coordenação de Logística")
+    if any(_CAPITALISED.fullmatch(w.rstrip(",.;:")) and len(w) > 2 for w in words[1:4]):
+        return text
+    return text[0].lower() + text[1:]
+
+
+def _labeled(label: str, texts: list[str]) -> str:
+    """One paragraph: the label, then the answers given to its question. An answer that
+    repeats the label ("Memória de cálculo: …") loses the repetition; a first answer that
+    begins with the label's words as a sentence ("Composição da solução inclui…") stands
+    without the label, which would double them."""
+    parts: list[str] = []
+    labelled = True
+    for i, text in enumerate(texts):
+        repeated = re.match(r"\s*" + re.escape(label) + r"\s*[:–—-]\s*", text, re.IGNORECASE)
+        if repeated is not None:
+            text = text[repeated.end() :]
+            if i > 0 and text:
+                text = text[0].upper() + text[1:]
+        elif i == 0 and _plain(text).startswith(_plain(label)):
+            labelled = False
+        if text:
+            parts.append(text)
+    body = " ".join(parts)
+    return m.DRAFT_LABELED.format(label=label, text=_after_colon(body)) if labelled else body
+
+
+def opening(spec: SectionSpec, *, alt: bool) -> str:
+    """The one sentence the drafter writes of its own: it names the element, in agreement."""
+    verbs = m.DRAFT_OPENING_VERBS["record" if alt else "present"]
+    verb = verbs[1] if spec.plural else verbs[0]
+    template = m.DRAFT_OPENING_ALT if alt else m.DRAFT_OPENING
+    return template.format(verb=verb, noun=spec.noun)
+
+
+class OfflineDrafter:
+    """Frames the answers in a numbered-ready, impersonal layout; it does not rewrite them.
+
+    Deterministic, and it never invents a fact: every word beyond its frame (an opening that
+    names the element, one label per question, the conclusion the team chose, the pending
+    items) is the user's. The heading of the section in the document carries the legal
+    reference and the document's header the objeto and processo, so a draft repeats neither.
+    `attempt` picks between two wordings of the frame, so that /refazer gives another one. It
+    needs no I/O, so the service drafts inline with it; `inline=False` makes it run as a job.
     """
 
     name = "offline"
@@ -70,50 +123,22 @@ class OfflineDrafter:
     def compose(self, context: DraftContext) -> str:
         spec = BY_NUMBER[context.section]
         alt = context.attempt % 2 == 0
-        processo = m.DRAFT_PROCESSO.format(processo=context.processo) if context.processo else ""
-        objeto = context.objeto.strip().rstrip(".") or m.DRAFT_OBJECT_FALLBACK
-        if len(objeto) > 1 and objeto[0].isupper() and objeto[1].islower():
-            objeto = objeto[0].lower() + objeto[1:]  # "Aquisição de…" reads mid-sentence
-        intro = (m.DRAFT_INTRO_ALT if alt else m.DRAFT_INTRO).format(
-            ref=spec.legal_ref,
-            title_lower=spec.title[0].lower() + spec.title[1:],
-            objeto=objeto,
-            processo=processo,
-        )
-        paragraphs = [intro]
-        by_question: dict[str, list[str]] = {}
-        order: list[str] = []
+        labels = {q.text: (q.lead_alt if alt else q.lead) for q in spec.questions}
+        by_label: dict[str, list[str]] = {}
         for question, answer in context.answers:
-            if question not in by_question:
-                by_question[question] = []
-                order.append(question)
-            by_question[question].append(_sentence(answer))
-        for question in order:
-            body = " ".join(s for s in by_question[question] if s)
-            if not body:
-                continue
-            if question:
-                q = next(q for q in spec.questions if q.text == question)
-                lead = q.lead_alt if alt else q.lead
-            else:
-                lead = m.DRAFT_COMPLEMENT
-            paragraphs.append(f"{lead} {body}")
+            text = _sentence(answer)
+            if text:
+                label = labels.get(question, m.DRAFT_COMPLEMENT)
+                by_label.setdefault(label, []).append(text)
+        paragraphs = [opening(spec, alt=alt)]
+        # in the order of the questions, whatever the order the answers came in
+        for label in [*labels.values(), m.DRAFT_COMPLEMENT]:
+            texts = by_label.pop(label, [])
+            if texts:
+                paragraphs.append(_labeled(label, texts))
         if spec.verdict:
-            said = verdict(" ".join(a for _, a in context.answers))
-            if said is True:
-                paragraphs.append(m.DRAFT_VERDICT_YES)
-            elif said is False:
-                paragraphs.append(m.DRAFT_VERDICT_NO)
-        if context.earlier and spec.cites_earlier:
-            refs = ", ".join(
-                m.DRAFT_SECTION_REF.format(
-                    roman=BY_NUMBER[n].roman, title=BY_NUMBER[n].title.lower()
-                )
-                for n, _ in context.earlier
-                if BY_NUMBER[n].cited and n != context.section
-            )
-            if refs:
-                paragraphs.append(m.DRAFT_CONTEXT.format(refs=refs))
-        for gap in context.gaps:
-            paragraphs.append(m.DRAFT_GAP.format(gap=gap))
+            paragraphs.append(m.DRAFT_VERDICT.get(context.verdict, m.DRAFT_NO_VERDICT))
+        if context.gaps:
+            template = m.DRAFT_GAP if len(context.gaps) == 1 else m.DRAFT_GAPS
+            paragraphs.append(template.format(gaps="; ".join(context.gaps)))
         return "\n\n".join(paragraphs)

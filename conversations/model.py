@@ -7,11 +7,24 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from conversations.catalogue.sections import BY_NUMBER, MANDATORY, OPTIONAL, SECTIONS
+from conversations.catalogue import messages as m
+from conversations.catalogue.sections import (
+    BY_NUMBER,
+    MANDATORY,
+    OPTIONAL,
+    SECTIONS,
+    VERDICT_QUESTION,
+    Verdict,
+    check_text,
+)
 
 ETP_DRAFTING = "em_elaboracao"
 ETP_CONCLUDED = "concluido"
-ETP_STATUSES = (ETP_DRAFTING, ETP_CONCLUDED)
+# every section resolved, but something is still open (a gap recorded in a section, no explicit
+# conclusion): the document keeps its MINUTA mark and lists what is open
+ETP_CONCLUDED_WITH_GAPS = "concluido_com_pendencias"
+ETP_STATUSES = (ETP_DRAFTING, ETP_CONCLUDED, ETP_CONCLUDED_WITH_GAPS)
+CONCLUDED_STATUSES = frozenset({ETP_CONCLUDED, ETP_CONCLUDED_WITH_GAPS})
 
 
 # The values below are stored (section rows, conversation state JSON): never change one.
@@ -73,9 +86,15 @@ class AuthorRef:
         return AuthorRef(data.get("id"), str(data.get("name", "")))
 
 
+# Answer.question of the record of a verdict choice: who chose which conclusion, and when (the
+# choice itself is SectionEntry.verdict); no draft or check reads it as an answer
+VERDICT_CHOICE = -2
+
+
 @dataclass(slots=True)
 class Answer:
-    question: int  # index of the guiding question; -1 for a follow-up or complement
+    # index of the guiding question; -1 for a complement, VERDICT_CHOICE for a choice made
+    question: int
     text: str
     author: AuthorRef
     at: str
@@ -178,9 +197,12 @@ class SectionEntry:
     justification: str | None = None
     justified_by: AuthorRef | None = None
     updated_at: datetime | None = None
+    verdict: Verdict | None = None  # the concluding section's explicit choice
 
     def __post_init__(self) -> None:
         self.status = SectionStatus(self.status)  # a stored row hands a plain string
+        if self.verdict is not None:
+            self.verdict = Verdict(self.verdict)
 
     @property
     def mandatory(self) -> bool:
@@ -202,7 +224,14 @@ class SectionEntry:
         return self.status
 
     def answered_questions(self) -> set[int]:
-        return {a.question for a in self.answers if a.question >= 0}
+        answered = {a.question for a in self.answers if a.question >= 0}
+        if BY_NUMBER[self.number].verdict:
+            # the choice answers it, not a text (an ETP stored before the choice existed has
+            # a text there, and is asked for the choice)
+            answered.discard(VERDICT_QUESTION)
+            if self.verdict is not None:
+                answered.add(VERDICT_QUESTION)
+        return answered
 
     def next_question(self) -> int:
         """Index of the first guiding question without an answer (== count when all answered)."""
@@ -214,7 +243,8 @@ class SectionEntry:
         return total
 
     def answer_text(self) -> str:
-        return "\n".join(a.text for a in self.answers)
+        """What the checks read: a bounded slice of the answers (see check_text)."""
+        return check_text(a.text for a in self.answers if a.question != VERDICT_CHOICE)
 
     def author_names(self) -> list[str]:
         names: list[str] = []
@@ -224,15 +254,6 @@ class SectionEntry:
             if ref.name and ref.name not in names:
                 names.append(ref.name)
         return names
-
-
-@dataclass(frozen=True, slots=True)
-class Pendencia:
-    """An open point of an ETP: a mandatory section not done (`gap` empty), or a point an
-    accepted section was accepted without (a check's follow-up the user chose to keep)."""
-
-    section: int
-    gap: str = ""
 
 
 @dataclass(slots=True)
@@ -278,24 +299,63 @@ class Etp:
     def done_count(self) -> int:
         return sum(1 for s in self.sections.values() if s.done)
 
-    def pendencias(self) -> list[Pendencia]:
-        """The open points, in the law's order: each mandatory section not done (art. 18,
-        §2º), and each recorded gap of an accepted section."""
-        found: list[Pendencia] = []
-        for number in sorted(self.sections):
-            entry = self.sections[number]
-            if entry.mandatory and not entry.done:
-                found.append(Pendencia(number))
-            elif entry.accepted_text is not None:
-                found += [Pendencia(number, gap) for gap in entry.gaps]
-        return found
-
     def complete(self) -> bool:
         return all(s.done for s in self.sections.values())
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """The team's explicit conclusion (section XIII), or None while it is not chosen."""
+        return next(
+            (s.verdict for s in self.sections.values() if BY_NUMBER[s.number].verdict), None
+        )
+
+    def pendencias(self) -> list[Pendencia]:
+        """What is still open, in one list (the document lists it, /status and the status
+        follow it): identification fields, unresolved sections, the gaps recorded in accepted
+        sections, and an accepted conclusion without the team's explicit choice."""
+        open_items: list[Pendencia] = []
+        ident = self.identification
+        for field_spec in m.IDENT_FIELDS:
+            if not field_spec.optional and not ident.value(field_spec.key):
+                open_items.append(
+                    Pendencia(None, m.PENDING_IDENT_FIELD.format(label=field_spec.label))
+                )
+        for number in sorted(self.sections):
+            entry = self.sections[number]
+            spec = BY_NUMBER[number]
+            if not entry.done:
+                what = m.PENDING_MANDATORY if spec.mandatory else m.PENDING_OPTIONAL
+                open_items.append(Pendencia(number, what))
+                continue
+            if entry.accepted_text is None:
+                continue  # skipped with its justification
+            open_items.extend(Pendencia(number, gap, gap) for gap in entry.gaps)
+            if spec.verdict and entry.verdict is None:
+                open_items.append(Pendencia(number, m.PENDING_VERDICT, m.PENDING_VERDICT))
+        return open_items
+
+    def completion_status(self) -> str:
+        """The status the ETP's sections give it: em elaboração until every section is
+        resolved; then concluído, or concluído com pendências while anything is open."""
+        if not self.complete():
+            return ETP_DRAFTING
+        return ETP_CONCLUDED_WITH_GAPS if self.pendencias() else ETP_CONCLUDED
 
     def ident_complete(self) -> bool:
         i = self.identification
         return bool(i.orgao and i.unidade and i.processo and i.objeto and i.equipe)
+
+
+@dataclass(frozen=True, slots=True)
+class Pendencia:
+    """One open item: of a section (`section`, its number) or of the identification (None);
+    `what` says in pt-BR what is missing (a noun phrase)."""
+
+    section: int | None
+    what: str
+    # for a point an accepted section is still open on (a check's gap, the missing verdict):
+    # what is missing there; empty for a section not done or an identification field
+    gap: str = ""
 
 
 @dataclass(frozen=True, slots=True)

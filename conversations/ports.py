@@ -151,6 +151,9 @@ class DraftContext:
     previous: str = ""  # the draft a redo replaces
     instruction: str = ""  # what the user asked of the redo ("mais conciso")
     findings: tuple[str, ...] = ()  # unsupported items of the previous try, to be removed
+    # the concluding section's explicit choice (a Verdict value; "" when not chosen): the
+    # draft's conclusion states it, whatever the answers' words say
+    verdict: str = ""
 
 
 @dataclass(frozen=True, slots=True)

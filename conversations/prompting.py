@@ -4,6 +4,7 @@ unsupported items). Pure text; etp/llm.py puts it into its langchain-core templa
 
 from __future__ import annotations
 
+from conversations.catalogue import messages as m
 from conversations.catalogue import prompts as p
 from conversations.catalogue.sections import BY_NUMBER, ROMAN
 from conversations.fencing import escape, fence
@@ -74,6 +75,12 @@ def blocks(context: DraftContext) -> dict[str, str]:
         pedido.append(p.REQUEST_INSTRUCTION.format(instruction=escape(context.instruction)))
     if context.findings:
         pedido.append(p.REQUEST_FINDINGS.format(items="; ".join(context.findings)))
+    if spec.verdict:
+        # the team's explicit choice, never the model's reading of the answers
+        closing = m.DRAFT_VERDICT.get(context.verdict)
+        pedido.append(
+            p.REQUEST_VERDICT.format(sentence=closing) if closing else p.REQUEST_NO_VERDICT
+        )
     return {"tarefa": tarefa, "dados": "\n".join(parts), "pedido": "\n".join(pedido)}
 
 

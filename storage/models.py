@@ -109,6 +109,8 @@ class SectionRow(Base):
         Id, ForeignKey("people.id", ondelete="SET NULL")
     )
     justified_by_name: Mapped[str | None] = mapped_column(String(200))
+    # the concluding section's explicit choice (conversations Verdict values), NULL until made
+    verdict: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = _now_column()
 
 

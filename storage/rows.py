@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Text, cast
 
+from conversations.catalogue.sections import Verdict
 from conversations.model import (
     Answer,
     AuthorRef,
@@ -118,6 +119,7 @@ def entry_values(entry: SectionEntry) -> dict[str, Any]:
         "justification": entry.justification,
         "justified_by_id": entry.justified_by.person_id if entry.justified_by else None,
         "justified_by_name": entry.justified_by.name if entry.justified_by else None,
+        "verdict": entry.verdict.value if entry.verdict is not None else None,
         "updated_at": utcnow(),
     }
 
@@ -144,4 +146,5 @@ def entry_from_row(row: Row) -> SectionEntry:
         if row["justified_by_name"] is not None
         else None,
         updated_at=row["updated_at"],
+        verdict=Verdict(row["verdict"]) if row["verdict"] else None,
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, update
 
-from conversations.model import ETP_CONCLUDED, ConversationState, Etp
+from conversations.model import CONCLUDED_STATUSES, ConversationState, Etp
 from conversations.ports import AuditEntry, Revision
 from storage.rows import etp_values, section_rows, utcnow
 from storage.tables import audit, conversations, etps, revisions, sections
@@ -123,7 +123,7 @@ class DeferredWrites:
             await self._insert_etp(etp, values, now)
             etp.created_at = now
         else:  # the ETP's row and changed sections, with the values as they are now
-            concluded_now = now if etp.status == ETP_CONCLUDED else None
+            concluded_now = now if etp.status in CONCLUDED_STATUSES else None
             self._writes.append(("etp", {**values, "concluded_now": concluded_now, "id": etp.id}))
             self._writes += [
                 ("section", row) for row in section_rows(etp, sorted(etp.dirty_sections))

@@ -84,7 +84,7 @@ def keyboard(buttons: Sequence[Button], codec: CallbackCodec) -> InlineKeyboardM
 def coalesce(replies: Sequence[Reply]) -> list[Reply]:
     """Join runs of button-less texts into the message that follows them.
 
-    "Seção I aceita." and the next question arrive as one message: fewer Bot API calls per
+    "Seção 1 aceita." and the next question arrive as one message: fewer Bot API calls per
     update, and the chat reads the same.
     """
     merged: list[Reply] = []

@@ -69,8 +69,18 @@ IDENT_BY_KEY = {f.key: f for f in IDENT_FIELDS}
 
 IDENT_HEADER = "Identificação · {label}"
 IDENT_TEAM_INVALID = (
-    'Não consegui ler a linha "{line}". Use uma linha por integrante, no formato '
-    "Nome; Cargo; Matrícula."
+    'Não consegui ler "{line}" como integrante da equipe. Informe um integrante por linha, no '
+    "formato Nome; Cargo; Matrícula (por exemplo: Maria Souza; Analista; 1.234-5), ou vários "
+    "na mesma linha separados por ponto e vírgula (Maria Souza – Analista (mat. 1.234-5); "
+    "João Lima – Técnico (mat. 6.789-0)). Nada foi registrado."
+)
+IDENT_TEAM_DUPLICATE = (
+    "{name} (matrícula {matricula}) já integra a equipe de planejamento. Nada foi registrado; "
+    "envie outro integrante ou /aceitar para concluir a equipe."
+)
+IDENT_TEAM_LINE_TOO_LONG = (
+    "Uma linha da equipe tem {size} caracteres; o limite é {limit} por integrante. Informe um "
+    "integrante por linha. Nada foi registrado."
 )
 IDENT_TEAM_ADDED = (
     "Equipe de planejamento: {names}.\nEnvie outro integrante (Nome; Cargo; Matrícula) ou "
@@ -97,6 +107,10 @@ WELCOME = (
     "ver todos os comandos."
 )
 RESUMING = "Retomando o ETP nº {id} — {title}."
+NEW_ASK_TITLE = (
+    "Qual é o título do novo ETP? Envie /novo seguido do título, por exemplo: /novo Aquisição "
+    "de notebooks para as escolas municipais."
+)
 NO_ACTIVE_ETP = "Não há ETP em andamento nesta conversa. Use /novo <título> ou /listar."
 EMPTY_TEXT = "A mensagem está vazia. Escreva a sua resposta, ou use /ajuda."
 SECTION_ANSWERS_FULL = (
@@ -160,6 +174,16 @@ CMD_ORDER = CommandText(
     "Escolhe a ordem das seções no documento",
 )
 CMD_CANCEL = CommandText("", "cancela a operação em curso", "Cancela a operação em curso")
+CMD_LAW = CommandText(
+    "[1-13]",
+    "mostra o que a lei exige em uma seção",
+    "Mostra o que a lei exige na seção: /lei <1-13>",
+)
+CMD_VERDICT = CommandText(
+    "<viável|não viável|viável com ressalvas>",
+    "registra o posicionamento conclusivo (seção 13)",
+    None,
+)
 CMD_HELP = CommandText("", "mostra esta lista", "Mostra a lista de comandos")
 
 # --- access and chat platforms -------------------------------------------------------------
@@ -193,7 +217,13 @@ BTN_STATUS = "Situação"
 BTN_EXPORT = "Exportar {fmt}"
 BTN_RESUME = "Retomar nº {id}"
 BTN_TEAM_DONE = "Concluir equipe"
-BTN_GOTO = "Ir para a seção {roman}"
+BTN_GOTO = "Ir para a seção {n}"
+BTN_LAW = "O que a lei exige"
+BTN_VERDICT = {
+    "viavel": "Viável",
+    "nao_viavel": "Não viável",
+    "viavel_com_ressalvas": "Viável com ressalvas",
+}
 
 # --- new / list / resume -----------------------------------------------------------------
 
@@ -201,9 +231,14 @@ CREATED = "ETP nº {id} criado: {title}. Primeiro, a identificação."
 LIST_EMPTY = "Você ainda não tem ETPs. Use /novo <título> para começar."
 LIST_HEADER = "Seus ETPs:"
 LIST_ITEM = "nº {id} — {title} · {status} · {done}/13 seções"
+UNTITLED = "sem título informado"
 RESUME_USAGE = "Informe o número do ETP: /retomar <nº>. Use /listar para ver os números."
 RESUME_NOT_FOUND = "Não encontrei o ETP nº {id} entre os seus ETPs. Use /listar."
-STATUS_LABELS = {"em_elaboracao": "em elaboração", "concluido": "concluído"}
+STATUS_LABELS = {
+    "em_elaboracao": "em elaboração",
+    "concluido": "concluído",
+    "concluido_com_pendencias": "concluído com pendências",
+}
 
 # --- sections ----------------------------------------------------------------------------
 
@@ -215,14 +250,17 @@ FOLLOW_UP = "{header}\n{question}\nSe preferir manter a resposta como está, env
 GAP_RECORDED = "Resposta mantida. Ficou registrado como pendência: {gap}."
 SECTION_USAGE = "Informe o número da seção, de 1 a 13: /secao <nº>."
 SECTION_OUT_OF_RANGE = "A seção {n} não existe. As seções vão de 1 a 13."
-SECTION_IN_IDENT = "Conclua primeiro a identificação do ETP."
+SECTION_IN_IDENT = (
+    "Conclua primeiro a identificação do ETP (falta: {label}); depois seguem as 13 seções. "
+    "Responda à pergunta da identificação ou use /voltar."
+)
 SECTION_ACCEPTED_VIEW = "{header}\nTexto aceito (por {author}):\n\n{text}"
 SECTION_SKIPPED_VIEW = "{header}\nSeção pulada. Justificativa (por {author}): {text}\nPara preenchê-la, responda às perguntas."
 
-DRAFTING = "Redigindo a minuta da seção {roman} — {title}…"
+DRAFTING = "Redigindo a minuta da seção {n} — {title}…"
 DRAFT_READY = "{header}\nMinuta:\n\n{text}\n\nAceite, edite, refaça ou envie mais informações."
 DRAFT_READY_ELSEWHERE = (
-    "A minuta da seção {roman} — {title} está pronta. Use /secao {n} para revisá-la."
+    "A minuta da seção {n} — {title} está pronta. Use /secao {n} para revisá-la."
 )
 DRAFT_FAILED = "Não foi possível redigir a minuta agora. Suas respostas estão guardadas. Use /refazer para tentar de novo."
 # The "Redigindo…" message while the draft appears (edited as the model writes)
@@ -231,28 +269,34 @@ DRAFT_IN_PROGRESS = "A minuta ainda está sendo redigida. Aguarde um instante."
 COMPLEMENT_ADDED = "Informação registrada; a minuta será refeita."
 
 NOTHING_TO_ACCEPT = "Não há minuta para aceitar nesta etapa."
-ACCEPTED = "Seção {roman} aceita."
-KEPT = "Texto da seção {roman} mantido."
-EDITED = "Seção {roman} atualizada com o seu texto e aceita."
+ACCEPTED = "Seção {n} aceita."
+KEPT = "Texto da seção {n} mantido."
+EDITED = "Seção {n} atualizada com o seu texto e aceita."
 EDIT_USAGE = "Envie /editar seguido do novo texto completo. Texto atual:\n\n{text}"
 EDIT_NOTHING = "Não há texto para editar nesta etapa. Responda às perguntas da seção."
 REDO_NOTHING = "Ainda não há respostas para redigir esta seção. Responda às perguntas."
 
 SKIP_MANDATORY = (
-    "A seção {roman} — {title} é obrigatória (art. 18, §2º, da Lei nº 14.133/2021) e não pode "
+    "A seção {n} — {title} é obrigatória (art. 18, §2º, da Lei nº 14.133/2021) e não pode "
     "ser pulada."
 )
 SKIP_ASK_JUSTIFICATION = (
-    "Para pular a seção {roman} — {title}, escreva a justificativa (art. 18, §2º). "
-    "Ou use /cancelar."
+    "Para pular a seção {n} — {title}, escreva a justificativa: por que este elemento não se "
+    "aplica a esta contratação (art. 18, §2º). Ou use /cancelar."
 )
 SKIP_MANDATORY_IN58 = (
     "A seção {roman} — {title} é obrigatória no documento deste ETP, que segue a ordem da "
     "IN SEGES/ME nº 58/2022 (art. 9º, §1º), e não pode ser pulada. Para a ordem da lei, use "
     "/ordem lei."
 )
-SKIP_ACCEPTED = "A seção {roman} já tem texto aceito e não pode ser pulada."
-SKIPPED = "Seção {roman} pulada com a justificativa registrada."
+SKIP_WEAK_JUSTIFICATION = (
+    "A justificativa para pular a seção {n} — {title} precisa dizer por que este elemento não "
+    "se aplica a esta contratação, em ao menos {words} palavras (art. 18, §2º). Por exemplo: "
+    '"O órgão ainda não elaborou o plano de contratações anual deste exercício." '
+    "Nada foi registrado."
+)
+SKIP_ACCEPTED = "A seção {n} já tem texto aceito e não pode ser pulada."
+SKIPPED = "Seção {n} pulada com a justificativa registrada."
 SKIP_NOTHING = "Não há seção para pular nesta etapa."
 
 BACK_AT_START = "Você já está na primeira etapa."
@@ -262,6 +306,20 @@ DETACHED = "O ETP nº {id} foi guardado. Use /retomar {id} para continuar."
 CONCLUDED = (
     "ETP nº {id} concluído: todas as seções obrigatórias foram aceitas e as demais, aceitas ou "
     "justificadas. Você já pode exportar o documento."
+)
+CONCLUDED_WITH_GAPS = (
+    "ETP nº {id} concluído com pendências: todas as seções foram resolvidas, mas ainda há "
+    "pontos a complementar antes da aprovação:\n{pendencias}\nO documento sai como minuta, com "
+    "essas pendências listadas. Use /secao <nº> para complementá-las."
+)
+PENDING_LINE = "• {where}: {what}"
+PENDING_SECTION = "Seção {n} — {title}"
+PENDING_IDENT = "Identificação"
+PENDING_IDENT_FIELD = "campo não preenchido ({label})"
+PENDING_MANDATORY = "seção obrigatória sem texto aceito"
+PENDING_OPTIONAL = "sem texto aceito nem justificativa"
+PENDING_VERDICT = (
+    "escolha explícita do posicionamento conclusivo (viável, não viável ou viável com ressalvas)"
 )
 ALL_DONE_REVIEW = "Todas as seções estão resolvidas. Use /secao <nº> para revisar ou /exportar."
 
@@ -290,7 +348,7 @@ EXPORT_FAILED = (
 )
 
 STATUS_HEADER = "ETP nº {id} — {title} · {status}"
-STATUS_LINE = "{mark} {roman}. {title}{mandatory} — {state}{authors}"
+STATUS_LINE = "{mark} {n}. {title}{mandatory} — {state}{authors}"
 STATUS_STATES = {
     "pending": "não iniciada",
     "answering": "em resposta",
@@ -304,6 +362,13 @@ STATUS_IDENT = "Identificação: {state}"
 STATUS_IDENT_DONE = "concluída"
 STATUS_IDENT_PENDING = "pendente"
 STATUS_GAPS = "   pendências: {gaps}"
+STATUS_VERDICT = "Posicionamento conclusivo: {verdict}"
+STATUS_PENDING_HEADER = "Pendências a complementar antes da aprovação:"
+VERDICT_LABELS = {
+    "viavel": "viável",
+    "nao_viavel": "não viável",
+    "viavel_com_ressalvas": "viável com ressalvas",
+}
 
 # --- documents ---------------------------------------------------------------------------
 
@@ -317,7 +382,7 @@ DOC_MISSING_MANDATORY_IN58 = (
     "obrigatória (art. 9º, §1º, da IN SEGES/ME nº 58/2022), consta apenas justificativa"
 )
 DOC_MISSING_OPTIONAL = "sem texto aceito nem justificativa"
-DOC_MISSING_IDENT = "Identificação: {label} não informado(a)"
+DOC_MISSING_IDENT = "Identificação — {what}"
 DOC_PENDING_GAP = "Item {position} — {title}: a complementar — {gap}"
 DOC_SKIPPED = (
     "Seção dispensada, com a justificativa a seguir (art. 18, §2º, da Lei nº 14.133/2021)."
@@ -428,27 +493,74 @@ API_DATE_OUT_OF_RANGE = "Data fora do intervalo representável."
 
 # --- offline drafter ---------------------------------------------------------------------
 
-DRAFT_INTRO = (
-    "Em atendimento ao {ref}, apresenta-se a {title_lower} relativa à contratação de {objeto}"
-    "{processo}."
+# The frame the offline drafter puts around the answers. It writes no sentence of the user's:
+# an opening that names the element (its noun phrase agrees in number through `verb`), one
+# paragraph per question under its label, the conclusion the team chose, and what is missing.
+DRAFT_OPENING = (
+    "{verb}, a seguir, {noun}, com base nas informações prestadas pela equipe de planejamento."
 )
-DRAFT_INTRO_ALT = (
-    "Nos termos do {ref}, registra-se, para a contratação de {objeto}{processo}, a {title_lower}."
+DRAFT_OPENING_ALT = "{verb} nesta seção {noun}, conforme as informações da equipe de planejamento."
+DRAFT_OPENING_VERBS = {
+    "present": ("Apresenta-se", "Apresentam-se"),
+    "record": ("Registra-se", "Registram-se"),
+}
+DRAFT_LABELED = "{label}: {text}"
+DRAFT_COMPLEMENT = "Informações complementares"
+DRAFT_GAP = "Pendência a complementar antes da aprovação deste estudo: {gaps}."
+DRAFT_GAPS = "Pendências a complementar antes da aprovação deste estudo: {gaps}."
+DRAFT_VERDICT = {
+    "viavel": (
+        "Diante do exposto, a equipe de planejamento declara que a contratação é viável e "
+        "adequada ao atendimento da necessidade a que se destina."
+    ),
+    "nao_viavel": (
+        "Diante do exposto, a equipe de planejamento declara que a contratação não é viável "
+        "para o atendimento da necessidade a que se destina, pelas razões acima expostas."
+    ),
+    "viavel_com_ressalvas": (
+        "Diante do exposto, a equipe de planejamento declara que a contratação é viável, com as "
+        "ressalvas acima indicadas, que deverão ser atendidas antes do prosseguimento da "
+        "contratação."
+    ),
+}
+DRAFT_NO_VERDICT = (
+    "Pendência a complementar antes da aprovação deste estudo: escolha explícita do "
+    "posicionamento conclusivo (viável, não viável ou viável com ressalvas)."
 )
-DRAFT_PROCESSO = ", objeto do processo nº {processo}"
-DRAFT_OBJECT_FALLBACK = "objeto ainda não identificado"
-DRAFT_COMPLEMENT = "Em complemento, registra-se:"
-DRAFT_GAP = "Observação: não foi informado(a) {gap}, o que deverá ser complementado antes da aprovação deste estudo."
-DRAFT_CONTEXT = "Esta seção considera o exposto na {refs}."
-DRAFT_VERDICT_YES = (
-    "Diante do exposto, a equipe de planejamento conclui que a contratação é viável e adequada "
-    "ao atendimento da necessidade a que se destina."
+
+# --- section XIII: the team's explicit choice -------------------------------------------
+
+VERDICT_ASK = (
+    "{header} (obrigatória)\nQual é o posicionamento da equipe de planejamento sobre a "
+    "contratação? Escolha uma das opções abaixo (ou escreva exatamente: viável, não viável ou "
+    "viável com ressalvas). Em seguida, pediremos as razões."
 )
-DRAFT_VERDICT_NO = (
-    "Diante do exposto, a equipe de planejamento conclui que a contratação não é viável para "
-    "o atendimento da necessidade, nos termos apresentados."
+VERDICT_NOT_A_CHOICE = (
+    "Para o posicionamento conclusivo, escolha uma das opções: viável, não viável ou viável "
+    "com ressalvas. A decisão é da equipe e não é deduzida do texto; as razões vêm na próxima "
+    "pergunta. Nada foi registrado."
 )
-DRAFT_SECTION_REF = "seção {roman} ({title})"
+VERDICT_SET = "Posicionamento registrado: {verdict}."
+VERDICT_MISSING = (
+    "Falta a escolha explícita do posicionamento conclusivo. Escolha uma das opções; a minuta "
+    "será refeita com a conclusão correspondente."
+)
+VERDICT_ELSEWHERE = (
+    "O posicionamento conclusivo é registrado na seção 13. Use /secao 13 e escolha uma das opções."
+)
+VERDICT_USAGE = (
+    "Escolha: /conclusao viável, /conclusao não viável ou /conclusao viável com ressalvas."
+)
+
+# --- /lei: what the law asks of a section ---------------------------------------------------
+
+LAW_TEXT = (
+    "Seção {n} de 13 · {title}\nArt. 18, §1º, inciso {roman}, da Lei nº 14.133/2021: "
+    "“{statute}”.\n{rule}"
+)
+LAW_MANDATORY = "Elemento obrigatório: o ETP deve contê-lo (art. 18, §2º)."
+LAW_OPTIONAL = "Elemento que pode ser omitido, desde que com a devida justificativa (art. 18, §2º)."
+LAW_USAGE = "Informe a seção, de 1 a 13: /lei <nº>. Dentro de uma seção, /lei mostra a seção atual."
 
 LLM_FALLBACK = (
     "O serviço de redação automática está indisponível; a minuta foi redigida pelo redator local."
@@ -497,12 +609,12 @@ GROUNDING_SEP = "; "
 
 SLACK_THREAD_ROOT = (
     "{name} abriu uma conversa do ETP Express. Toda a equipe de planejamento pode responder "
-    "nesta thread; cada resposta, aceite e edição fica registrada com o nome de quem a fez."
+    "nesta conversa; cada resposta, aceite e edição fica registrada com o nome de quem a fez."
 )
 SLACK_USE_THREAD = (
-    "Neste canal, o comando {command} vale dentro da thread do ETP: mencione o ETP Express na "
-    "thread (por exemplo, @ETP Express {command}) ou use os botões da thread. Para começar um "
-    "novo ETP, use /etp novo <título>."
+    "Neste canal, o comando {command} vale dentro da conversa do ETP: mencione o ETP Express "
+    "na conversa (por exemplo, @ETP Express {command}) ou use os botões da conversa. Para "
+    "começar um novo ETP, use /etp novo <título>."
 )
 SLACK_TEAM_NOT_ALLOWED = (
     "Este espaço de trabalho do Slack não está autorizado a usar o ETP Express. Fale com o "
@@ -512,14 +624,14 @@ SLACK_AUTHORIZE_ERROR = (
     "O ETP Express não está instalado neste espaço de trabalho. Peça ao administrador que o "
     "instale."
 )
-SLACK_FORM_TITLES = {"/editar": "Editar a minuta", "/pular": "Pular a seção"}
+SLACK_FORM_TITLES = {"/editar": "Editar a minuta", "/pular": "Pular a seção", "/novo": "Novo ETP"}
 SLACK_FORM_DEFAULT_TITLE = "ETP Express"
 SLACK_FORM_HINTS = {
     "/editar": "Altere o texto da seção. Ao enviar, o texto substitui a minuta e é aceito.",
     "/pular": "Informe a justificativa para não elaborar esta seção (art. 18, §2º, da Lei nº "
     "14.133/2021).",
 }
-SLACK_FORM_LABELS = {"/editar": "Texto da seção", "/pular": "Justificativa"}
+SLACK_FORM_LABELS = {"/editar": "Texto da seção", "/pular": "Justificativa", "/novo": "Título"}
 SLACK_FORM_DEFAULT_LABEL = "Texto"
 SLACK_FORM_MORE = "Continuação do texto"
 SLACK_FORM_SUBMIT = "Enviar"

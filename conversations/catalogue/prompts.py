@@ -41,6 +41,14 @@ REQUEST_FINDINGS = (
     "A versão anterior mencionou itens que não constam dos dados: {items}. Escreva de novo sem "
     "eles; use apenas valores, datas e normas presentes nos dados."
 )
+REQUEST_VERDICT = (
+    "O posicionamento conclusivo foi escolhido pela equipe de planejamento e não deve ser "
+    "alterado nem deduzido das respostas. Termine o texto exatamente com esta frase: {sentence}"
+)
+REQUEST_NO_VERDICT = (
+    "A equipe ainda não escolheu o posicionamento conclusivo: não declare a contratação viável "
+    "nem inviável; registre que a escolha deverá ser complementada."
+)
 CONTINUE = "Continue o texto exatamente de onde parou, sem repetir o que já foi escrito."
 
 # Names of the blocks inside <dados>

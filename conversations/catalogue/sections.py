@@ -8,8 +8,10 @@ asks its follow-up question once, and if the user insists the gap is recorded.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 LAW = "Lei nº 14.133/2021"
 ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII")
@@ -17,7 +19,9 @@ ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII
 
 @dataclass(frozen=True, slots=True)
 class Question:
-    """One guiding question and the phrase that introduces its answer in a draft."""
+    """One guiding question, and the label that introduces its answer in an offline draft
+    (`lead`; `lead_alt` on every other attempt). A label is a noun phrase ("Memória de
+    cálculo"): it reads well before any answer, whatever words the answer starts with."""
 
     text: str
     lead: str
@@ -31,12 +35,17 @@ CHECK_WINDOW = 24_000
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """A minimum an answer must show; `gap` names what is missing in the document."""
+    """A minimum an answer must show; `gap` names what is missing in the document.
+
+    `question`: the guiding question the check is about (its follow-up's answer is filed
+    under that question's label), or -1 for the section as a whole.
+    """
 
     id: str
     test: Callable[[str], bool]
     follow_up: str
     gap: str
+    question: int = -1
 
     def __post_init__(self) -> None:
         test = self.test
@@ -48,21 +57,21 @@ class SectionSpec:
     """One element of art. 18, §1º. `mandatory`: art. 18, §2º requires it (it cannot be
     skipped); this flag is the only source of that rule (MANDATORY is derived from it).
 
-    What a draft of it says besides the answers: `verdict`, the team's explicit conclusion on
-    viability (the concluding section); `cites_earlier`, a reference to the earlier sections
-    that are `cited` as context (the need, the quantities, the market and the estimated value).
+    `noun`: the element as a noun phrase with its article ("os requisitos da contratação"),
+    for sentences that name it; its article gives the agreement (gender and number).
+    `verdict`: the concluding section, whose first question is the team's explicit choice
+    among VERDICTS (asked with buttons, stored as data, never read from the answers' words).
     """
 
     number: int
     in58: int
     title: str
+    noun: str
     statute: str
     mandatory: bool
     questions: tuple[Question, ...]
     checks: tuple[Check, ...]
     verdict: bool = False
-    cites_earlier: bool = False
-    cited: bool = False
 
     @property
     def roman(self) -> str:
@@ -72,18 +81,32 @@ class SectionSpec:
     def legal_ref(self) -> str:
         return f"art. 18, §1º, inciso {self.roman}, da {LAW}"
 
+    @property
+    def plural(self) -> bool:
+        """Whether `noun` is plural (its article is "os" or "as")."""
+        return self.noun.split(" ", 1)[0] in ("os", "as")
+
 
 # --- check helpers -----------------------------------------------------------------------
+# A check reads a bounded slice of the answers (check_text), with patterns that run in linear
+# time: no nested or overlapping repetition, possessive quantifiers where a run of digits or
+# blanks could otherwise be re-scanned from every position of a long paste.
 
-# Every pattern here is linear in the text: possessive quantifiers (Python 3.11) give nothing
-# back, and a number is matched only from its first digit. "\d+(?:[.,]\d+)*" tried again from
-# each digit of a 12,000-digit answer took 7 s (issue 17).
+ANSWER_SLICE = 2_000  # characters of each answer a check reads
+CHECK_SLICE = 8_000  # characters of a section's answers a check reads in all
+
 _NUMBER = r"(?<![\d.,])\d++(?:[.,]\d++)*+"
-_MONEY = re.compile(r"R\$\s*+" + _NUMBER)
+_MONEY = re.compile(r"R\$[ \t]*+" + _NUMBER)
+_WORD = re.compile(r"\w++")
+
+
+def check_text(answers: Iterable[str]) -> str:
+    """What the checks read of a section's answers: a bounded slice of each, and of all."""
+    return "\n".join(a[:ANSWER_SLICE] for a in answers)[:CHECK_SLICE]
 
 
 def _words(text: str) -> int:
-    return len(re.findall(r"\w+", text))
+    return len(_WORD.findall(text))
 
 
 def min_words(n: int) -> Callable[[str], bool]:
@@ -91,13 +114,32 @@ def min_words(n: int) -> Callable[[str], bool]:
 
 
 def has_any(*patterns: str) -> Callable[[str], bool]:
-    compiled = [re.compile(p, re.IGNORECASE) for p in patterns]
-    return lambda text: any(p.search(text) for p in compiled)
+    compiled = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+    return lambda text: compiled.search(text) is not None
 
 
 def _quantity_with_unit(text: str) -> bool:
-    # a number followed by a word that is not a year-ish connective: "120 resmas", "3.500 litros"
-    return bool(re.search(_NUMBER + r"\s*+(?!de\b|e\b|a\b|o\b|em\b)[A-Za-zÀ-ÿ²³]", text))
+    # a number followed by a word that is not a connective: "120 resmas", "3.500 litros"
+    return bool(
+        re.search(_NUMBER + r"[ \t]*+(?!(?:de|e|a|o|em)\b)[A-Za-zÀ-ÿ²³]", text, re.IGNORECASE)
+    )
+
+
+_CALCULATION = has_any(
+    r"hist[óo]ric",
+    r"consumo",
+    r"m[ée]dia",
+    r"c[áa]lculo",
+    r"\d[ \t]*+[x×*][ \t]*+\d",
+    r"multiplic",
+    r"servidores",
+    r"usu[áa]rios",
+    r"alunos|estudantes|escolas|turmas|salas|leitos|pacientes|professores",
+    r"por (?:m[êe]s|ano|dia|semana|servidor|usu[áa]rio|aluno|escola|unidade|sala|turma)",
+    r"per capita|propor[çc][ãa]o|\d[ \t]*+%",
+    r"levantamento",
+    r"p[úu]blico",
+)
 
 
 def _three_prices(text: str) -> bool:
@@ -105,15 +147,17 @@ def _three_prices(text: str) -> bool:
         return True
     return bool(
         re.search(
-            r"\b(3|três|tres|[4-9]|quatro|cinco|seis)\s+(cota[çc][õo]es|pre[çc]os|or[çc]amentos|fontes)",
+            r"\b(?:3|três|tres|[4-9]|quatro|cinco|seis)[ \t]++"
+            r"(?:cota[çc][õo]es|pre[çc]os|or[çc]amentos|fontes)",
             text,
-            re.I,
+            re.IGNORECASE,
         )
     )
 
 
-def _alternatives(text: str) -> bool:
-    kinds = (
+_KINDS = tuple(
+    re.compile(k, re.IGNORECASE)
+    for k in (
         r"compra|aquisi[çc][ãa]o",
         r"loca[çc][ãa]o|alug",
         r"presta[çc][ãa]o de servi[çc]o|servi[çc]o|outsourcing|terceiriza",
@@ -122,35 +166,121 @@ def _alternatives(text: str) -> bool:
         r"desenvolvimento|produ[çc][ãa]o pr[óo]pria",
         r"leasing|assinatura|nuvem",
     )
-    found = sum(1 for k in kinds if re.search(k, text, re.I))
-    # an item starts a line: its indentation is spaces or tabs (\s* ran over every blank line
-    # after each line break)
-    enumerated = len(re.findall(r"(?:^|\n)[ \t]*+(?:\d++[).]|[-•*])\s", text)) >= 2
+)
+_ENUMERATED = re.compile(r"(?m)^[ \t]*+(?:\d++[).]|[-•*])[ \t]")
+
+
+def _alternatives(text: str) -> bool:
+    found = sum(1 for k in _KINDS if k.search(text))
+    enumerated = len(_ENUMERATED.findall(text)) >= 2
     return found >= 2 or enumerated or bool(re.search(r"alternativas?", text, re.I) and found >= 1)
 
 
-_REASON = r"porque|pois|uma vez que|em raz[ãa]o|visto que|tendo em vista|dado que|j[áa] que|devido|por (?:ser|causa|se tratar)|a fim de|para (?:evitar|garantir|ampliar|manter|preservar)"
+_REASON = (
+    r"porque|pois|uma vez que|em raz[ãa]o|visto que|tendo em vista|dado que|j[áa] que|devido|"
+    r"por (?:ser|causa|se tratar)|a fim de|para (?:evitar|garantir|ampliar|manter|preservar)"
+)
 _NONE = r"n[ãa]o h[áa]|n[ãa]o se aplica|inexist|nenhum|n[ãa]o (?:consta|existe|possui|depende)"
+# doubt is no answer: "Não sei, talvez em 2025"
+_UNSURE = re.compile(
+    r"\bn[ãa]o sei\b|\btalvez\b|\bacho que\b|\bprovavelmente\b|\bn[ãa]o tenho certeza\b|"
+    r"\ba (?:confirmar|verificar|definir)\b|\bsei l[áa]\b|\bn[ãa]o lembro\b",
+    re.IGNORECASE,
+)
+
+
+def _explained_none(text: str) -> bool:
+    """A "there is none" with its reason: "Não há, pois o espaço já atende." (not "nenhum")."""
+    return bool(re.search(_NONE, text, re.I)) and (
+        bool(re.search(_REASON, text, re.I)) or _words(text) >= 8
+    )
+
+
+_PCA_ITEM = re.compile(r"\bitem\b|\bn[º°o]\.?[ \t]*+\d|\bc[óo]digo\b|\bdfd\b|\bid\b", re.I)
+_PCA_ABSENT = re.compile(
+    r"n[ãa]o consta|n[ãa]o (?:foi|h[áa]) (?:elaborad|plano|pca)|inexist|n[ãa]o possui (?:plano|pca)",
+    re.I,
+)
+
+
+def _pca(text: str) -> bool:
+    """The PCA's year and item, or why the purchase is not in it (with a reason)."""
+    if _UNSURE.search(text):
+        return False
+    if re.search(r"\b20\d\d\b", text) and _PCA_ITEM.search(text):
+        return True
+    return bool(_PCA_ABSENT.search(text)) and (
+        bool(re.search(_REASON, text, re.I)) or _words(text) >= 8
+    )
+
+
+# art. 40 §§2º-3º and art. 47: the reasons that count for splitting or not; "é mais fácil" is none
+_SPLIT_REASON = has_any(
+    r"economia de escala",
+    r"competi|concorr|amplia|participa[çc]|pequenas empresas|microempresa",
+    r"sistema [úu]nico|integra[çc][ãa]o|integrad|compatib|padroniza",
+    r"indivis|divis[íi]v|perda|preju[íi]z|risco",
+    r"responsabilidade t[ée]cnica|garantia|manuten[çc]|assist[êe]ncia",
+    r"gest[ãa]o (?:do|de um|dos) contrat|fiscaliza",
+    r"vantaj|econ[ôo]mic|custo|t[ée]cnic|log[íi]stic|mercado|fornecedor",
+)
+
+_WHO = re.compile(
+    r"respons[áa]vel|setor|coordena|secretaria|departamento|divis[ãa]o|ger[êe]ncia|diretoria|"
+    r"n[úu]cleo|fiscal|gestor|equipe|servidor|unidade|assessoria|comiss[ãa]o|almoxarifado|"
+    r"\bti\b|tecnologia da informa",
+    re.IGNORECASE,
+)
+_WHEN = re.compile(
+    r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b|\b20\d\d\b|janeiro|fevereiro|mar[çc]o|abril|maio|junho|"
+    r"julho|agosto|setembro|outubro|novembro|dezembro|\b\d++[ \t]*+(?:dias|semanas|meses)\b|"
+    r"antes d[ao] (?:assinatura|celebra[çc][ãa]o|contrata[çc][ãa]o|licita[çc][ãa]o|publica[çc][ãa]o|"
+    r"in[íi]cio|entrega|recebimento)",
+    re.IGNORECASE,
+)
+
+
+def _actions(text: str) -> bool:
+    """Each action with who does it and by when ("até amanhã" names neither), or a reasoned none."""
+    return bool(_WHO.search(text) and _WHEN.search(text)) or _explained_none(text)
+
+
+_MITIGATION = has_any(
+    r"mitig",
+    r"descart",
+    r"log[íi]stica reversa",
+    r"recicl|reaproveit|reutiliz",
+    r"efici[êe]ncia|selo|certifica|procel|inmetro",
+    r"destina[çc][ãa]o|coleta",
+)
+
+
+def _mitigation(text: str) -> bool:
+    return _MITIGATION(text) or _explained_none(text)
+
 
 SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec(
         number=1,
         in58=1,
         title="Descrição da necessidade",
+        noun="a descrição da necessidade da contratação",
         statute="descrição da necessidade da contratação, considerado o problema a ser resolvido sob a "
         "perspectiva do interesse público",
         mandatory=True,
         questions=(
             Question(
                 "Que problema existe hoje?",
-                "Quanto ao problema a ser resolvido, registra-se:",
-                "No que se refere à situação atual, verifica-se:",
+                "Problema a ser resolvido",
+                "Situação atual",
             ),
-            Question("Quem é afetado por esse problema?", "São afetados:", "O problema atinge:"),
+            Question(
+                "Quem é afetado por esse problema?", "Público afetado", "Afetados pelo problema"
+            ),
             Question(
                 "O que acontece se nada for contratado?",
-                "Caso a contratação não se realize:",
-                "Na hipótese de não contratação:",
+                "Consequências da não contratação",
+                "Efeitos da não contratação",
             ),
         ),
         checks=(
@@ -162,12 +292,12 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "descrição mais detalhada do problema, de quem é afetado e do impacto",
             ),
         ),
-        cited=True,
     ),
     SectionSpec(
         number=2,
         in58=9,
         title="Previsão no plano de contratações anual",
+        noun="a demonstração da previsão da contratação no plano de contratações anual",
         statute="demonstração da previsão da contratação no plano de contratações anual, sempre que "
         "elaborado, de modo a indicar o seu alinhamento com o planejamento da Administração",
         mandatory=False,
@@ -175,27 +305,23 @@ SECTIONS: tuple[SectionSpec, ...] = (
             Question(
                 "A contratação consta do Plano de Contratações Anual (PCA)? De que ano e em "
                 "qual item?",
-                "Quanto à previsão no Plano de Contratações Anual:",
-                "Relativamente ao Plano de Contratações Anual:",
+                "Previsão no Plano de Contratações Anual",
+                "Situação no Plano de Contratações Anual",
             ),
             Question(
                 "Com que objetivo estratégico ela se alinha? Se não consta do PCA, por quê?",
-                "Quanto ao alinhamento com o planejamento:",
-                "No tocante ao planejamento do órgão:",
+                "Alinhamento com o planejamento",
+                "Alinhamento com o planejamento do órgão",
             ),
         ),
         checks=(
             Check(
                 "pca",
-                has_any(
-                    r"\b20\d\d\b",
-                    r"n[ãa]o consta",
-                    r"n[ãa]o (?:foi|h[áa]) (?:elaborad|plano)",
-                    r"inexist",
-                ),
+                _pca,
                 "Informe o ano e o item do PCA em que a contratação consta, ou explique por "
                 "que ela não consta do plano.",
                 "ano e item do PCA, ou o motivo da ausência",
+                question=0,
             ),
         ),
     ),
@@ -203,24 +329,25 @@ SECTIONS: tuple[SectionSpec, ...] = (
         number=3,
         in58=2,
         title="Requisitos da contratação",
+        noun="os requisitos da contratação",
         statute="requisitos da contratação",
         mandatory=False,
         questions=(
             Question(
                 "Quais são as exigências mínimas (qualidade, normas técnicas, garantia)?",
-                "Como requisitos mínimos, exigem-se:",
-                "São requisitos necessários e suficientes:",
+                "Requisitos mínimos",
+                "Requisitos necessários e suficientes",
             ),
             Question(
                 "Trata-se de serviço ou fornecimento contínuo? Há marca ou modelo indicado? "
                 "Se houver, por quê?",
-                "Quanto à natureza e à eventual indicação de marca:",
-                "Sobre a continuidade e a indicação de marca:",
+                "Natureza do fornecimento e indicação de marca",
+                "Continuidade e indicação de marca ou modelo",
             ),
             Question(
                 "Que critérios de sustentabilidade serão exigidos?",
-                "Como critérios de sustentabilidade:",
-                "No aspecto da sustentabilidade:",
+                "Critérios de sustentabilidade",
+                "Sustentabilidade",
             ),
         ),
         checks=(
@@ -237,6 +364,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         number=4,
         in58=5,
         title="Estimativa das quantidades",
+        noun="as estimativas das quantidades para a contratação",
         statute="estimativas das quantidades para a contratação, acompanhadas das memórias de cálculo e "
         "dos documentos que lhes dão suporte, que considerem interdependências com outras "
         "contratações, de modo a possibilitar economia de escala",
@@ -244,19 +372,19 @@ SECTIONS: tuple[SectionSpec, ...] = (
         questions=(
             Question(
                 "Qual a quantidade a contratar, e em que unidade?",
-                "Estima-se a seguinte quantidade:",
-                "A quantidade estimada é:",
+                "Quantidade estimada",
+                "Quantidade a contratar",
             ),
             Question(
                 "Como se chegou a esse número (histórico de consumo, público atendido, "
                 "memória de cálculo)?",
-                "A memória de cálculo é a seguinte:",
-                "A estimativa fundamenta-se em:",
+                "Memória de cálculo",
+                "Fundamento da estimativa",
             ),
             Question(
                 "Algo pode alterar a demanda (interdependências, sazonalidade, expansão)?",
-                "Quanto a fatores que podem alterar a demanda:",
-                "Sobre variações previsíveis da demanda:",
+                "Fatores que podem alterar a demanda",
+                "Variações previsíveis da demanda",
             ),
         ),
         checks=(
@@ -266,53 +394,41 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Informe a quantidade com número e unidade (por exemplo: 120 resmas, "
                 "12 meses de serviço, 40 computadores).",
                 "quantidade com número e unidade",
+                question=0,
             ),
             Check(
                 "calculation",
-                has_any(
-                    r"hist[óo]ric",
-                    r"consumo",
-                    r"m[ée]dia",
-                    r"c[áa]lculo",
-                    r"\bbase(?:ad|ia)?\b",
-                    r"\d\s*[x×*]\s*\d",
-                    r"multiplic",
-                    r"servidores",
-                    r"usu[áa]rios",
-                    r"por (?:m[êe]s|ano|dia|semana|servidor|usu[áa]rio|aluno|unidade)",
-                    r"estimad",
-                    r"levantamento",
-                    r"p[úu]blico",
-                ),
+                _CALCULATION,
                 "Explique como chegou a essa quantidade: qual a memória de cálculo (histórico "
                 "de consumo, número de usuários, consumo por período)?",
                 "memória de cálculo da quantidade",
+                question=1,
             ),
         ),
-        cited=True,
     ),
     SectionSpec(
         number=5,
         in58=3,
         title="Levantamento de mercado",
+        noun="o levantamento de mercado",
         statute="levantamento de mercado, que consiste na análise das alternativas possíveis, e "
         "justificativa técnica e econômica da escolha do tipo de solução a contratar",
         mandatory=False,
         questions=(
             Question(
                 "Que alternativas existem (comprar, alugar, contratar serviço, aderir a ata)?",
-                "Foram identificadas as seguintes alternativas:",
-                "O levantamento de mercado apontou as alternativas:",
+                "Alternativas identificadas",
+                "Alternativas de mercado",
             ),
             Question(
                 "Quem fornece, e quais os prós, contras e custos de cada alternativa?",
-                "Na comparação entre as alternativas:",
-                "Quanto às vantagens, desvantagens e custos:",
+                "Comparação entre as alternativas",
+                "Vantagens, desvantagens e custos",
             ),
             Question(
                 "Qual alternativa foi escolhida e por quê?",
-                "Quanto à solução escolhida:",
-                "Justifica-se a escolha da solução porque:",
+                "Solução escolhida e justificativa",
+                "Justificativa da escolha",
             ),
         ),
         checks=(
@@ -322,6 +438,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Compare ao menos duas alternativas (por exemplo, compra e locação, ou "
                 "contratação própria e adesão a ata) com prós e contras de cada uma.",
                 "comparação de ao menos duas alternativas",
+                question=0,
             ),
             Check(
                 "choice",
@@ -330,14 +447,15 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 ),
                 "Qual alternativa foi escolhida, e qual a razão técnica e econômica da escolha?",
                 "justificativa da alternativa escolhida",
+                question=2,
             ),
         ),
-        cited=True,
     ),
     SectionSpec(
         number=6,
         in58=6,
         title="Estimativa do valor",
+        noun="a estimativa do valor da contratação",
         statute="estimativa do valor da contratação, acompanhada dos preços unitários referenciais, das "
         "memórias de cálculo e dos documentos que lhe dão suporte, que poderão constar de anexo "
         "classificado, se a Administração optar por preservar o seu sigilo até a conclusão da "
@@ -347,18 +465,18 @@ SECTIONS: tuple[SectionSpec, ...] = (
             Question(
                 "Quais fontes de preço foram usadas (Painel de Preços, contratações "
                 "similares, cotações) e de quando são?",
-                "A pesquisa de preços utilizou as seguintes fontes:",
-                "Foram consultadas as fontes:",
+                "Fontes da pesquisa de preços",
+                "Fontes consultadas",
             ),
             Question(
                 "Quais os preços obtidos (em R$) e qual o método (média, mediana ou menor preço)?",
-                "Os preços obtidos e o método adotado são:",
-                "Quanto aos valores e ao método de cálculo:",
+                "Preços obtidos e método",
+                "Valores e método de cálculo",
             ),
             Question(
                 "Algum preço foi descartado? Por qual critério? Qual o valor total estimado?",
-                "Quanto aos valores descartados e ao total estimado:",
-                "Sobre a exclusão de valores e o valor global:",
+                "Valores descartados e valor total estimado",
+                "Exclusões e valor global estimado",
             ),
         ),
         checks=(
@@ -368,6 +486,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Informe os valores em reais (R$), com o preço unitário de referência e o "
                 "valor total estimado.",
                 "valores em R$ (preço unitário e total)",
+                question=1,
             ),
             Check(
                 "method",
@@ -375,6 +494,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Qual método foi usado para chegar ao preço de referência: média, mediana ou "
                 "menor preço?",
                 "método de cálculo (média, mediana ou menor preço)",
+                question=1,
             ),
             Check(
                 "three_prices",
@@ -382,28 +502,28 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "A IN SEGES nº 65/2021 pede ao menos 3 preços. Informe os 3 (ou mais) valores "
                 "pesquisados, ou justifique por que foram menos.",
                 "ao menos 3 preços pesquisados, ou a justificativa de exceção",
+                question=1,
             ),
         ),
-        cites_earlier=True,
-        cited=True,
     ),
     SectionSpec(
         number=7,
         in58=4,
         title="Descrição da solução como um todo",
+        noun="a descrição da solução como um todo",
         statute="descrição da solução como um todo, inclusive das exigências relacionadas à manutenção e "
         "à assistência técnica, quando for o caso",
         mandatory=False,
         questions=(
             Question(
                 "O que compõe a solução (bens, serviços, instalação, treinamento)?",
-                "A solução compreende:",
-                "Integram a solução:",
+                "Composição da solução",
+                "Elementos da solução",
             ),
             Question(
                 "Há garantia, manutenção ou assistência técnica? Em que condições?",
-                "Quanto à garantia, manutenção e assistência técnica:",
-                "No que diz respeito ao suporte durante o ciclo de vida:",
+                "Garantia, manutenção e assistência técnica",
+                "Suporte durante o ciclo de vida",
             ),
         ),
         checks=(
@@ -413,6 +533,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Informe se há garantia, manutenção ou assistência técnica, ou declare que "
                 "não há manutenção envolvida.",
                 "garantia, manutenção e assistência técnica",
+                question=1,
             ),
         ),
     ),
@@ -420,19 +541,20 @@ SECTIONS: tuple[SectionSpec, ...] = (
         number=8,
         in58=7,
         title="Justificativas para o parcelamento ou não da contratação",
+        noun="as justificativas para o parcelamento ou não da contratação",
         statute="justificativas para o parcelamento ou não da contratação",
         mandatory=True,
         questions=(
             Question(
                 "O objeto é divisível em itens ou lotes?",
-                "Quanto à divisibilidade do objeto:",
-                "Sobre a divisão do objeto:",
+                "Divisibilidade do objeto",
+                "Divisão do objeto",
             ),
             Question(
                 "A contratação será por item, por lote ou global? Por quê (economia de "
                 "escala, sistema único, ampliação da competição)?",
-                "Decide-se pela seguinte forma de contratação:",
-                "A forma de adjudicação adotada é:",
+                "Forma de contratação e justificativa",
+                "Decisão sobre o parcelamento",
             ),
         ),
         checks=(
@@ -451,15 +573,15 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Diga explicitamente a decisão: a contratação será por item, por lote ou "
                 "global (sem parcelamento)?",
                 "decisão explícita sobre o parcelamento",
+                question=1,
             ),
             Check(
                 "reason",
-                has_any(
-                    _REASON, r"economia de escala", r"competi", r"sistema [úu]nico", r"padroniza"
-                ),
+                _SPLIT_REASON,
                 "Qual a razão dessa decisão (economia de escala, integridade de um sistema "
                 "único, ampliação da competição)?",
                 "justificativa da decisão sobre o parcelamento",
+                question=1,
             ),
         ),
     ),
@@ -467,19 +589,20 @@ SECTIONS: tuple[SectionSpec, ...] = (
         number=9,
         in58=10,
         title="Resultados pretendidos",
+        noun="o demonstrativo dos resultados pretendidos",
         statute="demonstrativo dos resultados pretendidos em termos de economicidade e de melhor "
         "aproveitamento dos recursos humanos, materiais e financeiros disponíveis",
         mandatory=False,
         questions=(
             Question(
                 "O que melhora depois da contratação?",
-                "Com a contratação, espera-se:",
-                "Os resultados pretendidos são:",
+                "Resultados esperados",
+                "Benefícios pretendidos",
             ),
             Question(
                 "Com que meta ou indicador o resultado será medido?",
-                "A aferição dos resultados se dará por:",
-                "Como meta ou indicador, adota-se:",
+                "Metas e indicadores",
+                "Aferição dos resultados",
             ),
         ),
         checks=(
@@ -489,14 +612,15 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "Indique ao menos um benefício mensurável: uma meta, um indicador ou um "
                 "percentual de melhoria.",
                 "benefício mensurável (meta ou indicador)",
+                question=1,
             ),
         ),
-        cites_earlier=True,
     ),
     SectionSpec(
         number=10,
         in58=11,
         title="Providências prévias ao contrato",
+        noun="as providências prévias à celebração do contrato",
         statute="providências a serem adotadas pela Administração previamente à celebração do contrato, "
         "inclusive quanto à capacitação de servidores ou de empregados para fiscalização e "
         "gestão contratual",
@@ -504,23 +628,24 @@ SECTIONS: tuple[SectionSpec, ...] = (
         questions=(
             Question(
                 "É preciso adaptar espaço, energia ou rede, ou obter licenças?",
-                "Quanto às adequações e licenças necessárias:",
-                "Previamente à contratação, serão necessárias as seguintes adequações:",
+                "Adequações e licenças necessárias",
+                "Providências de infraestrutura",
             ),
             Question(
                 "É preciso capacitar os fiscais e gestores do contrato? Quem faz cada "
                 "providência, e até quando?",
-                "Quanto à capacitação e aos responsáveis pelas providências:",
-                "As providências, seus responsáveis e prazos são:",
+                "Capacitação, responsáveis e prazos",
+                "Responsáveis e prazos",
             ),
         ),
         checks=(
             Check(
                 "actions",
-                has_any(r"respons[áa]vel", r"at[ée] ", r"prazo", r"capacita", r"treina", _NONE),
+                _actions,
                 "Para cada providência, informe quem a fará e até quando; se não houver "
                 'nenhuma, diga "não há" e por quê.',
                 "responsável e prazo de cada providência",
+                question=1,
             ),
         ),
     ),
@@ -528,18 +653,19 @@ SECTIONS: tuple[SectionSpec, ...] = (
         number=11,
         in58=8,
         title="Contratações correlatas e/ou interdependentes",
+        noun="as contratações correlatas e/ou interdependentes",
         statute="contratações correlatas e/ou interdependentes",
         mandatory=False,
         questions=(
             Question(
                 "Esta contratação depende de outra, ou outra depende dela?",
-                "Quanto a contratações interdependentes:",
-                "Sobre a interdependência com outras contratações:",
+                "Contratações interdependentes",
+                "Interdependência com outras contratações",
             ),
             Question(
                 "Há contrato vigente relacionado?",
-                "Quanto a contratos vigentes relacionados:",
-                "Relativamente a contratos em vigor:",
+                "Contratos vigentes relacionados",
+                "Contratos em vigor",
             ),
         ),
         checks=(
@@ -555,6 +681,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         number=12,
         in58=12,
         title="Impactos ambientais",
+        noun="a descrição dos possíveis impactos ambientais e das respectivas medidas mitigadoras",
         statute="descrição de possíveis impactos ambientais e respectivas medidas mitigadoras, incluídos "
         "requisitos de baixo consumo de energia e de outros recursos, bem como logística reversa "
         "para desfazimento e reciclagem de bens e refugos, quando aplicável",
@@ -563,31 +690,24 @@ SECTIONS: tuple[SectionSpec, ...] = (
             Question(
                 "A contratação gera resíduos ou consumo relevante de energia ou de outros "
                 "recursos?",
-                "Quanto aos impactos ambientais:",
-                "Os possíveis impactos ambientais são:",
+                "Impactos ambientais",
+                "Possíveis impactos ambientais",
             ),
             Question(
                 "Como mitigar esses impactos, e como descartar os bens ao fim da vida útil "
                 "(logística reversa)?",
-                "Como medidas mitigadoras e de descarte:",
-                "Para mitigação e desfazimento:",
+                "Medidas mitigadoras e descarte",
+                "Mitigação e desfazimento",
             ),
         ),
         checks=(
             Check(
                 "mitigation",
-                has_any(
-                    r"mitig",
-                    r"descart",
-                    r"log[íi]stica reversa",
-                    r"recicl",
-                    r"efici[êe]ncia",
-                    r"consumo",
-                    _NONE,
-                ),
+                _mitigation,
                 "Para cada impacto, indique a medida mitigadora; se não houver impacto, "
                 'diga "não se aplica" e por quê.',
                 "medidas mitigadoras de cada impacto",
+                question=1,
             ),
         ),
     ),
@@ -595,32 +715,35 @@ SECTIONS: tuple[SectionSpec, ...] = (
         number=13,
         in58=13,
         title="Posicionamento conclusivo",
+        noun="o posicionamento conclusivo sobre a adequação da contratação",
         statute="posicionamento conclusivo sobre a adequação da contratação para o atendimento da "
         "necessidade a que se destina",
         mandatory=True,
         questions=(
             Question(
-                'A contratação é viável técnica e economicamente? Responda "viável" ou '
-                '"não viável".',
-                "Quanto à viabilidade:",
-                "Em conclusão:",
+                "Qual é o posicionamento da equipe de planejamento sobre a contratação: viável, "
+                "não viável ou viável com ressalvas? Escolha uma das opções.",
+                "Posicionamento",
+                "Posicionamento",
             ),
             Question(
-                "Os benefícios justificam o custo? Por quê?",
-                "Quanto à relação entre benefícios e custo:",
-                "Ponderados benefícios e custos:",
+                "Quais são as razões desse posicionamento? Os benefícios justificam o custo? "
+                "Se houver ressalvas, quais são e o que deve ser feito antes de prosseguir?",
+                "Fundamentação",
+                "Razões do posicionamento",
             ),
         ),
         checks=(
             Check(
-                "verdict",
-                lambda t: verdict(t) is not None,
-                'O posicionamento precisa ser explícito: a contratação é "viável" ou "não viável"?',
-                "declaração explícita de viabilidade",
+                "reasons",
+                min_words(10),
+                "Explique as razões do posicionamento: por que a contratação atende (ou não) à "
+                "necessidade, e se os benefícios justificam o custo.",
+                "fundamentação do posicionamento conclusivo",
+                question=1,
             ),
         ),
         verdict=True,
-        cites_earlier=True,
     ),
 )
 
@@ -630,19 +753,45 @@ OPTIONAL: frozenset[int] = frozenset(s.number for s in SECTIONS if not s.mandato
 IN58_ORDER: tuple[int, ...] = tuple(s.number for s in sorted(SECTIONS, key=lambda s: s.in58))
 
 
-def verdict(text: str) -> bool | None:
-    """True for an explicit 'viável', False for 'não viável'/'inviável', None when unclear."""
-    negative = re.search(
-        r"\b(n[ãa]o\s+(?:[ée]\s+|ser[áa]\s+|se\s+mostra\s+)?vi[áa]vel|invi[áa]vel|inviabilidade)",
-        text,
-        re.I,
-    )
-    if negative:
-        return False
-    if re.search(r"\b(vi[áa]vel|viabilidade)\b", text, re.I):
-        return True
-    return None
+VERDICT_QUESTION = 0  # in the concluding section, the question answered by the choice
+
+
+class Verdict(StrEnum):
+    """The team's conclusion in section XIII; the values are stored: never change one."""
+
+    VIABLE = "viavel"
+    NOT_VIABLE = "nao_viavel"
+    VIABLE_WITH_RESERVATIONS = "viavel_com_ressalvas"
+
+
+def _plain(text: str) -> str:
+    """Lower case, no accents, words separated by one space: how a typed choice is compared."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    letters = "".join(c for c in folded if not unicodedata.combining(c))
+    return " ".join(re.findall(r"[a-z0-9]+", letters))
+
+
+# The exact words (accents, case and punctuation aside) that name each choice: a choice is
+# typed or pressed, never read out of a sentence ("não sei se é viável" names none).
+_VERDICT_WORDS: dict[str, Verdict] = {
+    "viavel": Verdict.VIABLE,
+    "nao viavel": Verdict.NOT_VIABLE,
+    "inviavel": Verdict.NOT_VIABLE,
+    "viavel com ressalvas": Verdict.VIABLE_WITH_RESERVATIONS,
+    "com ressalvas": Verdict.VIABLE_WITH_RESERVATIONS,
+    "ressalvas": Verdict.VIABLE_WITH_RESERVATIONS,
+}
+
+
+def verdict_choice(text: str) -> Verdict | None:
+    """The verdict `text` names exactly ("Não viável", "nao_viavel", "viável com ressalvas"),
+    or None: a sentence is never read for one."""
+    if len(text) > 40:
+        return None
+    plain = _plain(text.replace("_", " ").replace("-", " "))
+    return _VERDICT_WORDS.get(plain) or next((v for v in Verdict if v.value == text), None)
 
 
 def failed_checks(spec: SectionSpec, text: str) -> list[Check]:
+    """The checks `text` (see check_text) fails."""
     return [c for c in spec.checks if not c.test(text)]

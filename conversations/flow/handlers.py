@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from conversations.catalogue import messages as m
 from conversations.catalogue.in58 import IN58_MANDATORY
-from conversations.catalogue.sections import BY_NUMBER, SECTIONS
+from conversations.catalogue.sections import BY_NUMBER, SECTIONS, verdict_choice
 from conversations.commands import BY_NAME, help_text
 from conversations.export import (
     DEFAULT_FORMAT,
@@ -17,13 +17,22 @@ from conversations.export import (
     resolve_order,
 )
 from conversations.flow.identification import KEYS, after_ident_field, enter_ident
-from conversations.flow.presentation import draft_ref, export_buttons, formats, prompt
+from conversations.flow.presentation import (
+    draft_ref,
+    export_buttons,
+    formats,
+    law_text,
+    pendencias_text,
+    prompt,
+    verdict_buttons,
+)
 from conversations.flow.sections import (
     accept_text,
     advance,
     enter_section,
     insist,
     request_draft,
+    set_verdict,
     skip,
     start_draft,
 )
@@ -32,6 +41,9 @@ from conversations.flow.text import MAX_TITLE, InputError, clean, parse_int
 from conversations.model import Etp, Mode, SectionStatus, Step
 from conversations.ports import AuditEntry
 from conversations.replies import Button, Export, Text, TextRequest
+
+# the identification fields a section may not start without
+REQUIRED_IDENT = tuple(f for f in m.IDENT_FIELDS if not f.optional)
 
 Handler = Callable[[Turn, str], None]  # (the turn, the command's arguments)
 HANDLERS: dict[str, Handler] = {}
@@ -82,12 +94,16 @@ def help_(t: Turn, args: str) -> None:
 @handles("new")
 def new(t: Turn, args: str) -> None:
     candidate = t.ctx.candidate
+    if not clean(args):
+        # an ETP without a title lists as "nº 1 — " for ever: ask for it, create nothing
+        t.out.replies.append(Text(m.NEW_ASK_TITLE, request=TextRequest("/novo")))
+        return
     if candidate is None:
         raise InputError(m.TEXT_TOO_LONG.format(size=len(args), limit=MAX_TITLE))
     t.etp = candidate
     t.conv.etp_id = candidate.id
     t.out.audits.append(AuditEntry("etp.created", {"title": candidate.title}))
-    t.out.say(m.CREATED.format(id=candidate.id, title=candidate.title or "(sem título)"))
+    t.out.say(m.CREATED.format(id=candidate.id, title=candidate.title))
     enter_ident(t, KEYS[0])
 
 
@@ -102,7 +118,7 @@ def list_(t: Turn, args: str) -> None:
         lines.append(
             m.LIST_ITEM.format(
                 id=item.id,
-                title=item.title,
+                title=item.title or m.UNTITLED,
                 done=item.done,
                 status=m.STATUS_LABELS.get(item.status, item.status),
             )
@@ -157,7 +173,7 @@ def status(t: Turn, args: str) -> None:
         lines.append(
             m.STATUS_LINE.format(
                 mark=mark,
-                roman=spec.roman,
+                n=spec.number,
                 title=spec.title,
                 mandatory=f" {m.SECTION_MANDATORY}" if spec.mandatory else "",
                 state=m.STATUS_STATES[entry.display_status],
@@ -166,6 +182,12 @@ def status(t: Turn, args: str) -> None:
         )
         if entry.gaps and entry.done:
             lines.append(m.STATUS_GAPS.format(gaps="; ".join(entry.gaps)))
+    if etp.verdict is not None:
+        lines.append(m.STATUS_VERDICT.format(verdict=m.VERDICT_LABELS[etp.verdict]))
+    open_items = etp.pendencias()
+    if etp.complete() and open_items:
+        lines.append(m.STATUS_PENDING_HEADER)
+        lines.append(pendencias_text(open_items))
     if etp.llm_tokens:
         tokens = f"{etp.llm_tokens:,}".replace(",", ".")
         cost = f"{etp.llm_cost_usd:.4f}".replace(".", ",")
@@ -181,7 +203,44 @@ def section(t: Turn, args: str) -> None:
         raise InputError(m.SECTION_USAGE)
     if number not in BY_NUMBER:
         raise InputError(m.SECTION_OUT_OF_RANGE.format(n=number))
+    missing = next(
+        (f for f in REQUIRED_IDENT if not t.require_etp().identification.value(f.key)), None
+    )
+    if missing is not None:
+        raise InputError(m.SECTION_IN_IDENT.format(label=missing.label))
     enter_section(t, number)
+
+
+@handles("law")
+def law(t: Turn, args: str) -> None:
+    number = (
+        parse_int(args)
+        if args.strip()
+        else (t.conv.section if t.etp is not None and t.conv.step == Step.SECTION else None)
+    )
+    if number is None or number not in BY_NUMBER:
+        raise InputError(m.LAW_USAGE)
+    t.out.say(law_text(BY_NUMBER[number]))
+
+
+@handles("verdict")
+def verdict(t: Turn, args: str) -> None:
+    etp = t.require_etp()
+    spec = next(s for s in SECTIONS if s.verdict)
+    if t.conv.step != Step.SECTION or t.conv.section != spec.number:
+        raise InputError(m.VERDICT_ELSEWHERE)
+    if t.conv.mode in (Mode.DRAFTING, Mode.JUSTIFY):
+        raise InputError(
+            m.DRAFT_IN_PROGRESS if t.conv.mode == Mode.DRAFTING else m.VERDICT_ELSEWHERE
+        )
+    choice = verdict_choice(args.strip())
+    if choice is None:
+        t.out.say(m.VERDICT_USAGE, *verdict_buttons())
+        return
+    if etp.section(spec.number).verdict == choice and t.conv.mode == Mode.REVIEW:
+        t.out.say(m.VERDICT_SET.format(verdict=m.VERDICT_LABELS[choice]))
+        return
+    set_verdict(t, spec.number, choice)
 
 
 @handles("back")
@@ -220,11 +279,11 @@ def skip_(t: Turn, args: str) -> None:
     spec = BY_NUMBER[t.conv.section]
     entry = etp.section(spec.number)
     if spec.mandatory:
-        raise InputError(m.SKIP_MANDATORY.format(roman=spec.roman, title=spec.title))
+        raise InputError(m.SKIP_MANDATORY.format(n=spec.number, title=spec.title))
     if spec.number in IN58_MANDATORY and document_order(t, etp) == ORDER_IN58:
         raise InputError(m.SKIP_MANDATORY_IN58.format(roman=spec.roman, title=spec.title))
     if entry.accepted_text is not None:
-        raise InputError(m.SKIP_ACCEPTED.format(roman=spec.roman))
+        raise InputError(m.SKIP_ACCEPTED.format(n=spec.number))
     justification = clean(args)
     if not justification:
         if t.conv.mode != Mode.JUSTIFY:
@@ -255,11 +314,11 @@ def accept(t: Turn, args: str) -> None:
         raise InputError(m.DRAFT_IN_PROGRESS)
     if t.conv.mode == Mode.REVIEW and entry.draft:
         accept_text(t, spec, entry.draft, "accepted")
-        t.out.say(m.ACCEPTED.format(roman=spec.roman))
+        t.out.say(m.ACCEPTED.format(n=spec.number))
         advance(t)
         return
     if t.conv.mode == Mode.REVIEW and entry.accepted_text is not None:
-        t.out.say(m.KEPT.format(roman=spec.roman))
+        t.out.say(m.KEPT.format(n=spec.number))
         advance(t)
         return
     raise InputError(m.NOTHING_TO_ACCEPT)
@@ -317,7 +376,7 @@ def edit(t: Turn, args: str) -> None:
         )
         return
     accept_text(t, spec, text, "edited")
-    t.out.say(m.EDITED.format(roman=spec.roman))
+    t.out.say(m.EDITED.format(n=spec.number))
     advance(t)
 
 

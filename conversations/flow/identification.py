@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from conversations.catalogue import messages as m
 from conversations.catalogue.sections import SECTIONS
@@ -23,22 +24,94 @@ _TEAM_DASH = re.compile(r"(?<!\s)\s++[-–—]\s++")
 TEAM_CHECK = "team"  # conv.check while the team is being entered: a message adds to it
 
 
-def parse_team(text: str) -> list[TeamMember]:
-    """One member a line, "Nome; Cargo; Matrícula" (or "|", "," or " - " between the three);
-    list bullets are ignored. Raises InputError naming the first line it cannot read."""
+MAX_MEMBER_LINE = 400  # characters of one line of the team (several members fit in one)
+# "(mat. 1.234-5)", "(matrícula nº 1234)" closing a member: "Maria Souza – Analista (mat. 1.234-5)"
+_MATRICULA_NOTE = re.compile(
+    r"\(\s*(?:matr[íi]cula|matr|mat)\.?\s*(?:n[º°o]\.?\s*)?:?\s*([^()]{1,40})\)\s*$", re.I
+)
+_MATRICULA_MARKS = re.compile(r"\(\s*(?:matr[íi]cula|matr|mat)\b", re.I)
+_MATRICULA_LABEL = re.compile(r"^(?:matr[íi]cula|matr|mat)\.?\s*(?:n[º°o]\.?\s*)?:?\s*", re.I)
+_SEPARATORS = (r"\s*[;|]\s*", r"\s*,\s*", r"\s+[-–—]\s+")
+_PROCESSO_LABEL = re.compile(
+    r"^(?:processo\s+(?:administrativo\s+)?)?(?:(?:sei|eletr[ôo]nico)\s+)?"
+    r"(?:n[º°o]\.?|n[úu]mero)?\s*[:\-–]?\s*",
+    re.I,
+)
+
+
+def _split(text: str, parts: int) -> list[str] | None:
+    """`text` cut into exactly `parts` pieces by the first separator that does so."""
+    for separator in _SEPARATORS:
+        pieces = [p.strip() for p in re.split(separator, text) if p.strip()]
+        if len(pieces) == parts:
+            return pieces
+    return None
+
+
+def _member(text: str) -> TeamMember | None:
+    """One member written on its own: "Nome; Cargo; Matrícula" (or "|", "," or " – " between
+    the three), or "Nome – Cargo (mat. Matrícula)". None when it is not exactly one member."""
+    text = text.strip(" -•*\t")
+    if len(_MATRICULA_MARKS.findall(text)) > 1:
+        return None  # two people run together ("… (mat. 1) e João … (mat. 2)")
+    note = _MATRICULA_NOTE.search(text)
+    if note is not None:
+        head = _split(text[: note.start()].strip(" ,;–—-"), 2)
+        return TeamMember(head[0], head[1], note.group(1).strip()) if head else None
+    parts = _split(text, 3)
+    if parts is None:
+        return None
+    return TeamMember(parts[0], parts[1], _MATRICULA_LABEL.sub("", parts[2]))
+
+
+def _line_members(line: str) -> list[TeamMember]:
+    """The members of one line: several complete members separated by ";", or one."""
+    chunks = [c for c in line.split(";") if c.strip()]
+    if len(chunks) >= 2:
+        several = [_member(c) for c in chunks]
+        if all(member is not None for member in several):
+            return [member for member in several if member is not None]
+    one = _member(line)
+    if one is None:
+        raise InputError(m.IDENT_TEAM_INVALID.format(line=line[:120]))
+    return [one]
+
+
+def member_key(member: TeamMember) -> str:
+    """Who a member is, for duplicates: the matrícula's digits, else the name."""
+    digits = "".join(c for c in member.matricula if c.isdigit())
+    return digits or " ".join(member.name.casefold().split())
+
+
+def parse_team(text: str, current: Sequence[TeamMember] = ()) -> list[TeamMember]:
+    """The members in `text`: one a line, or several on a line separated by ";" between
+    complete members. Raises InputError naming what it cannot read (nobody is dropped
+    silently) or a member already in `current` or twice in `text` (nobody is added twice)."""
     members: list[TeamMember] = []
+    seen = {member_key(member) for member in current}
     for line in (ln.strip(" -•*\t") for ln in text.split("\n")):
         if not line:
             continue
-        parts = [p.strip() for p in line.replace("|", ";").split(";") if p.strip()]
-        if len(parts) < 3:
-            parts = [
-                p.strip() for piece in line.split(",") for p in _TEAM_DASH.split(piece) if p.strip()
-            ]
-        if len(parts) != 3:
-            raise InputError(m.IDENT_TEAM_INVALID.format(line=line[:80]))
-        members.append(TeamMember(*parts))
+        if len(line) > MAX_MEMBER_LINE:
+            raise InputError(
+                m.IDENT_TEAM_LINE_TOO_LONG.format(size=len(line), limit=MAX_MEMBER_LINE)
+            )
+        for member in _line_members(line):
+            key = member_key(member)
+            if key in seen:
+                raise InputError(
+                    m.IDENT_TEAM_DUPLICATE.format(name=member.name, matricula=member.matricula)
+                )
+            seen.add(key)
+            members.append(member)
     return members
+
+
+def bare_processo(text: str) -> str:
+    """The process number without the label the user may have typed before it ("Processo
+    Administrativo SEI nº 23000.1/2026" -> "23000.1/2026"): the document prints its own."""
+    bare = _PROCESSO_LABEL.sub("", text, count=1).strip()
+    return bare if any(c.isdigit() for c in bare) else text
 
 
 def enter_ident(t: Turn, key: str) -> None:
@@ -52,9 +125,9 @@ def ident_answer(t: Turn, text: str) -> None:
     key = t.conv.field or KEYS[0]
     ident = etp.identification
     if key == "equipe":
-        members = parse_team(text)
         # the first message after entering the step replaces the team; later ones add to it
-        team = (ident.equipe if t.conv.check == TEAM_CHECK else []) + members
+        kept = ident.equipe if t.conv.check == TEAM_CHECK else []
+        team = kept + parse_team(text, kept)
         if len(team) > MAX_TEAM:
             raise InputError(m.IDENT_TEAM_TOO_LARGE.format(limit=MAX_TEAM))
         ident.equipe = team
@@ -67,7 +140,7 @@ def ident_answer(t: Turn, text: str) -> None:
             expects_text=True,
         )
         return
-    value = text[:500]
+    value = bare_processo(text)[:500] if key == "processo" else text[:500]
     if key == "municipio":
         value = parse_place(value) or ""
         if not value:

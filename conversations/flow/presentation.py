@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from conversations.catalogue import messages as m
-from conversations.catalogue.sections import BY_NUMBER, SectionSpec
+from conversations.catalogue.sections import BY_NUMBER, VERDICT_QUESTION, SectionSpec, Verdict
 from conversations.export import FORMATS
 from conversations.flow.state import Turn
-from conversations.model import Mode, SectionEntry, SectionStatus, Step
+from conversations.model import Mode, Pendencia, SectionEntry, SectionStatus, Step
 from conversations.replies import Button, Text, TextRequest
 
 
@@ -27,6 +29,38 @@ def export_buttons() -> tuple[Button, ...]:
     return tuple(
         Button(m.BTN_EXPORT.format(fmt=f.upper()), f"/exportar {f}") for f in FORMATS if f != "json"
     )
+
+
+def verdict_buttons() -> tuple[Button, ...]:
+    """The three conclusions the team chooses among (section XIII)."""
+    return tuple(Button(m.BTN_VERDICT[v], f"/conclusao {v.value}") for v in Verdict)
+
+
+def law_button(spec: SectionSpec) -> Button:
+    return Button(m.BTN_LAW, f"/lei {spec.number}")
+
+
+def law_text(spec: SectionSpec) -> str:
+    """What art. 18 asks of the section, in the statute's words, and whether it may be left out."""
+    return m.LAW_TEXT.format(
+        n=spec.number,
+        title=spec.title,
+        roman=spec.roman,
+        statute=spec.statute,
+        rule=m.LAW_MANDATORY if spec.mandatory else m.LAW_OPTIONAL,
+    )
+
+
+def pendencias_text(items: Sequence[Pendencia]) -> str:
+    """The open items, one a line, each with where it is."""
+    lines = []
+    for item in items:
+        if item.section is None:
+            where = m.PENDING_IDENT
+        else:
+            where = m.PENDING_SECTION.format(n=item.section, title=BY_NUMBER[item.section].title)
+        lines.append(m.PENDING_LINE.format(where=where, what=item.what))
+    return "\n".join(lines)
 
 
 def skip_buttons(spec: SectionSpec, entry: SectionEntry) -> tuple[Button, ...]:
@@ -76,7 +110,7 @@ def prompt(t: Turn) -> None:
     if conv.mode == Mode.JUSTIFY:
         t.out.replies.append(
             Text(
-                m.SKIP_ASK_JUSTIFICATION.format(roman=spec.roman, title=spec.title),
+                m.SKIP_ASK_JUSTIFICATION.format(n=spec.number, title=spec.title),
                 expects_text=True,
                 request=TextRequest("/pular"),
             )
@@ -105,6 +139,9 @@ def prompt(t: Turn) -> None:
                 ),
                 *review_buttons(spec, entry, failed=False),
             )
+            if spec.verdict and entry.verdict is None:
+                # accepted before the conclusion was a choice: ask for it
+                t.out.say(m.VERDICT_MISSING, *verdict_buttons())
         else:
             t.out.say(f"{header}\n{m.DRAFT_FAILED}", *review_buttons(spec, entry, failed=True))
     else:
@@ -116,6 +153,14 @@ def prompt(t: Turn) -> None:
                 )
             )
         index = min(entry.next_question(), len(spec.questions) - 1)
+        if spec.verdict and index == VERDICT_QUESTION:
+            t.out.say(
+                m.VERDICT_ASK.format(header=header),
+                *verdict_buttons(),
+                law_button(spec),
+                expects_text=True,
+            )
+            return
         note = m.SECTION_MANDATORY if spec.mandatory else m.SECTION_OPTIONAL
         text = m.QUESTION.format(
             header=f"{header} {note}",
@@ -123,4 +168,4 @@ def prompt(t: Turn) -> None:
             total=len(spec.questions),
             question=spec.questions[index].text,
         )
-        t.out.say(text, *skip_buttons(spec, entry), expects_text=True)
+        t.out.say(text, *skip_buttons(spec, entry), law_button(spec), expects_text=True)

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import re
+
 from conversations.catalogue import messages as m
-from conversations.catalogue.sections import BY_NUMBER, SECTIONS, SectionSpec, failed_checks
-from conversations.flow.presentation import export_buttons, prompt
+from conversations.catalogue.sections import (
+    BY_NUMBER,
+    SECTIONS,
+    VERDICT_QUESTION,
+    SectionSpec,
+    Verdict,
+    failed_checks,
+    verdict_choice,
+)
+from conversations.flow.presentation import (
+    export_buttons,
+    pendencias_text,
+    prompt,
+    verdict_buttons,
+)
 from conversations.flow.state import PendingRevision, Turn
 from conversations.flow.text import MAX_ANSWERS, InputError
-from conversations.model import ETP_CONCLUDED, Answer, Mode, SectionStatus, Step
+from conversations.model import ETP_CONCLUDED, VERDICT_CHOICE, Answer, Mode, SectionStatus, Step
 from conversations.ports import AuditEntry, DraftRequest
 from conversations.replies import DraftingStarted
 
@@ -47,14 +62,24 @@ def section_text(t: Turn, number: int, text: str) -> None:
         start_draft(t, number)
         return
     if mode == Mode.FOLLOWUP:
-        entry.answers.append(Answer(-1, text, t.author, t.ctx.now.isoformat()))
-        etp.touch(number)
         check = next((c for c in spec.checks if c.id == t.conv.check), None)
+        # filed under the question the follow-up asked about, so the draft labels it as such
+        about = check.question if check is not None else -1
+        entry.answers.append(Answer(about, text, t.author, t.ctx.now.isoformat()))
+        etp.touch(number)
         if check is not None and not check.test(entry.answer_text()):
             t.out.say(m.GAP_RECORDED.format(gap=check.gap))
         after_answers(t, number, after=t.conv.check)
         return
     question = entry.next_question()
+    if spec.verdict and question == VERDICT_QUESTION:
+        choice = verdict_choice(text)
+        if choice is None:
+            # the conclusion is the team's choice, never read out of a sentence
+            t.out.say(m.VERDICT_NOT_A_CHOICE, *verdict_buttons(), expects_text=True)
+            return
+        set_verdict(t, number, choice)
+        return
     if question >= len(spec.questions):
         entry.answers.append(Answer(-1, text, t.author, t.ctx.now.isoformat()))
     else:
@@ -68,6 +93,44 @@ def section_text(t: Turn, number: int, text: str) -> None:
         prompt(t)
     else:
         after_answers(t, number)
+
+
+def set_verdict(t: Turn, number: int, choice: Verdict) -> None:
+    """Record the team's conclusion; then its reasons are asked, or (all answered) it is
+    drafted again, so that the draft's closing sentence states the choice now made."""
+    etp = t.require_etp()
+    entry = etp.section(number)
+    entry.verdict = choice
+    label = m.VERDICT_LABELS[choice]
+    entry.answers.append(Answer(VERDICT_CHOICE, label, t.author, t.ctx.now.isoformat()))
+    if entry.status == SectionStatus.PENDING and entry.accepted_text is None:
+        entry.status = SectionStatus.ANSWERING
+    etp.touch(number)
+    t.out.audits.append(AuditEntry("section.verdict", {"section": number, "verdict": choice}))
+    t.out.say(m.VERDICT_SET.format(verdict=label))
+    t.conv.step, t.conv.section, t.conv.field = Step.SECTION, number, None
+    t.conv.check = t.conv.return_mode = None
+    if entry.next_question() < len(BY_NUMBER[number].questions):
+        t.conv.mode = Mode.ASKING
+        prompt(t)
+    else:
+        after_answers(t, number)
+
+
+MIN_JUSTIFICATION_WORDS = 5
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+
+
+def check_justification(spec: SectionSpec, text: str) -> None:
+    """A justification says why the element does not apply: some substance (words, several
+    of them different), not a placeholder ("x", "n/a", "não se aplica"). Raises InputError."""
+    words = [w.casefold() for w in _WORDS.findall(text[:2_000])]
+    if len(words) < MIN_JUSTIFICATION_WORDS or len(set(words)) < 3:
+        raise InputError(
+            m.SKIP_WEAK_JUSTIFICATION.format(
+                n=spec.number, title=spec.title, words=MIN_JUSTIFICATION_WORDS
+            )
+        )
 
 
 def after_answers(t: Turn, number: int, after: str | None = None) -> None:
@@ -120,7 +183,7 @@ def request_draft(t: Turn, number: int, attempt: int, instruction: str = "") -> 
     etp_id = t.etp.id if t.etp is not None and t.etp.id is not None else 0
     job_id = DraftRequest(etp_id, number, attempt, t.ctx.inbound.address, "").job_id
     t.out.replies.append(
-        DraftingStarted(job_id, m.DRAFTING.format(roman=spec.roman, title=spec.title))
+        DraftingStarted(job_id, m.DRAFTING.format(n=spec.number, title=spec.title))
     )
 
 
@@ -142,6 +205,7 @@ def accept_text(t: Turn, spec: SectionSpec, text: str, kind: str) -> None:
 
 
 def skip(t: Turn, spec: SectionSpec, justification: str) -> None:
+    check_justification(spec, justification)
     etp = t.require_etp()
     entry = etp.section(spec.number)
     entry.status = SectionStatus.SKIPPED
@@ -151,7 +215,7 @@ def skip(t: Turn, spec: SectionSpec, justification: str) -> None:
     etp.touch(spec.number)
     t.out.revisions.append(PendingRevision(spec.number, "skipped", justification, t.author))
     t.out.audits.append(AuditEntry("section.skipped", {"section": spec.number}))
-    t.out.say(m.SKIPPED.format(roman=spec.roman))
+    t.out.say(m.SKIPPED.format(n=spec.number))
     advance(t)
 
 
@@ -161,11 +225,19 @@ def advance(t: Turn) -> None:
     if etp.complete():
         t.conv.step, t.conv.section, t.conv.mode = Step.DONE, None, None
         t.conv.check = t.conv.return_mode = None
-        if etp.status != ETP_CONCLUDED:
-            etp.status = ETP_CONCLUDED
+        status = etp.completion_status()
+        if etp.status != status:
+            etp.status = status
             etp.touch()
-            t.out.audits.append(AuditEntry("etp.concluded", {}))
-            t.out.say(m.CONCLUDED.format(id=etp.id), *export_buttons())
+            open_items = etp.pendencias()
+            t.out.audits.append(AuditEntry("etp.concluded", {"pendencias": len(open_items)}))
+            if status == ETP_CONCLUDED:
+                t.out.say(m.CONCLUDED.format(id=etp.id), *export_buttons())
+            else:
+                text = m.CONCLUDED_WITH_GAPS.format(
+                    id=etp.id, pendencias=pendencias_text(open_items)
+                )
+                t.out.say(text, *export_buttons())
         else:
             t.out.say(m.ALL_DONE_REVIEW, *export_buttons())
         return

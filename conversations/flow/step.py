@@ -32,7 +32,8 @@ def needs(inbound: Inbound) -> Needs:
         return Needs(etp_id=number) if number is not None else Needs(listing=True)
     if inbound.command == "new":
         title = clean(inbound.args)
-        if len(title) <= MAX_TITLE and len(inbound.text) <= MAX_TEXT:
+        # no title: the handler asks for one, and nothing is created
+        if title and len(title) <= MAX_TITLE and len(inbound.text) <= MAX_TEXT:
             return Needs(create_title=title)
     return Needs()
 
@@ -115,6 +116,6 @@ def apply_draft(
         text = f"{draft.note}\n{text}"
     buttons = review_buttons(spec, entry, failed=False)
     if not here:
-        text = m.DRAFT_READY_ELSEWHERE.format(roman=spec.roman, title=spec.title, n=spec.number)
-        buttons = (Button(m.BTN_GOTO.format(roman=spec.roman), f"/secao {spec.number}"),)
+        text = m.DRAFT_READY_ELSEWHERE.format(title=spec.title, n=spec.number)
+        buttons = (Button(m.BTN_GOTO.format(n=spec.number), f"/secao {spec.number}"),)
     return [Text(text, buttons, replaces=request.job_id)]
