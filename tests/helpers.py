@@ -73,8 +73,9 @@ GOOD_ANSWERS: dict[int, list[str]] = {
         "Mitigação por reciclagem e logística reversa das embalagens.",
     ],
     13: [
-        "A contratação é viável técnica e economicamente.",
-        "Sim, os benefícios justificam o custo, pois evitam a paralisação.",
+        "viável",
+        "Os benefícios justificam o custo, pois evitam a paralisação dos processos e o "
+        "descumprimento de prazos legais.",
     ],
 }
 

@@ -200,7 +200,9 @@ async def test_one_etp_as_json(api: Api) -> None:
     assert list(sections) == [s.roman for s in SECTIONS]
     assert sections["II"]["status"] == "skipped"
     assert sections["II"]["justification"] == SKIP_JUSTIFICATIONS[2]
-    assert sections["I"]["status"] == "accepted" and "Faltam resmas" in sections["I"]["content"]
+    content = sections["I"]["content"]
+    assert sections["I"]["status"] == "accepted"
+    assert "Problema a ser resolvido: faltam resmas" in content
     assert sections["I"]["authors"] == ["Maria Silva"]
     begun = (await api.get("/api/etps/2", api.read)).json()
     assert begun["complete"] is False and "Item 1 — Descrição da necessidade" in begun["missing"][0]

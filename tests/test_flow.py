@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select, text
 
+from conversations.catalogue import messages as m
 from conversations.drafting import OfflineDrafter
 from conversations.events import Inbound
 from conversations.replies import Document, DraftingStarted, Text
 from storage.models import AuditEvent, RevisionRow
-from tests.helpers import GOOD_ANSWERS, Chat, make_app, make_chat
+from tests.helpers import GOOD_ANSWERS, SKIP_JUSTIFICATIONS, Chat, make_app, make_chat
 
 
 @pytest.fixture
@@ -76,7 +77,8 @@ async def test_the_offline_draft_comes_in_the_answer_and_accept_moves_on(chat: C
     # the offline drafter needs no job: the last answer is answered with the draft itself
     assert not any(isinstance(r, DraftingStarted) for r in replies)
     draft = chat.texts(replies)[-1]
-    assert "Minuta:" in draft and GOOD_ANSWERS[1][0] in draft
+    # the answer follows its label, its first letter lower-case after the colon
+    assert "Minuta:" in draft and GOOD_ANSWERS[1][0][1:] in draft
     labels = [b.label for b in replies[-1].buttons]  # type: ignore[union-attr]
     assert labels == ["Aceitar", "Editar", "Refazer"]  # no skip on a mandatory section
     await chat.press("/aceitar")
@@ -94,7 +96,10 @@ async def test_a_job_drafter_says_drafting_then_the_draft_arrives(db_url: str) -
             Inbound.from_text(chat.address, chat.author, GOOD_ANSWERS[1][-1])
         )
         started = [r for r in replies if isinstance(r, DraftingStarted)]
-        assert started and "Redigindo a minuta da seção I" in started[0].text
+        assert (
+            started
+            and "Redigindo a minuta da seção 1 — Descrição da necessidade" in started[0].text
+        )
         assert [t.get_name() for t in chat.queue._tasks] == [started[0].job_id]  # queued
         chat.received.extend(replies)
         await chat.queue.drain()  # the job runs, and the Notifier delivers its draft
@@ -124,7 +129,7 @@ async def test_optional_skip_needs_a_justification(chat: Chat) -> None:
     assert chat.last_text().startswith("Seção 3 de 13")
     await chat.say("/status")
     assert (
-        "II. Previsão no plano de contratações anual — pulada · por Maria Silva" in chat.last_text()
+        "2. Previsão no plano de contratações anual — pulada · por Maria Silva" in chat.last_text()
     )
 
 
@@ -153,7 +158,10 @@ async def test_failed_check_asks_follow_up_and_insisting_records_the_gap(chat: C
     await chat.say("Pelo histórico de consumo do almoxarifado.")
     draft = chat.last_text()
     assert "Minuta:" in draft
-    assert "não foi informado(a) quantidade com número e unidade" in draft
+    assert (
+        "Pendência a complementar antes da aprovação deste estudo: quantidade com número e "
+        "unidade." in draft
+    )
     await chat.say("/aceitar")
     await chat.say("/status")
     assert "pendências: quantidade com número e unidade" in chat.last_text()
@@ -162,12 +170,14 @@ async def test_failed_check_asks_follow_up_and_insisting_records_the_gap(chat: C
 async def test_follow_up_answer_that_passes_clears_the_gap(chat: Chat) -> None:
     await chat.identify()
     await chat.say("/secao 13")
-    await chat.say("Acho que sim.")
+    await chat.say("Acho que sim.")  # no choice: asked again, nothing recorded
+    assert chat.last_text() == m.VERDICT_NOT_A_CHOICE
+    await chat.press("/conclusao viavel")
     await chat.say("Sim.")
-    assert "viável" in chat.last_text() and "explícito" in chat.last_text()
-    await chat.say("A contratação é viável.")
-    assert "conclui que a contratação é viável" in chat.last_text()
-    assert "Observação" not in chat.last_text()
+    assert "Explique as razões do posicionamento" in chat.last_text()
+    await chat.say("Evita a paralisação dos processos e o descumprimento dos prazos legais.")
+    assert "declara que a contratação é viável e adequada" in chat.last_text()
+    assert "Pendência" not in chat.last_text()
 
 
 async def test_status_lists_all_sections_with_state_and_authors(chat: Chat) -> None:
@@ -177,8 +187,8 @@ async def test_status_lists_all_sections_with_state_and_authors(chat: Chat) -> N
     assert isinstance(status, Text)
     lines = status.text.splitlines()
     assert sum(1 for line in lines if " — " in line and ". " in line) == 13
-    assert "I. Descrição da necessidade (obrigatória) — aceita · por Maria Silva" in status.text
-    assert "XIII. Posicionamento conclusivo (obrigatória) — não iniciada" in status.text
+    assert "1. Descrição da necessidade (obrigatória) — aceita · por Maria Silva" in status.text
+    assert "13. Posicionamento conclusivo (obrigatória) — não iniciada" in status.text
 
 
 async def test_back_and_section_navigation(chat: Chat) -> None:
@@ -244,7 +254,7 @@ async def test_edit_replaces_the_draft_and_is_kept_as_a_revision(chat: Chat) -> 
     await chat.press("/editar")
     assert "Texto atual" in chat.last_text()
     await chat.say("/editar Texto redigido pela própria equipe sobre a necessidade.")
-    assert "Seção I atualizada com o seu texto e aceita." in chat.texts()[-2]
+    assert "Seção 1 atualizada com o seu texto e aceita." in chat.texts()[-2]
     async with chat.app.engine.connect() as conn:
         kinds = (await conn.execute(select(RevisionRow.kind, RevisionRow.text))).all()
     assert ("edited", "Texto redigido pela própria equipe sobre a necessidade.") in kinds
@@ -273,7 +283,7 @@ async def test_text_during_review_is_a_complement_and_redrafts(chat: Chat) -> No
     replies = await chat.say("Também faltam envelopes timbrados.")
     assert "Informação registrada" in chat.texts(replies)[0]
     assert "Minuta:" in chat.last_text()
-    assert "Também faltam envelopes timbrados." in chat.last_text()
+    assert "Informações complementares: também faltam envelopes timbrados." in chat.last_text()
 
 
 async def test_list_and_resume_several_etps(chat: Chat) -> None:
@@ -305,7 +315,7 @@ async def test_whole_etp_concludes_and_offers_the_export(chat: Chat) -> None:
     await chat.identify()
     for number in range(1, 14):
         if number in (2, 11):
-            await chat.say(f"/pular Justificativa da seção {number}.")
+            await chat.say(f"/pular {SKIP_JUSTIFICATIONS[number]}")
         else:
             await chat.answer_section(number)
     concluded = chat.received[-1]
@@ -316,7 +326,7 @@ async def test_whole_etp_concludes_and_offers_the_export(chat: Chat) -> None:
     data = __import__("json").loads(doc.content)
     assert data["status"] == "concluido" and data["complete"] is True
     assert data["sections"][1]["status"] == "skipped"
-    assert data["sections"][1]["justification"] == "Justificativa da seção 2."
+    assert data["sections"][1]["justification"] == SKIP_JUSTIFICATIONS[2]
 
 
 async def test_export_at_any_time_marks_what_is_missing(chat: Chat) -> None:
@@ -340,7 +350,7 @@ async def test_shared_chat_attributes_each_answer(db_url: str) -> None:
         await bruno.say("/aceitar")
         await bruno.say("/status")
         assert (
-            "I. Descrição da necessidade (obrigatória) — aceita · por Ana, Bruno"
+            "1. Descrição da necessidade (obrigatória) — aceita · por Ana, Bruno"
             in bruno.last_text()
         )
         await bruno.say("/listar")

@@ -241,7 +241,7 @@ def test_a_late_draft_of_a_superseded_attempt_is_dropped(s: Session) -> None:
 def test_a_mandatory_section_cannot_be_skipped(s: Session) -> None:
     s.identify()
     assert s.refused("/pular Não se aplica") == m.SKIP_MANDATORY.format(
-        roman="I", title=BY_NUMBER[1].title
+        n=1, title=BY_NUMBER[1].title
     )
 
 

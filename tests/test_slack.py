@@ -133,7 +133,7 @@ async def test_a_late_press_on_an_older_draft_accepts_nothing(bot: RunningBot) -
     await bot.settle()
     assert bot.api.bodies(CHANNEL, thread)[-1] == m.BUTTON_STALE
     await press(bot, "U2", thread, "Aceitar")  # the current draft's button still works
-    assert "Seção II aceita." in bot.api.bodies(CHANNEL, thread)[-2]
+    assert "Seção 2 aceita." in bot.api.bodies(CHANNEL, thread)[-2]
 
 
 async def test_edit_through_the_modal_replaces_the_draft_and_names_the_editor(
@@ -158,7 +158,7 @@ async def test_edit_through_the_modal_replaces_the_draft_and_names_the_editor(
     assert response.status_code == 200
     await bot.settle()
     bodies = bot.api.bodies(CHANNEL, thread)
-    assert any("Seção I atualizada com o seu texto e aceita." in b for b in bodies)
+    assert any("Seção 1 atualizada com o seu texto e aceita." in b for b in bodies)
     assert "Seção 2 de 13" in bodies[-1]
 
     await bot.workspace.mention("U1", CHANNEL, "exportar md", thread)
@@ -191,13 +191,13 @@ async def test_skip_through_the_modal_and_refused_on_a_mandatory_section(
     assert response.status_code == 200
     await bot.settle()
     bodies = bot.api.bodies(CHANNEL, thread)
-    assert any("Seção II pulada com a justificativa registrada." in b for b in bodies)
+    assert any("Seção 2 pulada com a justificativa registrada." in b for b in bodies)
     assert "Seção 3 de 13" in bodies[-1]
 
     await bot.workspace.mention("U1", CHANNEL, "status", thread)
     await bot.settle()
     status = bot.api.bodies(CHANNEL, thread)[-1]
-    assert "II. " in status and "pulada · por João Souza" in status
+    assert "2. Previsão" in status and "pulada · por João Souza" in status
 
 
 # --- delivery: signatures, redeliveries, the bot's own messages --------------------------
@@ -293,7 +293,7 @@ async def test_channel_commands_outside_a_thread_answer_privately(bot: RunningBo
     await bot.workspace.slash("U1", CHANNEL, "listar")
     await bot.settle()
     hint, listing = bot.api.roots(CHANNEL)[roots:]
-    assert hint.private_to == "U2" and "dentro da thread do ETP" in hint.body
+    assert hint.private_to == "U2" and "dentro da conversa do ETP" in hint.body
     assert listing.private_to == "U1" and "nº 1 — Papel A4" in listing.body
     assert len([r for r in bot.api.roots(CHANNEL) if not r.private_to]) == roots
 
@@ -333,7 +333,7 @@ async def test_every_request_is_acknowledged_quickly_while_a_draft_takes_10_seco
         for text in GOOD_ANSWERS[1]:
             await timed(bot.workspace.say("U2", CHANNEL, text, thread))
         drafting = bot.api.thread(CHANNEL, thread)[-1]
-        assert drafting.body.startswith("Redigindo a minuta da seção I")
+        assert drafting.body.startswith("Redigindo a minuta da seção 1 — ")
         drafting_started = time.perf_counter()
         # while the drafter works: a mention, a DM, a slash command, a button
         await timed(bot.workspace.mention("U1", CHANNEL, "status", thread))
