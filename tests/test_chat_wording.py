@@ -23,7 +23,9 @@ def s() -> Session:
 
 def to_team(s: Session) -> None:
     s.send("/novo Notebooks para as escolas")
-    for line in IDENTIFICATION[:4]:
+    for line in IDENTIFICATION:
+        if s.conv.field == "equipe":
+            break
         s.send(line)
     assert s.conv.field == "equipe"
 

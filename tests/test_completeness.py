@@ -131,7 +131,7 @@ def test_an_etp_accepted_before_the_choice_existed_is_asked_for_it(s: Session) -
     assert etp is not None
     etp.section(13).verdict = None  # as migration 0008 leaves an ETP concluded before it
     s.etps[etp.id or 0] = etp
-    assert etp.pendencias() == [Pendencia(13, m.PENDING_VERDICT)]
+    assert etp.pendencias() == [Pendencia(13, m.PENDING_VERDICT, m.PENDING_VERDICT)]
     assert etp.completion_status() == ETP_CONCLUDED_WITH_GAPS
     s.send("/secao 13")
     assert texts(s)[-1] == m.VERDICT_MISSING
@@ -164,7 +164,8 @@ def test_an_etp_with_a_gap_in_a_mandatory_section_is_concluded_with_pendencias(
     etp = s.etp
     assert etp is not None and etp.complete()
     assert etp.status == ETP_CONCLUDED_WITH_GAPS
-    assert etp.pendencias() == [Pendencia(4, "memória de cálculo da quantidade")]
+    gap = "memória de cálculo da quantidade"
+    assert etp.pendencias() == [Pendencia(4, gap, gap)]
     said = texts(s)[-1]
     assert said.startswith("ETP nº 1 concluído com pendências")
     assert "Seção 4 — Estimativa das quantidades: memória de cálculo da quantidade" in said
@@ -173,11 +174,14 @@ def test_an_etp_with_a_gap_in_a_mandatory_section_is_concluded_with_pendencias(
     assert "memória de cálculo da quantidade" in status
     document = build_document(etp, now=NOW)
     assert not document.complete  # the MINUTA mark stays
-    assert document.missing == (
-        "Seção IV — Estimativa das quantidades: memória de cálculo da quantidade",
+    assert document.missing == ()  # every section is there, with a point open in IV
+    assert document.pendencias == (
+        m.DOC_PENDING_GAP.format(
+            position=4, title="Estimativa das quantidades", gap="memória de cálculo da quantidade"
+        ),
     )
     markdown = render_markdown(document).decode()
-    assert m.DOC_DRAFT_MARK in markdown
+    assert m.DOC_PENDING_MARK in markdown and document.pendencias[0] in markdown
     assert document_json(document)["status"] == ETP_CONCLUDED_WITH_GAPS
     # completing the calculation makes it concluded
     s.send("/secao 4")

@@ -475,7 +475,7 @@ async def test_a_slack_form_is_taken_only_from_whom_it_was_opened_for_and_where(
         response = await bot.workspace.submit("U2", view, "Texto da equipe, revisado.")
         assert response.status_code == 200
         await bot.settle()
-        assert any("Seção I atualizada" in b for b in bot.api.bodies(CHANNEL, thread))
+        assert any("Seção 1 atualizada" in b for b in bot.api.bodies(CHANNEL, thread))
 
 
 def meta_of(meta: dict[str, str]) -> dict[str, str]:

@@ -120,6 +120,7 @@ class EtpDocument:
     own_number: str = ""  # the órgão's own ETP number, as given ("" when ours is used)
     pendencias: tuple[str, ...] = ()  # every open point, in one list (the missing ones first)
     annexes: tuple[DocAnnex, ...] = ()
+    verdict: str = ""  # section XIII's explicit choice (a Verdict value), "" while not made
 
     @property
     def complete(self) -> bool:
@@ -398,6 +399,7 @@ def build_document(etp: Etp, *, order: str = ORDER_LAW, now: datetime) -> EtpDoc
         missing=tuple(missing),
         order=order,
         generated_at=now,
+        verdict=etp.verdict.value if etp.verdict is not None else "",
         authors=tuple(dict.fromkeys(all_authors)),
         municipio=ident.municipio,
         dfd=ident.dfd,
@@ -459,6 +461,7 @@ def document_json(doc: EtpDocument) -> dict[str, Any]:
             for s in doc.sections
         ],
         "missing": list(doc.missing),
+        "verdict": doc.verdict or None,
         "pendencias": list(doc.pendencias),
         "annexes": [
             {"label": a.label, "title": a.title, "item": a.item, "attached": a.attached}

@@ -24,7 +24,7 @@ async def test_group_chat_shares_one_etp_and_attributes_each_answer(hook: Webhoo
     await hook.press(m.BTN_ACCEPT, **bruno)
     await hook.say("/status@etp_bot", **bruno)
     assert (
-        "I. Descrição da necessidade (obrigatória) — aceita · por Ana Souza, Bruno"
+        "1. Descrição da necessidade (obrigatória) — aceita · por Ana Souza, Bruno"
         in (hook.api.texts(group)[-1])
     )
     await hook.say("/listar", **bruno)

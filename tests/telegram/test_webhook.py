@@ -66,8 +66,9 @@ async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhoo
     assert "**Processo:** nº 23000.001234/2026-11" in body
     for number, answers in GOOD_ANSWERS.items():
         if number != 11:
-            for answer in answers:
-                assert answer.rstrip(".") in body, (number, answer)
+            for answer in answers[1:] if number == 13 else answers:  # XIII's first: the choice
+                # after its label, the answer's first letter is lower case
+                assert answer.rstrip(".")[1:] in body, (number, answer)
     assert "Não há contratações correlatas nem interdependentes." in body
     # every reply's message came back in its webhook answer (Telegram sent it), a press's
     # included; each press was acknowledged through the Bot API instead, once
@@ -127,7 +128,7 @@ async def test_a_job_draft_shows_typing_then_arrives_through_the_notifier(
         bot_api.delays["sendChatAction"] = 0.3
         await hook.post(hook.updates.message(last), slow_telegram=True)
         texts = hook.api.texts(5001)
-        assert "Redigindo a minuta da seção I" in texts[-2]
+        assert "Redigindo a minuta da seção 1 — " in texts[-2]
         assert [c.params["action"] for c in hook.api.sent("sendChatAction", 5001)] == ["typing"]
         draft = hook.api.last_with_buttons(5001)  # the late reply, sent by the Notifier
         assert draft.text == texts[-1] and "Minuta:" in draft.text
