@@ -382,7 +382,7 @@ DOC_MISSING_MANDATORY_IN58 = (
     "obrigatória (art. 9º, §1º, da IN SEGES/ME nº 58/2022), consta apenas justificativa"
 )
 DOC_MISSING_OPTIONAL = "sem texto aceito nem justificativa"
-DOC_MISSING_IDENT = "Identificação — {what}"
+DOC_MISSING_IDENT = "Identificação — campo não preenchido: {label}"
 DOC_PENDING_GAP = "Item {position} — {title}: a complementar — {gap}"
 DOC_SKIPPED = (
     "Seção dispensada, com a justificativa a seguir (art. 18, §2º, da Lei nº 14.133/2021)."
