@@ -32,11 +32,7 @@ _MATRICULA_NOTE = re.compile(
 _MATRICULA_MARKS = re.compile(r"\(\s*(?:matr[íi]cula|matr|mat)\b", re.I)
 _MATRICULA_LABEL = re.compile(r"^(?:matr[íi]cula|matr|mat)\.?\s*(?:n[º°o]\.?\s*)?:?\s*", re.I)
 _SEPARATORS = (r"\s*[;|]\s*", r"\s*,\s*", r"\s+[-–—]\s+")
-_PROCESSO_LABEL = re.compile(
-    r"^(?:processo\s+(?:administrativo\s+)?)?(?:(?:sei|eletr[ôo]nico)\s+)?"
-    r"(?:n[º°o]\.?|n[úu]mero)?\s*[:\-–]?\s*",
-    re.I,
-)
+_PROCESSO_LABEL = re.compile(r"^processo\s++(?:administrativo\s++)?", re.I)
 
 
 def _split(text: str, parts: int) -> list[str] | None:
@@ -108,8 +104,9 @@ def parse_team(text: str, current: Sequence[TeamMember] = ()) -> list[TeamMember
 
 
 def bare_processo(text: str) -> str:
-    """The process number without the label the user may have typed before it ("Processo
-    Administrativo SEI nº 23000.1/2026" -> "23000.1/2026"): the document prints its own."""
+    """The process number without the word "Processo" the user may have typed before it
+    ("Processo Administrativo SEI nº 23000.1/2026" -> "SEI nº 23000.1/2026"): the document
+    prints its own "Processo:" label and keeps the system's name."""
     bare = _PROCESSO_LABEL.sub("", text, count=1).strip()
     return bare if any(c.isdigit() for c in bare) else text
 

@@ -47,7 +47,7 @@ async def test_a_press_on_an_older_draft_s_button_accepts_nothing(hook: Webhook)
     assert (await hook.post(hook.updates.press(old))).status_code == 200
     assert hook.api.texts(5001)[-1] == m.BUTTON_STALE
     await hook.press(m.BTN_ACCEPT)  # the button of the draft now current
-    assert "Seção II aceita." in hook.api.texts(5001)[-1]
+    assert "Seção 2 aceita." in hook.api.texts(5001)[-1]
 
 
 async def test_a_command_for_another_bot_of_the_group_is_left_to_it(hook: Webhook) -> None:
