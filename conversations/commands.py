@@ -63,6 +63,10 @@ COMMANDS: tuple[Command, ...] = (
         aliases=("conclusão", "verdict"),
         needs_etp=True,
     ),
+    Command(
+        name="prices", pt="precos", text=m.CMD_PRICES, aliases=("preços", "prices"), needs_etp=True
+    ),
+    Command(name="quantity", pt="quantidade", text=m.CMD_QUANTITY, needs_etp=True),
     Command(name="cancel", pt="cancelar", text=m.CMD_CANCEL, needs_etp=True),
     Command(name="law", pt="lei", text=m.CMD_LAW, aliases=("law",)),
     Command(name="help", pt="ajuda", text=m.CMD_HELP),

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from conversations.catalogue import pricing as pt
 from conversations.catalogue.sections import BY_NUMBER, MANDATORY, VERDICT_QUESTION
 from conversations.model import VERDICT_CHOICE, Etp
 from conversations.ports import DraftContext
+from conversations.pricing import facts as research_facts
 
 # The sections whose answers each section needs (law numbering); see SectionSpec.depends_on
 DEPENDS_ON: dict[int, tuple[int, ...]] = {
@@ -63,6 +65,22 @@ def _answers(etp: Etp, section: int) -> list[tuple[str, str]]:
     return out
 
 
+def section_facts(etp: Etp, section: int, today: datetime | None = None) -> tuple[str, ...]:
+    """The computed figures a section states: section VI's research, section IV's quantity."""
+    spec = BY_NUMBER[section]
+    quantity = etp.quantity()
+    if spec.prices:
+        research = etp.research()
+        if not research.quotes:
+            return ()
+        on = research.date_of_research((today or datetime.now()).date())
+        return tuple(research_facts(research, quantity, on))
+    given = " ".join(a.text for a in etp.section(section).answers)
+    if spec.quantity and quantity is not None and quantity.text() not in given:
+        return (pt.FACT_QUANTITY.format(quantity=quantity.text()),)
+    return ()
+
+
 def build_context(
     etp: Etp,
     section: int,
@@ -78,6 +96,8 @@ def build_context(
     for n in deps:
         for question, text in _answers(etp, n):
             depends.append((n, question, _clip(text, DEPENDENT_ANSWER_CHARS)))
+        for fact in section_facts(etp, n, today):
+            depends.append((n, "", fact))
     earlier: list[tuple[int, str]] = []
     budget = EARLIER_BUDGET
     for n in deps:
@@ -114,4 +134,5 @@ def build_context(
         previous=previous,
         instruction=instruction,
         verdict=entry.verdict.value if entry.verdict is not None else "",
+        facts=section_facts(etp, section, today),
     )

@@ -9,6 +9,7 @@ from conversations.catalogue import messages as m
 from conversations.catalogue.sections import BY_NUMBER, VERDICT_QUESTION, SectionSpec
 from conversations.model import VERDICT_CHOICE, Etp
 from conversations.ports import Draft, DraftContext
+from conversations.wording import after_colon as _after_colon
 
 
 def build_context(etp: Etp, section: int, attempt: int) -> DraftContext:
@@ -43,6 +44,17 @@ def build_context(etp: Etp, section: int, attempt: int) -> DraftContext:
     )
 
 
+_FIGURE = re.compile(r"R\$ [\d.]+,\d+|\d+(?:[.,]\d+)* ?%")
+
+
+def keep_facts(text: str, facts: tuple[str, ...]) -> str:
+    """`text` with every computed fact whose figures it does not all state added at its end:
+    a drafter may word the facts, never drop or change a figure (a changed one is also
+    reported by the grounding check, as a value not in the data)."""
+    missing = [f for f in facts if any(v not in text for v in _FIGURE.findall(f))]
+    return "\n\n".join([text.rstrip(), *missing]) if missing else text
+
+
 def _sentence(text: str) -> str:
     """Tidy one answer: collapse blank runs, end with a full stop. Its words stay the user's."""
     text = re.sub(r"[ \t]+", " ", text.strip())
@@ -55,21 +67,6 @@ def _sentence(text: str) -> str:
 def _plain(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text.casefold())
     return " ".join(re.findall(r"\w+", "".join(c for c in folded if not unicodedata.combining(c))))
-
-
-_CAPITALISED = re.compile(r"[A-ZÀ-Ý][a-zà-ÿ]*(?:-[a-zà-ÿ]+)*")
-
-
-def _after_colon(text: str) -> str:
-    """The answer as it continues a label and a colon: a lower-case first letter, unless its
-    first word is a name or an acronym ("Painel de Preços", "PCA 2026", "Maria Souza")."""
-    words = text.split(None, 4)
-    if not words or not _CAPITALISED.fullmatch(words[0].rstrip(",.;:")):
-        return text
-    # a capitalised word among the next three: a proper name ("Coordenação de Logística")
-    if any(_CAPITALISED.fullmatch(w.rstrip(",.;:")) and len(w) > 2 for w in words[1:4]):
-        return text
-    return text[0].lower() + text[1:]
 
 
 def _labeled(label: str, texts: list[str]) -> str:
@@ -131,11 +128,17 @@ class OfflineDrafter:
                 label = labels.get(question, m.DRAFT_COMPLEMENT)
                 by_label.setdefault(label, []).append(text)
         paragraphs = [opening(spec, alt=alt)]
+        if spec.prices:
+            # the research's sentences, each figure as computed: the section's body
+            paragraphs += list(context.facts)
         # in the order of the questions, whatever the order the answers came in
         for label in [*labels.values(), m.DRAFT_COMPLEMENT]:
             texts = by_label.pop(label, [])
             if texts:
                 paragraphs.append(_labeled(label, texts))
+        if not spec.prices:
+            given = " ".join(a for _, a in context.answers)
+            paragraphs += [f for f in context.facts if f not in given]
         if spec.verdict:
             paragraphs.append(m.DRAFT_VERDICT.get(context.verdict, m.DRAFT_NO_VERDICT))
         if context.gaps:

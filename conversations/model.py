@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from conversations.catalogue import messages as m
+from conversations.catalogue import pricing as pt
 from conversations.catalogue.sections import (
     BY_NUMBER,
     MANDATORY,
@@ -17,6 +18,11 @@ from conversations.catalogue.sections import (
     Verdict,
     check_text,
 )
+from conversations.pricing import Quantity, Research
+
+# the section of the price research, and the one whose quantity the estimate multiplies
+PRICE_SECTION = next(s.number for s in SECTIONS if s.prices)
+QUANTITY_SECTION = next(s.number for s in SECTIONS if s.quantity)
 
 ETP_DRAFTING = "em_elaboracao"
 ETP_CONCLUDED = "concluido"
@@ -56,6 +62,8 @@ class Mode(StrEnum):
     DRAFTING = "drafting"  # the draft being written
     REVIEW = "review"  # accept, edit or redo the draft (or the accepted text)
     JUSTIFY = "justify"  # the justification for skipping the section
+    PRICES = "prices"  # the price research: what it needs next is derived from its data
+    QUANTITY = "quantity"  # section IV's total quantity as data (number and unit)
 
 
 # "Section done", the one definition (storage's count of done sections follows it): a section
@@ -198,6 +206,9 @@ class SectionEntry:
     justified_by: AuthorRef | None = None
     updated_at: datetime | None = None
     verdict: Verdict | None = None  # the concluding section's explicit choice
+    # what a section holds as data besides its texts: section IV's quantity ("quantity"),
+    # section VI's price research ("research"); JSON-ready values
+    data: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.status = SectionStatus(self.status)  # a stored row hands a plain string
@@ -291,6 +302,22 @@ class Etp:
             self.llm_cost_usd += cost_usd
             self.dirty = True
 
+    def research(self) -> Research:
+        """Section VI's price research (an empty one before any price)."""
+        return Research.from_json(self.section(PRICE_SECTION).data.get("research"))
+
+    def save_research(self, research: Research) -> None:
+        self.section(PRICE_SECTION).data["research"] = research.to_json()
+        self.touch(PRICE_SECTION)
+
+    def quantity(self) -> Quantity | None:
+        """Section IV's total quantity as data, once given."""
+        return Quantity.from_json(self.section(QUANTITY_SECTION).data.get("quantity"))
+
+    def save_quantity(self, quantity: Quantity) -> None:
+        self.section(QUANTITY_SECTION).data["quantity"] = quantity.to_json()
+        self.touch(QUANTITY_SECTION)
+
     def touch(self, number: int | None = None) -> None:
         self.dirty = True
         if number is not None:
@@ -330,6 +357,8 @@ class Etp:
             if entry.accepted_text is None:
                 continue  # skipped with its justification
             open_items.extend(Pendencia(number, gap, gap) for gap in entry.gaps)
+            if spec.prices and self.research().stale:
+                open_items.append(Pendencia(number, pt.PENDING_STALE, pt.PENDING_STALE))
             if spec.verdict and entry.verdict is None:
                 open_items.append(Pendencia(number, m.PENDING_VERDICT, m.PENDING_VERDICT))
         return open_items

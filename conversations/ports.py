@@ -154,6 +154,9 @@ class DraftContext:
     # the concluding section's explicit choice (a Verdict value; "" when not chosen): the
     # draft's conclusion states it, whatever the answers' words say
     verdict: str = ""
+    # figures the software computed (the price research, section IV's quantity): the drafters
+    # state them as they are; an LLM may not alter them
+    facts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

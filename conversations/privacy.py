@@ -148,4 +148,6 @@ def mask_context(context: DraftContext, masker: Masker) -> DraftContext:
         skipped=tuple((n, mask(t)) for n, t in context.skipped),
         previous=mask(context.previous),
         instruction=mask(context.instruction),
+        # a supplier may be a person (an MEI's name, a CPF): the facts are masked like answers
+        facts=tuple(mask(f) for f in context.facts),
     )

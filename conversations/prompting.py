@@ -59,6 +59,8 @@ def blocks(context: DraftContext) -> dict[str, str]:
         parts.append(
             fence("textos_aceitos", [({"secao": _roman(n)}, text) for n, text in context.earlier])
         )
+    if context.facts:
+        parts.append(fence("dados_calculados", [({}, fact) for fact in context.facts]))
     if context.gaps:
         parts.append(fence("pendencias", [({}, gap) for gap in context.gaps]))
     if context.mandatory:
@@ -68,6 +70,8 @@ def blocks(context: DraftContext) -> dict[str, str]:
     if context.previous:
         parts.append(fence("versao_anterior", [({}, context.previous)]))
     pedido = [p.REQUEST.format(words=WORDS)]
+    if context.facts:
+        pedido.append(p.REQUEST_FACTS)
     if context.previous:
         pedido.append(p.REQUEST_REDO.format(attempt=context.attempt))
     if context.instruction:
@@ -97,6 +101,7 @@ def material(context: DraftContext) -> str:
     texts += [t for _, t in context.earlier]
     texts += [t for _, t in context.skipped]
     texts += list(context.gaps)
+    texts += list(context.facts)
     return "\n\n".join(t for t in texts if t)
 
 

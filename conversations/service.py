@@ -15,7 +15,7 @@ from typing import Any
 
 from conversations.catalogue import messages as m
 from conversations.context import build_context
-from conversations.drafting import OfflineDrafter
+from conversations.drafting import OfflineDrafter, keep_facts
 from conversations.events import Address, Inbound
 from conversations.export import FORMATS, InlineRenderer
 from conversations.fencing import suspicious
@@ -539,7 +539,10 @@ class EtpService:
             self.observer.draft_finished(draft.provider, "ok", seconds, usage.tokens)
             self.observer.draft_usage(draft.provider, usage)
             note = _note(draft.note, _grounding_note(findings))
-            draft = dataclasses.replace(draft, note=note, usage=usage, tokens=usage.tokens)
+            text = keep_facts(draft.text, context.facts)
+            draft = dataclasses.replace(
+                draft, text=text, note=note, usage=usage, tokens=usage.tokens
+            )
             return draft, DraftReport(None, tuple(findings), flagged, usage)
         if self.fallback is None:
             self.observer.draft_finished(self.drafter.name, "failed", seconds, 0)

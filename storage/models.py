@@ -111,6 +111,8 @@ class SectionRow(Base):
     justified_by_name: Mapped[str | None] = mapped_column(String(200))
     # the concluding section's explicit choice (conversations Verdict values), NULL until made
     verdict: Mapped[str | None] = mapped_column(String(32))
+    # what the section holds as data besides its texts (conversations SectionEntry.data)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = _now_column()
 
 

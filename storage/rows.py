@@ -120,6 +120,7 @@ def entry_values(entry: SectionEntry) -> dict[str, Any]:
         "justified_by_id": entry.justified_by.person_id if entry.justified_by else None,
         "justified_by_name": entry.justified_by.name if entry.justified_by else None,
         "verdict": entry.verdict.value if entry.verdict is not None else None,
+        "data": entry.data or None,
         "updated_at": utcnow(),
     }
 
@@ -147,4 +148,5 @@ def entry_from_row(row: Row) -> SectionEntry:
         else None,
         updated_at=row["updated_at"],
         verdict=Verdict(row["verdict"]) if row["verdict"] else None,
+        data=dict(_json(row["data"]) or {}),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -46,10 +47,18 @@ GOOD_ANSWERS: dict[int, list[str]] = {
         "A compra tem menor custo unitário; a ata depende de saldo; a locação inclui impressoras.",
         "Escolhida a compra por pregão, por ser mais vantajosa economicamente.",
     ],
+    # the price research: a table of three prices (their dates a few weeks back, so that no
+    # source is ever past its age limit), closed; how the supplier was chosen; the mean; the
+    # value in the body of the ETP. 1.200 resmas (section IV) x R$ 25,20 = R$ 30.240,00
     6: [
-        "Painel de Preços e 3 cotações de fornecedores, de outubro de 2026.",
-        "R$ 24,50; R$ 25,10 e R$ 26,00, pela mediana.",
-        "Nenhum preço foi descartado. Valor total estimado de R$ 30.120,00.",
+        "painel; Pregão eletrônico 12/2026, UASG 160123; {d40}; R$ 24,50\n"
+        "similar; Ata de registro de preços 5/2026, Prefeitura de Campinas; {d60}; 25,10\n"
+        "fornecedor; Papelaria Alfa Ltda, CNPJ 12.345.678/0001-90; {d20}; R$ 26,00",
+        "/precos concluir",
+        "Fornecedores do ramo cadastrados no SICAF; três foram consultados por e-mail e um "
+        "respondeu.",
+        "média",
+        "público",
     ],
     7: [
         "Fornecimento de papel com entrega nas unidades.",
@@ -164,9 +173,18 @@ class Chat:
 
     async def answer_section(self, number: int, *, accept: bool = True) -> None:
         for answer in GOOD_ANSWERS[number]:
-            await self.say(answer)
+            await self.say(dated(answer))
         if accept:
             await self.say("/aceitar")
+
+
+def days_ago(days: int) -> str:
+    return (date.today() - timedelta(days=days)).strftime("%d/%m/%Y")
+
+
+def dated(text: str) -> str:
+    """`text` with {dNN} as the date NN days ago (prices stay within their age limits)."""
+    return text.format(**{f"d{n}": days_ago(n) for n in (5, 10, 20, 40, 60, 90, 200, 400)})
 
 
 class SlowDrafter:

@@ -184,6 +184,17 @@ CMD_VERDICT = CommandText(
     "registra o posicionamento conclusivo (seção 13)",
     None,
 )
+CMD_PRICES = CommandText(
+    "[remover N | corrigir N linha | concluir | reabrir | excluir N motivo | manter N motivo | "
+    "metodo media|mediana|menor | sigilo sim|nao]",
+    "mostra e altera a pesquisa de preços da seção 6 (IN SEGES/ME nº 65/2021)",
+    "Pesquisa de preços da seção 6",
+)
+CMD_QUANTITY = CommandText(
+    "<número> <unidade>",
+    "registra a quantidade total da seção 4, que multiplica o preço de referência",
+    None,
+)
 CMD_HELP = CommandText("", "mostra esta lista", "Mostra a lista de comandos")
 
 # --- access and chat platforms -------------------------------------------------------------

@@ -49,6 +49,11 @@ REQUEST_NO_VERDICT = (
     "A equipe ainda não escolheu o posicionamento conclusivo: não declare a contratação viável "
     "nem inviável; registre que a escolha deverá ser complementada."
 )
+REQUEST_FACTS = (
+    "Os dados em <dados_calculados> foram calculados pelo sistema a partir da pesquisa da "
+    "equipe: reproduza todos os valores, datas, percentuais e números exatamente como estão, "
+    "sem arredondar, recalcular nem omitir nenhum, e sem acrescentar outros."
+)
 CONTINUE = "Continue o texto exatamente de onde parou, sem repetir o que já foi escrito."
 
 # Names of the blocks inside <dados>

@@ -72,6 +72,11 @@ class SectionSpec:
     questions: tuple[Question, ...]
     checks: tuple[Check, ...]
     verdict: bool = False
+    # the section whose total quantity is data (number and unit): the estimate multiplies it
+    quantity: bool = False
+    # the section of the price research (IN SEGES/ME nº 65/2021): a table of prices as data,
+    # with its rules and figures (conversations.pricing), instead of free-text questions
+    prices: bool = False
 
     @property
     def roman(self) -> str:
@@ -96,7 +101,6 @@ ANSWER_SLICE = 2_000  # characters of each answer a check reads
 CHECK_SLICE = 8_000  # characters of a section's answers a check reads in all
 
 _NUMBER = r"(?<![\d.,])\d++(?:[.,]\d++)*+"
-_MONEY = re.compile(r"R\$[ \t]*+" + _NUMBER)
 _WORD = re.compile(r"\w++")
 
 
@@ -140,19 +144,6 @@ _CALCULATION = has_any(
     r"levantamento",
     r"p[úu]blico",
 )
-
-
-def _three_prices(text: str) -> bool:
-    if len(_MONEY.findall(text)) >= 3:
-        return True
-    return bool(
-        re.search(
-            r"\b(?:3|três|tres|[4-9]|quatro|cinco|seis)[ \t]++"
-            r"(?:cota[çc][õo]es|pre[çc]os|or[çc]amentos|fontes)",
-            text,
-            re.IGNORECASE,
-        )
-    )
 
 
 _KINDS = tuple(
@@ -405,6 +396,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 question=1,
             ),
         ),
+        quantity=True,
     ),
     SectionSpec(
         number=5,
@@ -461,50 +453,19 @@ SECTIONS: tuple[SectionSpec, ...] = (
         "classificado, se a Administração optar por preservar o seu sigilo até a conclusão da "
         "licitação",
         mandatory=True,
+        # the research is a table of prices (conversations.pricing); this question is what
+        # /lei and a complement's label show
         questions=(
             Question(
-                "Quais fontes de preço foram usadas (Painel de Preços, contratações "
-                "similares, cotações) e de quando são?",
-                "Fontes da pesquisa de preços",
-                "Fontes consultadas",
-            ),
-            Question(
-                "Quais os preços obtidos (em R$) e qual o método (média, mediana ou menor preço)?",
-                "Preços obtidos e método",
-                "Valores e método de cálculo",
-            ),
-            Question(
-                "Algum preço foi descartado? Por qual critério? Qual o valor total estimado?",
-                "Valores descartados e valor total estimado",
-                "Exclusões e valor global estimado",
+                "Quais preços foram pesquisados (fonte, identificação, data e valor unitário), "
+                "qual o método (média, mediana ou menor preço) e qual o valor total estimado?",
+                "Pesquisa de preços",
+                "Pesquisa de preços realizada",
             ),
         ),
-        checks=(
-            Check(
-                "money",
-                lambda t: bool(_MONEY.search(t)),
-                "Informe os valores em reais (R$), com o preço unitário de referência e o "
-                "valor total estimado.",
-                "valores em R$ (preço unitário e total)",
-                question=1,
-            ),
-            Check(
-                "method",
-                has_any(r"m[ée]dia", r"mediana", r"menor (?:pre[çc]o|valor)"),
-                "Qual método foi usado para chegar ao preço de referência: média, mediana ou "
-                "menor preço?",
-                "método de cálculo (média, mediana ou menor preço)",
-                question=1,
-            ),
-            Check(
-                "three_prices",
-                _three_prices,
-                "A IN SEGES nº 65/2021 pede ao menos 3 preços. Informe os 3 (ou mais) valores "
-                "pesquisados, ou justifique por que foram menos.",
-                "ao menos 3 preços pesquisados, ou a justificativa de exceção",
-                question=1,
-            ),
-        ),
+        # its rules are the research's (conversations.pricing.next_need), not text checks
+        checks=(),
+        prices=True,
     ),
     SectionSpec(
         number=7,

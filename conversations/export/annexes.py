@@ -11,9 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from conversations.catalogue import messages as m
-from conversations.model import Etp
+from conversations.catalogue import pricing as pt
+from conversations.model import PRICE_SECTION, Etp
+from conversations.pricing import SourceKind, annex_paragraphs, annex_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,19 +68,47 @@ def _calculation_memory(etp: Etp) -> Annex | None:
 
 
 def _price_map(etp: Etp) -> Annex | None:
-    if _accepted(etp, 6) is None:
+    """The mapa comparativo de preços: the research's table and figures, printed in the
+    document (marked confidential when the team chose so); before the research was data, an
+    accepted section VI lists it as a document to attach."""
+    research = etp.research()
+    if research.closed and research.quotes:
+        on = research.date_of_research((etp.updated_at or etp.created_at or _epoch()).date())
+        title = pt.ANNEX_TITLE_SECRET if research.confidential else pt.ANNEX_TITLE
+        return Annex(
+            "mapa_precos",
+            title,
+            section=PRICE_SECTION,
+            table=annex_table(research, on),
+            paragraphs=tuple(annex_paragraphs(research, etp.quantity(), on)),
+        )
+    if _accepted(etp, PRICE_SECTION) is None:
         return None
-    return Annex("mapa_precos", m.ANNEX_PRICE_MAP, section=6)
+    return Annex("mapa_precos", m.ANNEX_PRICE_MAP, section=PRICE_SECTION)
+
+
+def _epoch() -> datetime:
+    return datetime(2000, 1, 1, tzinfo=UTC)
 
 
 _QUOTES = re.compile(r"cota[çc][õoã]|or[çc]amentos?\b|propostas?\s+de\s+fornecedor", re.I)
 
 
 def _quotations(etp: Etp) -> Annex | None:
-    text = " ".join(a.text for a in etp.section(6).answers) + " " + (_accepted(etp, 6) or "")
-    if _accepted(etp, 6) is None or not _QUOTES.search(text):
+    """The suppliers' proposals and the other evidence of the prices (art. 5º, § 2º; art. 3º,
+    VII), to be attached: when the research has supplier quotes, or (before the research was
+    data) when section VI's words mention quotations."""
+    if _accepted(etp, PRICE_SECTION) is None:
         return None
-    return Annex("cotacoes", m.ANNEX_QUOTATIONS, section=6)
+    research = etp.research()
+    if research.quotes:
+        if any(q.kind is SourceKind.FORNECEDOR for q in research.quotes):
+            return Annex("cotacoes", m.ANNEX_QUOTATIONS, section=PRICE_SECTION)
+        return None
+    text = " ".join(a.text for a in etp.section(PRICE_SECTION).answers)
+    if not _QUOTES.search(text + " " + (_accepted(etp, PRICE_SECTION) or "")):
+        return None
+    return Annex("cotacoes", m.ANNEX_QUOTATIONS, section=PRICE_SECTION)
 
 
 register_annex("memoria_calculo", _calculation_memory)

@@ -24,6 +24,7 @@ from conversations.identification import (
     reference_value,
 )
 from conversations.model import Etp, TeamMember, section_done
+from conversations.pricing import to_document_json as research_json
 
 ORDER_LAW = "law"
 ORDER_IN58 = "in58"
@@ -120,6 +121,8 @@ class EtpDocument:
     own_number: str = ""  # the órgão's own ETP number, as given ("" when ours is used)
     pendencias: tuple[str, ...] = ()  # every open point, in one list (the missing ones first)
     annexes: tuple[DocAnnex, ...] = ()
+    # section VI's price research as data (the JSON export's table), None before any price
+    price_research: dict[str, Any] | None = None
     verdict: str = ""  # section XIII's explicit choice (a Verdict value), "" while not made
 
     @property
@@ -406,7 +409,15 @@ def build_document(etp: Etp, *, order: str = ORDER_LAW, now: datetime) -> EtpDoc
         own_number=ident.numero,
         pendencias=tuple(dict.fromkeys(missing + gaps)),
         annexes=tuple(_doc_annex(i, a, positions) for i, a in enumerate(annexes(etp), start=1)),
+        price_research=_price_research(etp, now),
     )
+
+
+def _price_research(etp: Etp, now: datetime) -> dict[str, Any] | None:
+    research = etp.research()
+    if not research.quotes:
+        return None
+    return research_json(research, etp.quantity(), research.date_of_research(now.date()))
 
 
 def _doc_annex(index: int, annex: Annex, positions: dict[int, int]) -> DocAnnex:
@@ -469,4 +480,5 @@ def document_json(doc: EtpDocument) -> dict[str, Any]:
         ],
         "authors": list(doc.authors),
         "generated_at": doc.generated_at.isoformat(),
+        "price_research": doc.price_research,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from conversations.catalogue import messages as m
+from conversations.catalogue import pricing as pt
 from conversations.catalogue.in58 import IN58_MANDATORY
 from conversations.catalogue.sections import BY_NUMBER, SECTIONS, verdict_choice
 from conversations.commands import BY_NAME, help_text
@@ -16,6 +17,7 @@ from conversations.export import (
     build_document,
     resolve_order,
 )
+from conversations.flow import prices
 from conversations.flow.identification import KEYS, after_ident_field, enter_ident
 from conversations.flow.presentation import (
     draft_ref,
@@ -32,14 +34,16 @@ from conversations.flow.sections import (
     enter_section,
     insist,
     request_draft,
+    research_step,
     set_verdict,
     skip,
     start_draft,
 )
 from conversations.flow.state import Turn
 from conversations.flow.text import MAX_TITLE, InputError, clean, parse_int
-from conversations.model import Etp, Mode, SectionStatus, Step
+from conversations.model import PRICE_SECTION, QUANTITY_SECTION, Etp, Mode, SectionStatus, Step
 from conversations.ports import AuditEntry
+from conversations.pricing import PriceInputError, parse_quantity, table_text
 from conversations.replies import Button, Export, Text, TextRequest
 
 # the identification fields a section may not start without
@@ -203,12 +207,62 @@ def section(t: Turn, args: str) -> None:
         raise InputError(m.SECTION_USAGE)
     if number not in BY_NUMBER:
         raise InputError(m.SECTION_OUT_OF_RANGE.format(n=number))
+    goto_section(t, number)
+
+
+def goto_section(t: Turn, number: int) -> None:
+    """Enter section `number`, once the identification's required fields are given."""
     missing = next(
         (f for f in REQUIRED_IDENT if not t.require_etp().identification.value(f.key)), None
     )
     if missing is not None:
         raise InputError(m.SECTION_IN_IDENT.format(label=missing.label))
     enter_section(t, number)
+
+
+@handles("prices")
+def prices_(t: Turn, args: str) -> None:
+    """/precos [ação]: the price research of section VI (see pricing and flow.prices)."""
+    etp = t.require_etp()
+    here = t.conv.step == Step.SECTION and t.conv.section == PRICE_SECTION
+    if not here:
+        if args.strip():
+            raise InputError(pt.NOT_IN_RESEARCH)
+        goto_section(t, PRICE_SECTION)
+        return
+    entry = etp.section(PRICE_SECTION)
+    if t.conv.mode == Mode.DRAFTING:
+        if args.strip():
+            raise InputError(m.DRAFT_IN_PROGRESS)
+        t.out.say(table_text(etp.research(), t.ctx.now.date()))
+        return
+    if t.conv.mode == Mode.REVIEW and not args.strip():
+        t.out.say(table_text(etp.research(), t.ctx.now.date()))
+        return
+    written = t.conv.mode == Mode.REVIEW and (entry.accepted_text is not None or entry.draft)
+    prices.research_command(t, args)
+    if written:
+        # the text on screen was written from the figures just changed
+        research = etp.research()
+        research.stale = research.stale or entry.accepted_text is not None
+        etp.save_research(research)
+        entry.draft = None
+    research_step(t, PRICE_SECTION)
+
+
+@handles("quantity")
+def quantity(t: Turn, args: str) -> None:
+    """/quantidade 150 resmas: section IV's total quantity; the estimate's total follows."""
+    t.require_etp()
+    try:
+        amount = parse_quantity(args)
+    except PriceInputError as error:
+        raise InputError(str(error)) from None
+    prices.set_quantity(t, amount)
+    if t.conv.step == Step.SECTION and t.conv.mode == Mode.QUANTITY:
+        start_draft(t, t.conv.section or QUANTITY_SECTION)
+    elif t.conv.step == Step.SECTION and t.conv.mode == Mode.PRICES:
+        research_step(t, PRICE_SECTION)
 
 
 @handles("law")
@@ -337,7 +391,7 @@ def redo(t: Turn, args: str) -> None:
         raise InputError(
             m.REDO_INSTRUCTION_TOO_LONG.format(length=len(instruction), limit=MAX_REDO_INSTRUCTION)
         )
-    if not entry.answers:
+    if not entry.answers and not (BY_NUMBER[entry.number].prices and etp.research().closed):
         t.out.say(m.REDO_NOTHING)
         enter_section(t, entry.number)
         return

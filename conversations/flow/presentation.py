@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conversations.catalogue import messages as m
+from conversations.catalogue import pricing as pt
 from conversations.catalogue.sections import BY_NUMBER, VERDICT_QUESTION, SectionSpec, Verdict
 from conversations.export import FORMATS
+from conversations.flow import prices
 from conversations.flow.state import Turn
 from conversations.model import Mode, Pendencia, SectionEntry, SectionStatus, Step
 from conversations.replies import Button, Text, TextRequest
@@ -122,6 +124,12 @@ def prompt(t: Turn) -> None:
             Button(m.BTN_ACCEPT, "/aceitar"),
             expects_text=True,
         )
+    elif conv.mode == Mode.PRICES:
+        if prices.show(t):
+            # all the research needs is given: its draft is next (/refazer writes it)
+            t.out.say(f"{header}\n{prices.summary(t)}", Button(m.BTN_REDO, "/refazer"))
+    elif conv.mode == Mode.QUANTITY:
+        t.out.say(f"{header}\n{pt.QUANTITY}", expects_text=True)
     elif conv.mode == Mode.DRAFTING:
         redo = Button(m.BTN_REDO, "/refazer", draft_ref(entry))
         t.out.say(f"{header}\n{m.DRAFT_IN_PROGRESS}", redo)

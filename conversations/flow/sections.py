@@ -14,6 +14,7 @@ from conversations.catalogue.sections import (
     failed_checks,
     verdict_choice,
 )
+from conversations.flow import prices
 from conversations.flow.presentation import (
     export_buttons,
     pendencias_text,
@@ -24,6 +25,7 @@ from conversations.flow.state import PendingRevision, Turn
 from conversations.flow.text import MAX_ANSWERS, InputError
 from conversations.model import ETP_CONCLUDED, VERDICT_CHOICE, Answer, Mode, SectionStatus, Step
 from conversations.ports import AuditEntry, DraftRequest
+from conversations.pricing import PriceInputError, parse_quantity
 from conversations.replies import DraftingStarted
 
 
@@ -36,6 +38,10 @@ def enter_section(t: Turn, number: int) -> None:
         t.conv.mode = Mode.DRAFTING
     elif entry.draft or entry.accepted_text is not None:
         t.conv.mode = Mode.REVIEW
+    elif BY_NUMBER[number].prices:
+        prices.enter(t)
+        research_step(t, number)
+        return
     elif entry.answers and entry.next_question() >= len(BY_NUMBER[number].questions):
         after_answers(t, number)
         return
@@ -52,6 +58,18 @@ def section_text(t: Turn, number: int, text: str) -> None:
     mode = t.conv.mode
     if mode == Mode.JUSTIFY:
         skip(t, spec, text)
+        return
+    if mode == Mode.PRICES:
+        prices.research_text(t, text)
+        research_step(t, number)
+        return
+    if mode == Mode.QUANTITY:
+        try:
+            quantity = parse_quantity(text)
+        except PriceInputError as error:
+            raise InputError(str(error)) from None
+        prices.set_quantity(t, quantity)
+        start_draft(t, number)
         return
     if len(entry.answers) >= MAX_ANSWERS:
         raise InputError(m.SECTION_ANSWERS_FULL.format(limit=MAX_ANSWERS))
@@ -145,7 +163,32 @@ def after_answers(t: Turn, number: int, after: str | None = None) -> None:
             t.conv.mode, t.conv.check = Mode.FOLLOWUP, check.id
             prompt(t)
             return
+    if spec.quantity and etp.quantity() is None:
+        ask_quantity(t, number)
+        return
     start_draft(t, number)
+
+
+def ask_quantity(t: Turn, number: int) -> None:
+    """Section IV's total quantity as data, for the estimate of section VI: taken from the
+    first answer when that answer is just a quantity ("120 resmas"), else asked for."""
+    etp = t.require_etp()
+    first = next((a.text for a in etp.section(number).answers if a.question == 0), "")
+    try:
+        quantity = parse_quantity(first)
+    except PriceInputError:
+        t.conv.mode, t.conv.check = Mode.QUANTITY, None
+        prompt(t)
+        return
+    prices.set_quantity(t, quantity)
+    start_draft(t, number)
+
+
+def research_step(t: Turn, number: int) -> None:
+    """After a change in the price research: show what it needs next, or draft it."""
+    t.conv.mode = Mode.PRICES
+    if prices.show(t):
+        start_draft(t, number)
 
 
 def insist(t: Turn) -> None:
@@ -161,7 +204,10 @@ def start_draft(t: Turn, number: int, instruction: str = "") -> None:
     etp = t.require_etp()
     spec = BY_NUMBER[number]
     entry = etp.section(number)
-    entry.gaps = [c.gap for c in failed_checks(spec, entry.answer_text())]
+    if spec.prices:
+        entry.gaps = etp.research().gaps()
+    else:
+        entry.gaps = [c.gap for c in failed_checks(spec, entry.answer_text())]
     entry.draft_attempt += 1
     entry.status = SectionStatus.DRAFTING
     etp.touch(number)
@@ -199,6 +245,10 @@ def accept_text(t: Turn, spec: SectionSpec, text: str, kind: str) -> None:
     entry.justified_by = None
     if kind == "edited":
         entry.gaps = []
+    if spec.prices and etp.research().stale:
+        research = etp.research()
+        research.stale = False  # the text now accepted is the one written after the change
+        etp.save_research(research)
     etp.touch(spec.number)
     t.out.revisions.append(PendingRevision(spec.number, kind, text, t.author))
     t.out.audits.append(AuditEntry(f"section.{kind}", {"section": spec.number}))
