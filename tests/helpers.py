@@ -22,6 +22,16 @@ from conversations.service import EtpService, InProcessDraftQueue
 from etp.container import App, build_app
 from etp.settings import DatabaseSettings, Settings
 
+
+def days_ago(days: int) -> str:
+    return (date.today() - timedelta(days=days)).strftime("%d/%m/%Y")
+
+
+def dated(text: str) -> str:
+    """`text` with {dNN} as the date NN days ago (prices stay within their age limits)."""
+    return text.format(**{f"d{n}": days_ago(n) for n in (5, 10, 20, 40, 60, 90, 200, 400)})
+
+
 GOOD_ANSWERS: dict[int, list[str]] = {
     1: [
         "Faltam resmas de papel para a impressão de processos e ofícios nas unidades.",
@@ -51,9 +61,11 @@ GOOD_ANSWERS: dict[int, list[str]] = {
     # source is ever past its age limit), closed; how the supplier was chosen; the mean; the
     # value in the body of the ETP. 1.200 resmas (section IV) x R$ 25,20 = R$ 30.240,00
     6: [
-        "painel; Pregão eletrônico 12/2026, UASG 160123; {d40}; R$ 24,50\n"
-        "similar; Ata de registro de preços 5/2026, Prefeitura de Campinas; {d60}; 25,10\n"
-        "fornecedor; Papelaria Alfa Ltda, CNPJ 12.345.678/0001-90; {d20}; R$ 26,00",
+        dated(
+            "painel; Pregão eletrônico 12/2026, UASG 160123; {d40}; R$ 24,50\n"
+            "similar; Ata de registro de preços 5/2026, Prefeitura de Campinas; {d60}; 25,10\n"
+            "fornecedor; Papelaria Alfa Ltda, CNPJ 12.345.678/0001-90; {d20}; R$ 26,00"
+        ),
         "/precos concluir",
         "Fornecedores do ramo cadastrados no SICAF; três foram consultados por e-mail e um "
         "respondeu.",
@@ -173,18 +185,9 @@ class Chat:
 
     async def answer_section(self, number: int, *, accept: bool = True) -> None:
         for answer in GOOD_ANSWERS[number]:
-            await self.say(dated(answer))
+            await self.say(answer)
         if accept:
             await self.say("/aceitar")
-
-
-def days_ago(days: int) -> str:
-    return (date.today() - timedelta(days=days)).strftime("%d/%m/%Y")
-
-
-def dated(text: str) -> str:
-    """`text` with {dNN} as the date NN days ago (prices stay within their age limits)."""
-    return text.format(**{f"d{n}": days_ago(n) for n in (5, 10, 20, 40, 60, 90, 200, 400)})
 
 
 class SlowDrafter:

@@ -156,6 +156,10 @@ async def test_failed_check_asks_follow_up_and_insisting_records_the_gap(chat: C
     assert any("pendência: quantidade com número e unidade" in t for t in chat.texts())
     assert "Explique como chegou a essa quantidade" in chat.last_text()
     await chat.say("Pelo histórico de consumo do almoxarifado.")
+    # no quantity as data in the answers: asked for (section VI multiplies it); /aceitar
+    # leaves it for section VI to ask
+    assert "informe a quantidade total da seção IV" in chat.last_text()
+    await chat.say("/aceitar")
     draft = chat.last_text()
     assert "Minuta:" in draft
     assert (

@@ -324,7 +324,15 @@ def test_the_done_rule_counts_a_skip_only_for_optional_sections() -> None:
 def test_stored_state_values_stay_the_same() -> None:
     """Steps, modes and statuses are stored as strings: renaming one would strand old rows."""
     assert [v.value for v in Step] == ["idle", "ident", "section", "done"]
-    assert [v.value for v in Mode] == ["asking", "followup", "drafting", "review", "justify"]
+    assert [v.value for v in Mode] == [
+        "asking",
+        "followup",
+        "drafting",
+        "review",
+        "justify",
+        "prices",
+        "quantity",
+    ]
     assert [v.value for v in SectionStatus] == [
         "pending",
         "answering",

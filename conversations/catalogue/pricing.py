@@ -88,7 +88,7 @@ GAP_NO_TIME = "hora de acesso aos sítios eletrônicos (preço nº {lines} da pe
 GAP_NO_CNPJ = "CNPJ do fornecedor (preço nº {lines} da pesquisa)"
 
 # --- the chat ------------------------------------------------------------------------------
-HEADER = "Seção VI · Estimativa do valor: pesquisa de preços (" + IN65 + ")"
+HEADER = "Pesquisa de preços (" + IN65 + ")"
 COLLECT = (
     "Informe os preços pesquisados, um por linha (pode colar vários de uma vez), no formato:\n"
     "fonte; identificação; data; valor unitário\n"
@@ -189,6 +189,7 @@ QUANTITY = (
     "Para o valor total, informe a quantidade total da seção IV e a unidade, por exemplo: "
     "120 resmas."
 )
+QUANTITY_IN_IV = QUANTITY + " Use /aceitar para seguir sem ela; a seção VI a pedirá."
 QUANTITY_SET = "Quantidade registrada: {quantity}."
 CONFIDENTIAL = (
     "O valor estimado deve constar do corpo do ETP, ou de anexo sigiloso até a conclusão da "

@@ -364,6 +364,10 @@ def accept(t: Turn, args: str) -> None:
     if t.conv.mode == Mode.FOLLOWUP:
         insist(t)
         return
+    if t.conv.mode == Mode.QUANTITY:
+        # drafted without the quantity as data: section VI asks for it before its total
+        start_draft(t, spec.number)
+        return
     if t.conv.mode == Mode.DRAFTING:
         raise InputError(m.DRAFT_IN_PROGRESS)
     if t.conv.mode == Mode.REVIEW and entry.draft:

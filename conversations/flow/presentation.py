@@ -129,7 +129,9 @@ def prompt(t: Turn) -> None:
             # all the research needs is given: its draft is next (/refazer writes it)
             t.out.say(f"{header}\n{prices.summary(t)}", Button(m.BTN_REDO, "/refazer"))
     elif conv.mode == Mode.QUANTITY:
-        t.out.say(f"{header}\n{pt.QUANTITY}", expects_text=True)
+        t.out.say(
+            f"{header}\n{pt.QUANTITY_IN_IV}", Button(m.BTN_ACCEPT, "/aceitar"), expects_text=True
+        )
     elif conv.mode == Mode.DRAFTING:
         redo = Button(m.BTN_REDO, "/refazer", draft_ref(entry))
         t.out.say(f"{header}\n{m.DRAFT_IN_PROGRESS}", redo)

@@ -11,7 +11,9 @@ import re
 from datetime import date
 from decimal import Decimal
 
+from conversations.catalogue import messages as m
 from conversations.catalogue import pricing as pt
+from conversations.catalogue.sections import BY_NUMBER
 from conversations.flow.state import Turn
 from conversations.flow.text import InputError, parse_int
 from conversations.model import PRICE_SECTION, Mode
@@ -66,7 +68,8 @@ def show(t: Turn) -> bool:
     research, quantity = etp.research(), etp.quantity()
     on = research.date_of_research(today(t))
     what = next_need(research, quantity, today(t))
-    header = pt.HEADER
+    spec = BY_NUMBER[PRICE_SECTION]
+    header = m.SECTION_HEADER.format(n=spec.number, title=spec.title) + f"\n{pt.HEADER}"
     if what == Need.COLLECT:
         text = f"{header}\n{table_text(research, on)}"
         if research.quotes:
