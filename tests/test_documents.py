@@ -34,7 +34,6 @@ from conversations.replies import Document
 from etp.container import App
 from etp.rendering import ProcessRenderer
 from tests.helpers import (
-    GOOD_ANSWERS,
     IDENTIFICATION,
     SKIP_JUSTIFICATIONS,
     finish_etp,

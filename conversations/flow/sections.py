@@ -59,6 +59,8 @@ def section_text(t: Turn, number: int, text: str) -> None:
     if mode == Mode.JUSTIFY:
         skip(t, spec, text)
         return
+    if spec.prices and mode in (Mode.ASKING, Mode.FOLLOWUP, None):
+        mode = Mode.PRICES  # a conversation stored before the research was data
     if mode == Mode.PRICES:
         prices.research_text(t, text)
         research_step(t, number)
