@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from babel.numbers import NumberFormatError, format_currency, format_decimal, parse_decimal
@@ -373,7 +374,13 @@ def quote_warnings(quote: Quote) -> list[str]:
 def age_limit(quote: Quote, on: date) -> date | None:
     """The oldest date the quote's kind admits on `on` (None: no limit)."""
     months = RULES[quote.kind].max_age_months
-    return None if months is None else on - relativedelta(months=months)
+    return None if months is None else _months_before(on, months)
+
+
+@lru_cache(maxsize=256)
+def _months_before(on: date, months: int) -> date:
+    # calendar months (dateutil): 31/08 minus 6 months is 28/02 or 29/02, never an error
+    return on - relativedelta(months=months)
 
 
 def expired(quote: Quote, on: date) -> bool:
@@ -646,7 +653,7 @@ def _date(when: date) -> str:
     return when.strftime("%d/%m/%Y")
 
 
-def quote_flags(research: Research, index: int, today: date) -> str:
+def quote_flags(research: Research, index: int, today: date, flagged: frozenset[int]) -> str:
     quote = research.quotes[index]
     rule = RULES[quote.kind]
     flags = ""
@@ -656,7 +663,7 @@ def quote_flags(research: Research, index: int, today: date) -> str:
         flags += t.FLAG_EXCLUDED.format(reason=quote.reason)
     elif quote.decision == "kept":
         flags += t.FLAG_KEPT.format(reason=quote.reason)
-    elif index in research.candidates(today):
+    elif index in flagged:
         flags += t.FLAG_CANDIDATE
     for warning in quote_warnings(quote):
         flags += t.FLAG_WARNING.format(warning=warning)
@@ -668,6 +675,7 @@ def table_text(research: Research, today: date) -> str:
     if not research.quotes:
         return t.TABLE_EMPTY
     lines = [t.TABLE_TITLE.format(count=len(research.quotes))]
+    flagged = frozenset(research.candidates(today))
     for i, quote in enumerate(research.quotes):
         lines.append(
             t.TABLE_LINE.format(
@@ -678,7 +686,7 @@ def table_text(research: Research, today: date) -> str:
                 date=_date(quote.when),
                 time=f" {quote.time}" if quote.time else "",
                 value=money(quote.value),
-                flags=quote_flags(research, i, today),
+                flags=quote_flags(research, i, today, flagged),
             )
         )
     stats = research.figures(today)
@@ -844,6 +852,7 @@ def to_document_json(research: Research, quantity: Quantity | None, today: date)
     unit = research.unit_price(on)
     total = research.total(quantity, on)
     rows = []
+    flagged = frozenset(research.candidates(on))
     for i, quote in enumerate(research.quotes):
         situation = "valid"
         if research.expired(i, on):
@@ -860,7 +869,7 @@ def to_document_json(research: Research, quantity: Quantity | None, today: date)
                 "time": quote.time,
                 "unit_value": str(quote.value),
                 "situation": situation,
-                "flagged": i in research.candidates(on),
+                "flagged": i in flagged,
                 "decision": quote.decision,
                 "reason": quote.reason,
             }
