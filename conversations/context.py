@@ -10,6 +10,7 @@ from conversations.catalogue import pricing as pt
 from conversations.catalogue.sections import BY_NUMBER, MANDATORY, VERDICT_QUESTION
 from conversations.model import VERDICT_CHOICE, Etp
 from conversations.ports import DraftContext
+from conversations.pricing import PriceInputError, Quantity, parse_quantity
 from conversations.pricing import facts as research_facts
 
 # The sections whose answers each section needs (law numbering); see SectionSpec.depends_on
@@ -75,10 +76,18 @@ def section_facts(etp: Etp, section: int, today: datetime | None = None) -> tupl
             return ()
         on = research.date_of_research((today or datetime.now()).date())
         return tuple(research_facts(research, quantity, on))
-    given = " ".join(a.text for a in etp.section(section).answers)
-    if spec.quantity and quantity is not None and quantity.text() not in given:
+    if spec.quantity and quantity is not None and not _answered(etp, section, quantity):
         return (pt.FACT_QUANTITY.format(quantity=quantity.text()),)
     return ()
+
+
+def _answered(etp: Etp, section: int, quantity: Quantity) -> bool:
+    """Whether the section's first answer is that quantity itself ("1200 resmas")."""
+    first = next((a.text for a in etp.section(section).answers if a.question == 0), "")
+    try:
+        return parse_quantity(first) == quantity
+    except PriceInputError:
+        return False
 
 
 def build_context(

@@ -264,6 +264,9 @@ class SectionEntry:
         for ref in refs:
             if ref.name and ref.name not in names:
                 names.append(ref.name)
+        # the price research's people: who entered prices or took its decisions
+        research = self.data.get("research") or {}
+        names += [n for n in research.get("authors", []) if n and n not in names]
         return names
 
 

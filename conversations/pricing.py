@@ -455,6 +455,7 @@ class Research:
     pending_kind: SourceKind | None = None  # the kind chosen by a button for the next lines
     pending_decision: tuple[int, str] | None = None  # (price index, "excluded"|"kept")
     stale: bool = False  # the figures changed after section VI's text was written
+    authors: list[str] = field(default_factory=list)  # who entered or decided (display names)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -470,6 +471,7 @@ class Research:
             "pending_kind": self.pending_kind.value if self.pending_kind else None,
             "pending_decision": list(self.pending_decision) if self.pending_decision else None,
             "stale": self.stale,
+            "authors": list(self.authors),
         }
 
     @staticmethod
@@ -489,6 +491,7 @@ class Research:
             pending_kind=SourceKind(data["pending_kind"]) if data.get("pending_kind") else None,
             pending_decision=(int(pending[0]), str(pending[1])) if pending else None,
             stale=bool(data.get("stale", False)),
+            authors=[str(a) for a in data.get("authors", [])],
         )
 
     # -- the series --

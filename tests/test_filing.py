@@ -188,8 +188,9 @@ def test_every_format_closes_with_place_date_names_approval_and_annexes(filed: E
     annexes = [
         "Anexo I — Memória de cálculo das quantidades e documentos que lhe dão suporte (item 4): "
         "documento a juntar ao processo, SEI nº ____________.",
-        "Anexo II — Mapa da pesquisa de preços (IN SEGES/ME nº 65/2021) (item 6): documento a "
-        "juntar ao processo, SEI nº ____________.",
+        # the price map is data now: printed at the end of the document
+        "Anexo II — Mapa comparativo de preços (IN SEGES/ME nº 65/2021) (item 6): ao final deste "
+        "documento.",
         "Anexo III — Cotações e demais documentos da pesquisa de preços (item 6): documento a "
         "juntar ao processo, SEI nº ____________.",
     ]

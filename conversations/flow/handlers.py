@@ -245,7 +245,7 @@ def prices_(t: Turn, args: str) -> None:
         # the text on screen was written from the figures just changed
         research = etp.research()
         research.stale = research.stale or entry.accepted_text is not None
-        etp.save_research(research)
+        prices.save(t, research)
         entry.draft = None
     research_step(t, PRICE_SECTION)
 

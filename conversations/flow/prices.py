@@ -54,6 +54,13 @@ def need(t: Turn) -> Need:
     return next_need(etp.research(), etp.quantity(), today(t))
 
 
+def save(t: Turn, research: Research) -> None:
+    """Store the research; whoever changed it is one of the people who prepared it."""
+    if t.author.name and t.author.name not in research.authors:
+        research.authors.append(t.author.name)
+    t.require_etp().save_research(research)
+
+
 def _refuse(error: PriceInputError) -> InputError:
     return InputError(str(error))
 
@@ -203,7 +210,7 @@ def tell_total(t: Turn, before: Decimal | None, reason: str = "") -> None:
     if entry.accepted_text is not None or entry.draft:
         research = etp.research()
         research.stale = True
-        etp.save_research(research)
+        save(t, research)
         t.out.say(pt.TEXT_STALE)
 
 
@@ -248,7 +255,7 @@ def research_text(t: Turn, text: str) -> None:
             return
     except PriceInputError as error:
         raise _refuse(error) from None
-    etp.save_research(research)
+    save(t, research)
 
 
 def _add_lines(t: Turn, research: Research, text: str) -> None:
@@ -265,7 +272,7 @@ def _add_lines(t: Turn, research: Research, text: str) -> None:
     if len(research.quotes) + len(added) > MAX_PRICES:
         raise InputError(pt.TABLE_FULL.format(limit=MAX_PRICES))
     research.quotes.extend(added)
-    t.require_etp().save_research(research)
+    save(t, research)
     if len(added) == 1:
         t.out.say(pt.ADDED.format(count=len(research.quotes)))
     else:
@@ -291,7 +298,7 @@ def _decide_text(t: Turn, research: Research, text: str) -> None:
     reason = text[match.end() :].strip()
     if not reason:
         research.pending_decision = (index, choice)
-        t.require_etp().save_research(research)
+        save(t, research)
         return
     decide(t, research, index, choice, reason)
 
@@ -302,7 +309,7 @@ def decide(t: Turn, research: Research, index: int, choice: str, reason: str) ->
     research.quotes[index].reason = check_reason(reason)
     research.quotes[index].decision = choice
     research.pending_decision = None
-    t.require_etp().save_research(research)
+    save(t, research)
     message = pt.DECIDED_EXCLUDED if choice == "excluded" else pt.DECIDED_KEPT
     t.out.say(message.format(n=index + 1))
     tell_total(t, before)
@@ -318,7 +325,7 @@ def _set_method(t: Turn, research: Research, method: Method) -> None:
     if research.method is not method:
         research.method_reason = ""
     research.method = method
-    t.require_etp().save_research(research)
+    save(t, research)
     unit = research.unit_price(on)
     t.out.say(
         pt.METHOD_SET.format(method=pt.METHOD_LABELS[method], unit=money(unit) if unit else "—")
@@ -328,16 +335,18 @@ def _set_method(t: Turn, research: Research, method: Method) -> None:
 
 def _set_confidential(t: Turn, research: Research, secret: bool) -> None:
     research.confidential = secret
-    t.require_etp().save_research(research)
+    save(t, research)
     t.out.say(pt.CONFIDENTIAL_SET_SECRET if secret else pt.CONFIDENTIAL_SET_PUBLIC)
 
 
-def set_quantity(t: Turn, quantity: Quantity) -> None:
-    """Section IV's total quantity; the estimate's total follows it."""
+def set_quantity(t: Turn, quantity: Quantity, *, announce: bool = True) -> None:
+    """Section IV's total quantity; the estimate's total follows it. `announce`: say it was
+    registered (not when it is the answer the user just typed, word for word)."""
     before = total_now(t)
     etp = t.require_etp()
     etp.save_quantity(quantity)
-    t.out.say(pt.QUANTITY_SET.format(quantity=quantity.text()))
+    if announce:
+        t.out.say(pt.QUANTITY_SET.format(quantity=quantity.text()))
     tell_total(t, before, pt.TOTAL_CHANGED_QUANTITY.format(quantity=quantity.text()))
 
 
@@ -361,7 +370,7 @@ def research_command(t: Turn, args: str) -> bool:
             if kind is None:
                 raise InputError(pt.NO_KIND.format(line=rest[:60]))
             research.pending_kind = kind
-            etp.save_research(research)
+            save(t, research)
             return True
         if action == "concluir":
             if not research.quotes:
@@ -369,10 +378,10 @@ def research_command(t: Turn, args: str) -> bool:
             research.closed = True
             research.on = today(t)
             research.pending_kind = None
-            etp.save_research(research)
+            save(t, research)
             if not research.valid(research.on):
                 research.closed = False
-                etp.save_research(research)
+                save(t, research)
                 raise InputError(pt.CLOSE_EMPTY)
             t.out.say(
                 pt.CLOSED.format(
@@ -393,13 +402,13 @@ def research_command(t: Turn, args: str) -> bool:
             if action == "remover":
                 del research.quotes[index]
                 research.pending_decision = None
-                etp.save_research(research)
+                save(t, research)
                 t.out.say(pt.REMOVED.format(n=n))
             elif action == "corrigir":
                 quote = parse_line(tail, today(t), research.quotes[index].kind)
                 quote.by = t.author.name
                 research.quotes[index] = quote
-                etp.save_research(research)
+                save(t, research)
                 t.out.say(pt.CORRECTED.format(n=n))
             else:
                 choice = "excluded" if action == "excluir" else "kept"
@@ -407,7 +416,7 @@ def research_command(t: Turn, args: str) -> bool:
                     decide(t, research, index, choice, tail)
                     return True
                 research.pending_decision = (index, choice)
-                etp.save_research(research)
+                save(t, research)
                 return True
             tell_total(t, before)
             return True
@@ -436,7 +445,7 @@ def reopen(t: Turn, research: Research) -> None:
     entry = etp.section(PRICE_SECTION)
     if entry.accepted_text is not None or entry.draft:
         research.stale = True
-    etp.save_research(research)
+    save(t, research)
     t.out.say(pt.REOPENED)
 
 

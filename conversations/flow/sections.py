@@ -182,7 +182,7 @@ def ask_quantity(t: Turn, number: int) -> None:
         t.conv.mode, t.conv.check = Mode.QUANTITY, None
         prompt(t)
         return
-    prices.set_quantity(t, quantity)
+    prices.set_quantity(t, quantity, announce=False)
     start_draft(t, number)
 
 

@@ -50,7 +50,8 @@ async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhoo
             await say(answer)
         # the offline drafter answers the last answer with the draft and its keyboard
         draft = hook.api.last_with_buttons(5001)
-        assert draft.text.startswith(f"Seção {number} de 13") and "Minuta:" in draft.text
+        # (section VI's draft follows the confirmation of the research's last choice)
+        assert f"Seção {number} de 13 · " in draft.text and "Minuta:" in draft.text
         assert [label for label, _ in draft.buttons][:3] == [m.BTN_ACCEPT, m.BTN_EDIT, m.BTN_REDO]
         await press(m.BTN_ACCEPT)
     assert any("ETP nº 1 concluído" in t for t in hook.api.texts())
@@ -64,8 +65,9 @@ async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhoo
     body = content.decode()
     assert "MINUTA" not in body
     assert "**Processo:** nº 23000.001234/2026-11" in body
+    assert "= valor total estimado R$ 30.240,00." in body  # section VI's computed figures
     for number, answers in GOOD_ANSWERS.items():
-        if number != 11:
+        if number not in (6, 11):  # VI: price lines and choices, not sentences
             for answer in answers[1:] if number == 13 else answers:  # XIII's first: the choice
                 # after its label, the answer's first letter is lower case
                 assert answer.rstrip(".")[1:] in body, (number, answer)
