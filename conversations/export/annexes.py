@@ -31,6 +31,8 @@ class Annex:
     section: int = 0
     table: tuple[tuple[str, ...], ...] = ()
     paragraphs: tuple[str, ...] = ()
+    # who prepared it (chat names; the document names them as it names a section's people)
+    people: tuple[str, ...] = ()
 
     @property
     def attached(self) -> bool:
@@ -81,6 +83,7 @@ def _price_map(etp: Etp) -> Annex | None:
             section=PRICE_SECTION,
             table=annex_table(research, on),
             paragraphs=tuple(annex_paragraphs(research, etp.quantity(), on)),
+            people=tuple(research.authors),
         )
     if _accepted(etp, PRICE_SECTION) is None:
         return None

@@ -408,7 +408,9 @@ def build_document(etp: Etp, *, order: str = ORDER_LAW, now: datetime) -> EtpDoc
         dfd=ident.dfd,
         own_number=ident.numero,
         pendencias=tuple(dict.fromkeys(missing + gaps)),
-        annexes=tuple(_doc_annex(i, a, positions) for i, a in enumerate(annexes(etp), start=1)),
+        annexes=tuple(
+            _doc_annex(i, a, positions, team) for i, a in enumerate(annexes(etp), start=1)
+        ),
         price_research=_price_research(etp, now),
     )
 
@@ -420,13 +422,20 @@ def _price_research(etp: Etp, now: datetime) -> dict[str, Any] | None:
     return research_json(research, etp.quantity(), research.date_of_research(now.date()))
 
 
-def _doc_annex(index: int, annex: Annex, positions: dict[int, int]) -> DocAnnex:
+def _doc_annex(
+    index: int, annex: Annex, positions: dict[int, int], team: Sequence[TeamMember]
+) -> DocAnnex:
+    paragraphs = annex.paragraphs
+    people = prepared_by(annex.people, team)
+    if people and annex.attached:
+        # who prepared it (for the price map, art. 3º, II, of IN SEGES/ME nº 65/2021)
+        paragraphs = (*paragraphs, m.DOC_ANNEX_PREPARED.format(names=", ".join(people)))
     return DocAnnex(
         label=m.DOC_ANNEX_LABEL.format(roman=ROMAN[index - 1] if index <= 13 else index),
         title=annex.title,
         item=positions.get(annex.section),
         table=annex.table,
-        paragraphs=annex.paragraphs,
+        paragraphs=paragraphs,
     )
 
 
