@@ -22,6 +22,7 @@ from typing import Any
 
 from babel.numbers import NumberFormatError, format_currency, format_decimal, parse_decimal
 from dateutil.relativedelta import relativedelta
+from num2words import num2words
 
 from conversations.catalogue import pricing as t
 from conversations.wording import after_colon
@@ -67,6 +68,8 @@ RULES: dict[SourceKind, SourceRule] = {
     SourceKind.NFE: SourceRule("V", 12),
 }
 PRIORITY = frozenset({SourceKind.PAINEL, SourceKind.SIMILAR})  # art. 5º, § 1º
+# the kinds whose age the instrução counts to the edital's publication (art. 5º, III to V)
+EDITAL_COUNTED = frozenset({SourceKind.MIDIA, SourceKind.FORNECEDOR, SourceKind.NFE})
 
 # The words that name each kind, compared without accents or case ("Painel de Preços", "IV").
 _KIND_WORDS: dict[str, SourceKind] = {
@@ -189,7 +192,7 @@ def number(value: Decimal, places: int = 2) -> str:
 
 def percent(value: Decimal, places: int = 1) -> str:
     pattern = "#,##0." + "0" * places if places else "#,##0"
-    return format_decimal(value * 100, format=pattern, locale=LOCALE) + " %"
+    return format_decimal(value * 100, format=pattern, locale=LOCALE) + "%"
 
 
 _DATE = re.compile(
@@ -452,6 +455,7 @@ class Research:
     supplier_choice: str = ""  # art. 5º, IV; art. 3º, VIII
     method_reason: str = ""  # why the method (art. 3º, VI), when it departs from the practice
     confidential: bool | None = None  # art. 18, § 1º, VI with art. 24
+    confidential_reason: str = ""  # art. 24: the secrecy is justified
     pending_kind: SourceKind | None = None  # the kind chosen by a button for the next lines
     pending_decision: tuple[int, str] | None = None  # (price index, "excluded"|"kept")
     stale: bool = False  # the figures changed after section VI's text was written
@@ -468,6 +472,7 @@ class Research:
             "supplier_choice": self.supplier_choice,
             "method_reason": self.method_reason,
             "confidential": self.confidential,
+            "confidential_reason": self.confidential_reason,
             "pending_kind": self.pending_kind.value if self.pending_kind else None,
             "pending_decision": list(self.pending_decision) if self.pending_decision else None,
             "stale": self.stale,
@@ -488,6 +493,7 @@ class Research:
             supplier_choice=str(data.get("supplier_choice", "")),
             method_reason=str(data.get("method_reason", "")),
             confidential=data.get("confidential"),
+            confidential_reason=str(data.get("confidential_reason", "")),
             pending_kind=SourceKind(data["pending_kind"]) if data.get("pending_kind") else None,
             pending_decision=(int(pending[0]), str(pending[1])) if pending else None,
             stale=bool(data.get("stale", False)),
@@ -558,10 +564,39 @@ class Research:
         missing_time = [i + 1 for i, w in self.warnings() if w == t.WARN_NO_TIME]
         missing_cnpj = [i + 1 for i, w in self.warnings() if w == t.WARN_NO_CNPJ]
         if missing_time:
-            gaps.append(t.GAP_NO_TIME.format(lines=_list(missing_time)))
+            gaps.append(t.GAP_NO_TIME.format(lines=_lines(missing_time)))
         if missing_cnpj:
-            gaps.append(t.GAP_NO_CNPJ.format(lines=_list(missing_cnpj)))
+            gaps.append(t.GAP_NO_CNPJ.format(lines=_lines(missing_cnpj)))
         return gaps
+
+    def series_median(self, today: date) -> Decimal | None:
+        """The median the flags are measured against: of the prices within their age."""
+        current = [q.value for i, q in enumerate(self.quotes) if not self.expired(i, today)]
+        return statistics.median(current) if current else None
+
+    def share(self, index: int, today: date) -> str:
+        """Price `index` as a share of the series' median ("153%")."""
+        median = self.series_median(today)
+        if not median:
+            return ""
+        return percent(self.quotes[index].value / median, 0)
+
+    def edital_deadline(self, today: date) -> date | None:
+        """The last day the edital may be published with every valid price of incisos III-V
+        still within its age (counted to the edital's publication by the instrução)."""
+        ends = [
+            self.quotes[i].when
+            + relativedelta(months=RULES[self.quotes[i].kind].max_age_months or 0)
+            for i in self.valid(today)
+            if self.quotes[i].kind in EDITAL_COUNTED
+        ]
+        return min(ends) if ends else None
+
+
+def _lines(numbers: list[int]) -> str:
+    if len(numbers) == 1:
+        return t.LINE_ONE.format(n=numbers[0])
+    return t.LINE_MANY.format(n=_list(numbers))
 
 
 def _list(numbers: list[int]) -> str:
@@ -581,6 +616,7 @@ class Need(StrEnum):
     METHOD_REASON = "method_reason"
     QUANTITY = "quantity"
     CONFIDENTIAL = "confidential"
+    CONFIDENTIAL_REASON = "confidential_reason"
     DONE = "done"
 
 
@@ -611,6 +647,8 @@ def next_need(research: Research, quantity: Quantity | None, today: date) -> Nee
         return Need.QUANTITY
     if research.confidential is None:
         return Need.CONFIDENTIAL
+    if research.confidential and not research.confidential_reason:
+        return Need.CONFIDENTIAL_REASON
     return Need.DONE
 
 
@@ -667,7 +705,7 @@ def quote_flags(research: Research, index: int, today: date, flagged: frozenset[
     elif quote.decision == "kept":
         flags += t.FLAG_KEPT.format(reason=quote.reason)
     elif index in flagged:
-        flags += t.FLAG_CANDIDATE
+        flags += t.FLAG_CANDIDATE.format(share=research.share(index, today))
     for warning in quote_warnings(quote):
         flags += t.FLAG_WARNING.format(warning=warning)
     return flags
@@ -698,12 +736,21 @@ def table_text(research: Research, today: date) -> str:
     return "\n".join(lines)
 
 
+def in_words(n: int) -> str:
+    return str(num2words(n, lang="pt_BR"))
+
+
+def money_in_words(value: Decimal) -> str:
+    """ "trinta mil e trezentos reais" (num2words)."""
+    return str(num2words(value, lang="pt_BR", to="currency"))
+
+
 def prices_count(n: int) -> str:
-    return t.PRICES_ONE if n == 1 else t.PRICES_MANY.format(n=n)
+    return t.PRICES_ONE if n == 1 else t.PRICES_MANY.format(n=n, words=in_words(n))
 
 
 def valid_count(n: int) -> str:
-    return t.VALID_COUNT_ONE if n == 1 else t.VALID_COUNT_MANY.format(n=n)
+    return t.VALID_COUNT_ONE if n == 1 else t.VALID_COUNT_MANY.format(n=n, words=in_words(n))
 
 
 def stats_text(stats: Figures) -> str:
@@ -713,7 +760,7 @@ def stats_text(stats: Figures) -> str:
     if stats.stdev is not None and stats.cv is not None:
         spread = t.STATS_SPREAD.format(stdev=money(rounded(stats.stdev, 2)), cv=percent(stats.cv))
     return t.STATS.format(
-        valid=t.VALID_MANY.format(n=stats.n),
+        valid=t.VALID_MANY.format(n=stats.n, words=in_words(stats.n)),
         mean=money(rounded(stats.mean, 2)),
         median=money(rounded(stats.median, 2)),
         lowest=money(stats.lowest),
@@ -742,7 +789,7 @@ def facts(research: Research, quantity: Quantity | None, today: date) -> list[st
                 prices=prices_count(len(research.quotes)),
                 kinds=_kinds_text(research, on),
             ),
-            t.DOC_SECRET,
+            t.DOC_SECRET.format(reason=_continuing(research.confidential_reason)),
         ]
     out = [
         t.DOC_RESEARCH.format(
@@ -751,6 +798,7 @@ def facts(research: Research, quantity: Quantity | None, today: date) -> list[st
             kinds=_kinds_text(research, on),
         )
     ]
+    flagged = frozenset(research.candidates(on))
     for i, quote in enumerate(research.quotes):
         kind = t.KIND_SHORT[quote.kind].lower()
         if research.expired(i, on):
@@ -766,13 +814,22 @@ def facts(research: Research, quantity: Quantity | None, today: date) -> list[st
         elif quote.decision == "excluded":
             out.append(
                 t.DOC_EXCLUDED.format(
-                    n=i + 1, value=money(quote.value), kind=kind, reason=_continuing(quote.reason)
+                    n=i + 1,
+                    value=money(quote.value),
+                    kind=kind,
+                    position=t.DOC_POSITION.format(share=research.share(i, on))
+                    if i in flagged
+                    else "",
+                    reason=_continuing(quote.reason),
                 )
             )
         elif quote.decision == "kept":
             out.append(
                 t.DOC_KEPT.format(
-                    n=i + 1, value=money(quote.value), reason=_continuing(quote.reason)
+                    n=i + 1,
+                    value=money(quote.value),
+                    share=research.share(i, on),
+                    reason=_continuing(quote.reason),
                 )
             )
     stats = research.figures(on)
@@ -797,9 +854,31 @@ def facts(research: Research, quantity: Quantity | None, today: date) -> list[st
     total = research.total(quantity, on)
     if unit is not None and quantity is not None and total is not None:
         out.append(
-            t.DOC_MEMORY.format(unit=money(unit), quantity=quantity.text(), total=money(total))
+            t.DOC_MEMORY.format(
+                unit=money(unit),
+                how=_how(research, on),
+                quantity=quantity.text(),
+                total=money(total),
+                words=money_in_words(total),
+            )
         )
     return out
+
+
+def _amount(value: Decimal) -> str:
+    """A value of the series without its currency: "24,50", "5,899"."""
+    return format_decimal(value, format="#,##0.00##", locale=LOCALE).replace("\u00a0", " ")
+
+
+def _how(research: Research, on: date) -> str:
+    """How the unit price comes out of the valid prices, for the calculation memory."""
+    values = [research.quotes[i].value for i in research.valid(on)]
+    if research.method is Method.MEAN:
+        joined = " + ".join(_amount(v) for v in values)
+        return t.HOW_MEAN.format(values=joined, n=len(values))
+    if research.method is Method.MEDIAN:
+        return t.HOW_MEDIAN.format(values="; ".join(_amount(v) for v in sorted(values)))
+    return t.HOW_LOWEST
 
 
 def annex_table(research: Research, today: date) -> tuple[tuple[str, ...], ...]:
@@ -829,22 +908,37 @@ def annex_table(research: Research, today: date) -> tuple[tuple[str, ...], ...]:
     return tuple(rows)
 
 
-def annex_paragraphs(research: Research, quantity: Quantity | None, today: date) -> list[str]:
-    """What the price map states under its table: the figures, the criterion, the method,
-    the calculation memory (the values too when the annex is the confidential one)."""
+def annex_paragraphs(
+    research: Research, quantity: Quantity | None, today: date, objeto: str = ""
+) -> list[str]:
+    """What the price map states with its table: the object, the sources, the criterion, the
+    age limits, the figures, the method and the calculation memory (the values too when the
+    annex is the confidential one)."""
     on = research.date_of_research(today)
     shown = Research.from_json({**research.to_json(), "confidential": False})
     out = [p for p in facts(shown, quantity, on) if p]
     out[0] = t.DOC_RESEARCH_ANNEX.format(
         date=_date(on), prices=prices_count(len(research.quotes)), kinds=_kinds_text(research, on)
     )
-    out.insert(
-        1,
-        t.DOC_CRITERION.format(low=percent(OUTLIER_LOW, 0), high=percent(OUTLIER_HIGH, 0)),
-    )
-    out.insert(2, t.DOC_AGES)
+    extra = []
+    median = research.series_median(on)
+    if median is not None:
+        extra.append(
+            t.DOC_CRITERION.format(
+                low=percent(OUTLIER_LOW, 0),
+                high=percent(OUTLIER_HIGH, 0),
+                median=money(rounded(median, 2)),
+            )
+        )
+    extra.append(t.DOC_AGES)
+    deadline = research.edital_deadline(on)
+    if deadline is not None:
+        extra.append(t.DOC_DEADLINE.format(date=_date(deadline)))
+    out[1:1] = extra
+    if objeto and quantity is not None:
+        out.insert(0, t.DOC_OBJECT.format(objeto=objeto.rstrip("."), quantity=quantity.text()))
     if research.confidential:
-        out.insert(0, t.ANNEX_SECRET_NOTE)
+        out.insert(0, t.ANNEX_SECRET_NOTE.format(reason=_continuing(research.confidential_reason)))
     return out
 
 
@@ -907,4 +1001,10 @@ def to_document_json(research: Research, quantity: Quantity | None, today: date)
         "quantity": quantity.to_json() if quantity is not None else None,
         "total": str(total) if total is not None else None,
         "confidential": bool(research.confidential),
+        "confidential_reason": research.confidential_reason,
+        "edital_deadline": _iso(research.edital_deadline(on)),
     }
+
+
+def _iso(when: date | None) -> str | None:
+    return when.isoformat() if when else None

@@ -78,7 +78,7 @@ def test_whole_etp_through_piped_console_ends_in_markdown(tmp_path: Path) -> Non
             assert answer.rstrip(".")[1:] in section(number), (number, answer)
     assert m.DRAFT_VERDICT["viavel"] in section(13)
     # section VI: the research's figures, computed (1.200 resmas x the mean R$ 25,20)
-    assert "= valor total estimado R$ 30.240,00." in section(6)
+    assert "= valor total estimado de R$ 30.240,00" in section(6)
     assert "Requisitos definidos pela equipe: papel A4 75 g/m², certificação FSC." in section(3)
     assert "Não há contratações correlatas nem interdependentes." in section(11)
     assert "com a justificativa a seguir (art. 18, §2º" in section(11)

@@ -140,8 +140,8 @@ def test_docx_sections_are_numbered_with_their_legal_reference(finished: Etp) ->
     text = _body_text(document)
     # section VI states the research's computed figures; the price map lists the series
     assert (
-        "Memória de cálculo: preço unitário de referência R$ 25,20 × quantidade 1.200 resmas "
-        "de papel A4 = valor total estimado R$ 30.240,00." in text
+        "× quantidade de 1.200 resmas de papel A4 = valor total estimado de R$ 30.240,00 (trinta "
+        "mil, duzentos e quarenta reais)." in text
     )
     assert "Papelaria Alfa Ltda, CNPJ 12.345.678/0001-90" in text
     assert EDITED_III in text  # the user's own text, exactly, accents and symbols included

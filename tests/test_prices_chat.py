@@ -38,13 +38,15 @@ FIVE = dated(
     "fornecedor; Beta Papéis Ltda, CNPJ 98.765.432/0001-10; {d20}; 25,40\n"
     "fornecedor; Gama Distribuidora Ltda, CNPJ 11.222.333/0001-44; {d20}; R$ 38,90"
 )
-OUTLIER_REASON = "o valor supera em 52 % a mediana e a proposta inclui frete não previsto no objeto"
+OUTLIER_REASON = "a proposta inclui serviço de instalação, que não integra o objeto"
+SECRECY = "O valor de referência, se divulgado, tenderia a orientar as propostas dos licitantes."
 SUPPLIERS = (
     "Fornecedores do ramo cadastrados no SICAF; cinco consultados por e-mail, três responderam."
 )
 MEMORY = (
-    "Memória de cálculo: preço unitário de referência R$ 25,25 × quantidade 1.200 resmas de "
-    "papel A4 = valor total estimado R$ 30.300,00."
+    "Memória de cálculo: preço unitário de referência de R$ 25,25 (média: (24,50 + 25,10 + "
+    "26,00 + 25,40) ÷ 4) × quantidade de 1.200 resmas de papel A4 = valor total estimado de "
+    "R$ 30.300,00 (trinta mil e trezentos reais)."
 )
 
 
@@ -70,9 +72,9 @@ async def research_with_an_outlier(chat: Chat) -> None:
     """The done-when research: five prices, the fifth excluded with its reason."""
     await chat.say(FIVE)
     await chat.say("/precos concluir")
-    assert "O preço nº 5 (R$ 38,90, Fornecedor) afasta-se da mediana" in chat.last_text()
+    assert "O preço nº 5 (R$ 38,90, Fornecedor) corresponde a 153% da mediana" in chat.last_text()
     await chat.say(f"excluir, pois {OUTLIER_REASON}")
-    assert "Preço nº 5 excluído do cálculo" in chat.texts()[-2]
+    assert "Preço nº 5 desconsiderado no cálculo" in chat.texts()[-2]
     await chat.say(SUPPLIERS)
     assert "Sugestão (prática usual, não regra da instrução)" in chat.last_text()
     await chat.say("média")
@@ -116,7 +118,7 @@ async def test_the_table_is_shown_after_each_entry_and_lines_change(chat: Chat) 
     table = chat.last_text()
     assert "1. Fornecedor (inc. IV) · Papelaria Alfa Ltda" in table and "R$ 26,00" in table
     await chat.say(dated("Beta Papéis; {d20}; 25,40"))
-    assert "atenção: falta o CNPJ do fornecedor" in chat.last_text()
+    assert "atenção: falta o CNPJ ou o CPF do fornecedor" in chat.last_text()
     await chat.say(
         dated("/precos corrigir 2 Beta Papéis Ltda, CNPJ 98.765.432/0001-10; {d20}; 25,60")
     )
@@ -144,10 +146,18 @@ async def test_a_complete_etp_with_five_prices_and_an_excluded_outlier(chat: Cha
     vi = next(s for s in document.sections if s.number == 6)
     body = "\n".join(i.text for i in vi.items)
     assert MEMORY in body
-    assert f"Preço nº 5 (R$ 38,90, fornecedor) excluído: {OUTLIER_REASON}." in body
-    assert "média R$ 25,25; mediana R$ 25,25; menor R$ 24,50; maior R$ 26,00" in body
-    assert "Método adotado (art. 6º): a média." in body
-    assert f"Escolha dos fornecedores consultados (art. 5º, IV): {SUPPLIERS[0].lower()}" in body
+    assert (
+        "O preço nº 5 (R$ 38,90, fornecedor), correspondente a 153% da mediana da série, foi "
+        f"desconsiderado pela equipe de planejamento (art. 6º, caput e § 3º): {OUTLIER_REASON}."
+    ) in body
+    assert (
+        "Considerados os 4 (quatro) preços válidos, obtiveram-se: média de R$ 25,25; mediana de "
+        "R$ 25,25; menor valor de R$ 24,50; maior valor de R$ 26,00; desvio-padrão de R$ 0,62; "
+        "coeficiente de variação de 2,5%."
+    ) in body
+    assert "Método adotado (art. 6º, caput): a média." in body
+    assert "o coeficiente de variação da série, de 2,5%, não excede 25%" in body
+    assert f"(art. 3º, VIII, e art. 5º, IV): {SUPPLIERS[0].lower()}" in body
     (price_map,) = [a for a in document.annexes if a.title == pt.ANNEX_TITLE]
     assert price_map.table[0] == pt.ANNEX_HEAD
     assert [row[4] for row in price_map.table[1:]] == [
@@ -157,7 +167,11 @@ async def test_a_complete_etp_with_five_prices_and_an_excluded_outlier(chat: Cha
         "R$ 25,40",
         "R$ 38,90",
     ]
-    assert price_map.table[5][5] == f"excluído: {OUTLIER_REASON}"
+    assert price_map.table[5][5] == f"desconsiderado: {OUTLIER_REASON}"
+    paragraphs = "\n".join(price_map.paragraphs)
+    assert "Objeto: Aquisição de papel A4 para impressão." in paragraphs
+    assert "da mediana da série coletada (R$ 25,40)" in paragraphs  # the median of the flags
+    assert "o edital deverá ser divulgado até" in paragraphs
     assert {row[5] for row in price_map.table[1:5]} == {"válido"}
     assert price_map.paragraphs[-1] == "Elaborado por: Maria Silva."  # art. 3º, II
     # read back from every format
@@ -179,7 +193,7 @@ async def test_a_complete_etp_with_five_prices_and_an_excluded_outlier(chat: Cha
     assert "Mapa comparativo de preços" in html and "<td" in html and "R$ 30.300,00" in html
     markdown = render("md", document).decode()
     assert "| Nº | Fonte (art. 5º) | Identificação | Data | Valor unitário | Situação |" in markdown
-    assert f"| R$ 38,90 | excluído: {OUTLIER_REASON} |" in markdown
+    assert f"| R$ 38,90 | desconsiderado: {OUTLIER_REASON} |" in markdown
     data = json.loads(render("json", document))
     research = data["price_research"]
     assert research == document_json(document)["price_research"]
@@ -207,7 +221,7 @@ async def test_a_later_change_of_quantity_moves_the_total_and_is_told(chat: Chat
     # the text is written again with the current figures, and the pendência goes
     await chat.say("/secao 6")
     await chat.say("/refazer")
-    assert "valor total estimado R$ 37.875,00" in chat.last_text()
+    assert "valor total estimado de R$ 37.875,00" in chat.last_text()
     await chat.say("/aceitar")
     etp = await load_etp(chat.app, 1)
     assert not any(p.what == pt.PENDING_STALE for p in etp.pendencias())
@@ -220,7 +234,7 @@ async def test_a_price_excluded_after_acceptance_redrafts_section_six(chat: Chat
     await chat.say("/secao 6")
     await chat.say("/precos excluir 4 o orçamento não identifica a marca nem o modelo ofertados")
     said = "\n".join(chat.texts()[-4:])
-    assert "Preço nº 4 excluído do cálculo" in said
+    assert "Preço nº 4 desconsiderado no cálculo" in said
     assert "de R$ 30.300,00 para R$ 30.240,00" in said  # mean of 24,50, 25,10 and 26,00
     assert "Minuta:" in chat.last_text() and "R$ 30.240,00" in chat.last_text()
 
@@ -237,6 +251,10 @@ async def test_the_confidential_option_keeps_values_out_of_the_body(chat: Chat) 
     assert "A prática usual sugeria a média; a equipe escolheu a mediana" in chat.last_text()
     await chat.say("A mediana reduz a influência de propostas com frete embutido.")
     await chat.say("/precos sigilo sim")
+    assert "Justifique o sigilo do orçamento estimado" in chat.last_text()
+    await chat.say("sim")  # no justification: refused
+    assert "ao menos 4 palavras" in chat.last_text()
+    await chat.say(SECRECY)
     draft = chat.last_text()
     assert "R$" not in draft.split("Minuta:")[1] and "anexo sigiloso" in draft
     await chat.say("/aceitar")
@@ -245,8 +263,10 @@ async def test_the_confidential_option_keeps_values_out_of_the_body(chat: Chat) 
     vi = next(s for s in document.sections if s.number == 6)
     assert "R$" not in "\n".join(i.text for i in vi.items)
     (secret,) = [a for a in document.annexes if "ANEXO SIGILOSO" in a.title]
-    assert secret.paragraphs[0] == pt.ANNEX_SECRET_NOTE
-    assert any("valor total estimado R$ 30.300,00" in p for p in secret.paragraphs)
+    assert secret.paragraphs[0] == pt.ANNEX_SECRET_NOTE.format(
+        reason=SECRECY[0].lower() + SECRECY[1:-1]
+    )
+    assert any("valor total estimado de R$ 30.300,00" in p for p in secret.paragraphs)
     assert document_json(document)["price_research"]["confidential"] is True
 
 
@@ -272,7 +292,7 @@ async def test_fewer_than_three_prices_need_a_justification(chat: Chat) -> None:
     await up_to_section_six(chat)
     await chat.say(dated("similar; Ata 5/2026, Prefeitura de Campinas; {d60}; 25,10"))
     await chat.say("/precos concluir")
-    assert "pede ao menos 3" in chat.last_text()
+    assert "exige ao menos 3" in chat.last_text()
     await chat.say("não sei")
     assert "ao menos 4 palavras" in chat.last_text()
     await chat.say("O item é fabricado sob encomenda e só há uma ata vigente no país.")

@@ -225,6 +225,8 @@ def test_what_the_research_asks_next() -> None:
     research.method_reason = "A equipe prefere a mediana por prudência."
     assert next_need(research, None, TODAY) is Need.QUANTITY
     assert next_need(research, quantity, TODAY) is Need.CONFIDENTIAL
+    research.confidential = True  # art. 24: the secrecy needs its justification
+    assert next_need(research, quantity, TODAY) is Need.CONFIDENTIAL_REASON
     research.confidential = False
     assert next_need(research, quantity, TODAY) is Need.DONE
 
@@ -275,11 +277,17 @@ def test_quantity_as_number_and_unit() -> None:
 def test_the_confidential_research_states_no_value() -> None:
     research = _research("24.50", "25.10", "26.00", kind=SourceKind.PAINEL)
     research.method, research.confidential = Method.MEDIAN, True
+    research.confidential_reason = "Evitar que o valor oriente as propostas."
     text = " ".join(facts(research, Quantity(Decimal("1200"), "resmas"), TODAY))
     assert "R$" not in text and "anexo sigiloso" in text and "art. 24" in text
+    assert "Justificativa do sigilo: evitar que o valor oriente as propostas." in text
     research.confidential = False
     text = " ".join(facts(research, Quantity(Decimal("1200"), "resmas"), TODAY))
-    assert "R$ 25,10 × quantidade 1.200 resmas = valor total estimado R$ 30.120,00" in text
+    assert (
+        "R$ 25,10 (mediana dos valores ordenados: 24,50; 25,10; 26,00) × quantidade de 1.200 "
+        in text
+    )
+    assert "= valor total estimado de R$ 30.120,00 (trinta mil, cento e vinte reais)." in text
 
 
 def test_the_research_round_trips_through_json() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 IN65 = "IN SEGES/ME nº 65/2021"
+IN65_FULL = "Instrução Normativa SEGES/ME nº 65, de 7 de julho de 2021"
 
 KIND_LABELS = {
     "painel": "Painel de Preços / banco de preços em saúde",
@@ -12,7 +13,7 @@ KIND_LABELS = {
     "nfe": "Nota fiscal eletrônica",
 }
 KIND_DOC = {
-    "painel": "Painel de Preços ou banco de preços em saúde",
+    "painel": "sistemas oficiais de governo, como o Painel de Preços e o banco de preços em saúde",
     "similar": "contratações similares da Administração Pública",
     "midia": "mídia especializada, tabelas de referência ou sítios eletrônicos",
     "fornecedor": "pesquisa direta com fornecedores",
@@ -25,11 +26,12 @@ KIND_SHORT = {
     "fornecedor": "Fornecedor",
     "nfe": "Nota fiscal",
 }
-METHOD_LABELS = {"media": "média", "mediana": "mediana", "menor": "menor preço"}
+# "menor valor", as art. 6º says: "menor preço" names an award criterion (Lei, art. 33, I)
+METHOD_LABELS = {"media": "média", "mediana": "mediana", "menor": "menor valor"}
 METHOD_NOUNS = {
     "media": "a média",
     "mediana": "a mediana",
-    "menor": "o menor dos preços",
+    "menor": "o menor dos valores obtidos",
 }
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -70,22 +72,24 @@ NO_SOURCE = (
     "CNPJ, o sítio eletrônico). Nada foi registrado."
 )
 SOURCE_TOO_LONG = (
-    "A identificação da fonte passa de {limit} caracteres. Resuma-a. Nada foi registrado."
+    "A identificação da fonte excede {limit} caracteres. Resuma-a. Nada foi registrado."
 )
 TABLE_FULL = "A tabela já tem {limit} preços, o máximo. Remova um antes de incluir outro."
 NO_SUCH_LINE = "Não há preço nº {n} na tabela. Nada foi alterado."
 REASON_TOO_SHORT = "Escreva a justificativa com ao menos {words} palavras. Nada foi registrado."
-REASON_TOO_LONG = "A justificativa passa de {limit} caracteres. Resuma-a. Nada foi registrado."
+REASON_TOO_LONG = "A justificativa excede {limit} caracteres. Resuma-a. Nada foi registrado."
 NO_VALID_PRICES = "Não há preço válido na tabela para calcular a estimativa."
 PAINEL_CEILING = (
-    "Com preços apenas do Painel de Preços (art. 5º, I), o valor estimado não pode superar a "
-    "mediana (art. 6º, § 6º, da " + IN65 + "): {value} supera {median}. Escolha a mediana ou o "
-    "menor preço."
+    "Com preços apenas dos sistemas oficiais (art. 5º, I), o valor estimado não pode superar a "
+    "mediana do item nos sistemas consultados (art. 6º, § 6º, da " + IN65 + "), aqui a mediana "
+    "dos preços informados: {value} supera {median}. Escolha a mediana ou o menor valor."
 )
 WARN_NO_TIME = "falta a hora de acesso ao sítio (art. 5º, III)"
-WARN_NO_CNPJ = "falta o CNPJ do fornecedor (art. 5º, § 2º, II, b)"
-GAP_NO_TIME = "hora de acesso aos sítios eletrônicos (preço nº {lines} da pesquisa)"
-GAP_NO_CNPJ = "CNPJ do fornecedor (preço nº {lines} da pesquisa)"
+WARN_NO_CNPJ = "falta o CNPJ ou o CPF do fornecedor (art. 5º, § 2º, II, b)"
+GAP_NO_TIME = "hora de acesso aos sítios eletrônicos ({lines} da pesquisa)"
+GAP_NO_CNPJ = "CNPJ ou CPF do fornecedor ({lines} da pesquisa)"
+LINE_ONE = "preço nº {n}"
+LINE_MANY = "preços nºs {n}"
 
 # --- the chat ------------------------------------------------------------------------------
 HEADER = "Pesquisa de preços (" + IN65 + ")"
@@ -95,10 +99,12 @@ COLLECT = (
     "Fontes (art. 5º): painel (I), similar (II), mídia ou sítio (III), fornecedor (IV), nota "
     "fiscal (V). Exemplos:\n"
     "painel; Pregão 12/2026, UASG 160123; 03/10/2026; R$ 24,50\n"
-    "fornecedor; Papelaria Alfa Ltda, CNPJ 12.345.678/0001-90; 10/11/2026; 25,90\n"
+    "fornecedor; Papelaria Alfa Ltda., CNPJ 12.345.678/0001-90; 10/11/2026; 25,90\n"
     "sítio; www.loja.com.br; 20/11/2026 14:30; 26,10\n"
-    "Dê prioridade ao Painel de Preços e às contratações similares (art. 5º, § 1º). Quando a "
-    "tabela estiver completa, use o botão Concluir a tabela (ou /precos concluir)."
+    "Dê prioridade aos sistemas oficiais e às contratações similares (art. 5º, § 1º), informe "
+    "os valores já atualizados pelo índice correspondente, quando houver (art. 5º, I e II), e "
+    "compare preços em condições comerciais equivalentes (art. 4º). Quando a tabela estiver "
+    "completa, use o botão Concluir a tabela (ou /precos concluir)."
 )
 COLLECT_KIND = "Fonte escolhida: {kind}. Envie agora: identificação; data; valor unitário."
 TABLE_TITLE = "Tabela de preços ({count}):"
@@ -108,9 +114,9 @@ COLLECT_MORE = (
 TABLE_EMPTY = "A tabela de preços está vazia."
 TABLE_LINE = "{n}. {kind} (inc. {inciso}) · {source} · {date}{time} · {value}{flags}"
 FLAG_EXPIRED = " · fora do prazo do inciso {inciso} ({months} meses): desconsiderado"
-FLAG_EXCLUDED = " · excluído: {reason}"
+FLAG_EXCLUDED = " · desconsiderado: {reason}"
 FLAG_KEPT = " · assinalado e mantido: {reason}"
-FLAG_CANDIDATE = " · assinalado para análise"
+FLAG_CANDIDATE = " · assinalado para análise ({share} da mediana)"
 FLAG_WARNING = " · atenção: {warning}"
 TABLE_FOOTER = (
     "Para remover: /precos remover N. Para corrigir: /precos corrigir N fonte; identificação; "
@@ -123,62 +129,66 @@ CORRECTED = "Preço nº {n} corrigido."
 CLOSE_EMPTY = "A tabela não tem preço válido. Informe ao menos um preço antes de concluí-la."
 CLOSED = "Tabela de preços concluída em {date}, com {prices}."
 REOPENED = (
-    "A tabela de preços foi reaberta: inclua, corrija ou remova preços e conclua-a de novo. O "
+    "A tabela de preços foi reaberta: inclua, corrija ou remova preços e conclua-a novamente. O "
     "texto da seção VI será redigido outra vez com os novos números."
 )
-STATS = "Sobre {valid}: média {mean}; mediana {median}; menor {lowest}; maior {highest}{spread}."
-STATS_ONE = "Sobre o único preço válido: {lowest}."
-VALID_MANY = "os {n} preços válidos"
-VALID_COUNT_ONE = "1 preço válido"
-VALID_COUNT_MANY = "{n} preços válidos"
-PRICES_ONE = "1 preço"
-PRICES_MANY = "{n} preços"
-STATS_SPREAD = "; desvio-padrão {stdev}; coeficiente de variação {cv}"
+STATS = (
+    "Considerados {valid}, obtiveram-se: média de {mean}; mediana de {median}; menor valor de "
+    "{lowest}; maior valor de {highest}{spread}."
+)
+STATS_ONE = "Único preço válido: {lowest}."
+VALID_MANY = "os {n} ({words}) preços válidos"
+VALID_COUNT_ONE = "1 (um) preço válido"
+VALID_COUNT_MANY = "{n} ({words}) preços válidos"
+PRICES_ONE = "1 (um) preço"
+PRICES_MANY = "{n} ({words}) preços"
+STATS_SPREAD = "; desvio-padrão de {stdev}; coeficiente de variação de {cv}"
 DECIDE = (
-    "O preço nº {n} ({value}, {kind}) afasta-se da mediana da série ({median}): o critério "
-    "adotado assinala os preços abaixo de {low} ou acima de {high} da mediana, que podem ser "
-    "inexequíveis, inconsistentes ou excessivamente elevados (art. 6º da " + IN65 + "). A equipe "
-    "o exclui ou o mantém? Escolha e informe o motivo, por exemplo: excluir, pois o valor é "
-    "muito superior aos demais e inclui frete não previsto."
+    "O preço nº {n} ({value}, {kind}) corresponde a {share} da mediana da série ({median}): o "
+    "critério adotado assinala os preços abaixo de {low} ou acima de {high} da mediana, que podem "
+    "ser inexequíveis, inconsistentes ou excessivamente elevados (art. 6º da " + IN65 + "). A "
+    "equipe o desconsidera ou o mantém? Escolha e informe o motivo, por exemplo: excluir, pois a "
+    "proposta inclui serviço de instalação não previsto no objeto."
 )
 DECIDE_REASON = "Informe o motivo para {choice} o preço nº {n}."
 DECIDE_NOT_A_CHOICE = (
     "Comece a resposta por excluir ou manter, seguido do motivo, ou use os botões. Nada foi "
     "registrado."
 )
-DECIDED_EXCLUDED = "Preço nº {n} excluído do cálculo. Motivo registrado."
+DECIDED_EXCLUDED = "Preço nº {n} desconsiderado no cálculo. Motivo registrado."
 DECIDED_KEPT = "Preço nº {n} mantido no cálculo. Motivo registrado."
 CHOICE_EXCLUDE = "excluir"
 CHOICE_KEEP = "manter"
 FEWER = (
-    "A pesquisa tem {valid}; a " + IN65 + " (art. 6º) pede ao menos 3. Só "
-    "excepcionalmente se admite menos, com justificativa (art. 6º, § 5º). Justifique, ou use "
+    "A pesquisa tem {valid}; a " + IN65 + " (art. 6º) exige ao menos 3. Somente em caráter "
+    "excepcional se admite estimativa com menos de três preços, mediante justificativa do gestor "
+    "responsável e aprovação da autoridade competente (art. 6º, § 5º). Justifique, ou use "
     "/precos reabrir para incluir mais preços."
 )
 SOURCES = (
-    "Nenhum preço válido vem do Painel de Preços (inciso I) nem de contratações similares "
-    "(inciso II), parâmetros que a " + IN65 + " manda priorizar (art. 5º, § 1º). Explique por "
-    "que não foi possível usá-los."
+    "Nenhum preço válido vem dos sistemas oficiais (inciso I) nem de contratações similares "
+    "(inciso II), parâmetros cuja priorização a " + IN65 + " determina (art. 5º, § 1º). Explique "
+    "por que não foi possível usá-los."
 )
 SUPPLIERS = (
     "Como os fornecedores consultados foram escolhidos (art. 5º, IV, e art. 3º, VIII, da "
     + IN65
-    + ")? A pesquisa direta pede ao menos 3 fornecedores consultados; registre também os que "
-    "não responderam."
+    + ")? A pesquisa direta exige ao menos 3 fornecedores consultados; registre também os que "
+    "não responderam (art. 5º, § 2º, IV)."
 )
 METHOD = (
     "Qual método define o preço de referência (art. 6º)? Média: {mean}; mediana: {median}; "
-    "menor preço: {lowest}. {suggestion}"
+    "menor valor: {lowest}. {suggestion}"
 )
 METHOD_SUGGESTION = (
     "Sugestão (prática usual, não regra da instrução): com coeficiente de variação de {cv}, "
     "{suggested}."
 )
 METHOD_SUGGESTION_NONE = "Com um só preço, os três métodos dão o mesmo valor."
-SUGGEST_MEAN = "a média (coeficiente até 25 %)"
-SUGGEST_MEDIAN = "a mediana (coeficiente acima de 25 %: a série é dispersa)"
+SUGGEST_MEAN = "a média (coeficiente até 25%)"
+SUGGEST_MEDIAN = "a mediana (coeficiente acima de 25%: a série é dispersa)"
 METHOD_NOT_A_CHOICE = (
-    "Responda média, mediana ou menor preço, ou use os botões. Nada foi registrado."
+    "Responda média, mediana ou menor valor, ou use os botões. Nada foi registrado."
 )
 METHOD_SET = "Método: {method}. Preço unitário de referência: {unit}."
 METHOD_REASON = (
@@ -192,14 +202,20 @@ QUANTITY = (
 QUANTITY_IN_IV = QUANTITY + " Use /aceitar para seguir sem ela; a seção VI a pedirá."
 QUANTITY_SET = "Quantidade registrada: {quantity}."
 CONFIDENTIAL = (
-    "O valor estimado deve constar do corpo do ETP, ou de anexo sigiloso até a conclusão da "
-    "licitação (art. 18, § 1º, VI, e art. 24 da Lei nº 14.133/2021)? O sigilo não vale para os "
-    "órgãos de controle."
+    "O valor estimado deve constar do corpo do ETP, ou de anexo classificado, sigiloso até a "
+    "conclusão da licitação (art. 18, § 1º, VI, e art. 24 da Lei nº 14.133/2021)? O sigilo "
+    "depende de justificativa, não prevalecerá para os órgãos de controle interno e externo "
+    "(art. 24, I) e não cabe quando o critério de julgamento for o maior desconto (art. 24, "
+    "parágrafo único)."
+)
+CONFIDENTIAL_REASON = (
+    "Justifique o sigilo do orçamento estimado (art. 24 da Lei nº 14.133/2021), por exemplo: o "
+    "valor de referência, se divulgado, tenderia a orientar as propostas e a reduzir a disputa."
 )
 CONFIDENTIAL_NOT_A_CHOICE = "Escolha público ou sigiloso, ou use os botões. Nada foi registrado."
 CONFIDENTIAL_SET_PUBLIC = "O valor estimado constará do corpo do ETP."
 CONFIDENTIAL_SET_SECRET = (
-    "O valor estimado constará de anexo sigiloso; o texto da seção VI não o mostrará."
+    "O valor estimado constará de anexo sigiloso; o texto da seção VI não o apresentará."
 )
 SUMMARY = (
     "Preço unitário de referência ({method} de {prices}): {unit}. Quantidade (seção IV): "
@@ -230,7 +246,7 @@ BTN_KIND = {
 BTN_CLOSE = "Concluir a tabela"
 BTN_EXCLUDE = "Excluir o nº {n}"
 BTN_KEEP = "Manter o nº {n}"
-BTN_METHOD = {"media": "Média", "mediana": "Mediana", "menor": "Menor preço"}
+BTN_METHOD = {"media": "Média", "mediana": "Mediana", "menor": "Menor valor"}
 BTN_PUBLIC = "No corpo do ETP"
 BTN_SECRET = "Em anexo sigiloso"
 CONFIDENTIAL_WORDS = {
@@ -252,57 +268,88 @@ ANNEX_TITLE_SECRET = (
 ANNEX_HEAD = ("Nº", "Fonte (art. 5º)", "Identificação", "Data", "Valor unitário", "Situação")
 ANNEX_VALID = "válido"
 ANNEX_EXPIRED = "desconsiderado: fora do prazo do inciso {inciso}"
-ANNEX_EXCLUDED = "excluído: {reason}"
+ANNEX_EXCLUDED = "desconsiderado: {reason}"
 ANNEX_KEPT = "mantido: {reason}"
 ANNEX_SECRET_NOTE = (
     "Anexo de caráter sigiloso até a conclusão da licitação (art. 18, § 1º, VI, e art. 24 da Lei "
-    "nº 14.133/2021); o sigilo não prevalece para os órgãos de controle interno e externo."
+    "nº 14.133/2021); o sigilo não prevalece para os órgãos de controle interno e externo (art. "
+    "24, I). Justificativa do sigilo: {reason}."
 )
 DOC_RESEARCH = (
-    "A pesquisa de preços, concluída em {date}, reuniu {prices}, das seguintes fontes do art. 5º "
-    "da " + IN65 + ": {kinds}, conforme o mapa comparativo de preços anexo a este estudo."
+    "A pesquisa de preços, concluída em {date}, reuniu {prices}, provenientes das seguintes "
+    "fontes previstas no art. 5º da " + IN65_FULL + ": {kinds}, conforme o mapa comparativo de "
+    "preços anexo a este estudo."
 )
 DOC_RESEARCH_ANNEX = (
-    "A pesquisa de preços, concluída em {date}, reuniu {prices}, das seguintes fontes do art. 5º "
-    "da " + IN65 + ": {kinds}."
+    "A pesquisa de preços, concluída em {date}, reuniu {prices}, provenientes das seguintes "
+    "fontes previstas no art. 5º da " + IN65_FULL + ": {kinds}."
 )
+DOC_OBJECT = "Objeto: {objeto}. Quantidade (seção IV): {quantity}."
 DOC_CRITERION = (
-    "Critério para assinalar preços inexequíveis, inconsistentes ou excessivamente elevados: "
-    "valores abaixo de {low} ou acima de {high} da mediana da série, submetidos à decisão da "
-    "equipe de planejamento."
+    "Critério adotado pela equipe de planejamento para a análise crítica dos preços (art. 6º, "
+    "§§ 3º e 4º): foram assinalados os valores abaixo de {low} ou acima de {high} da mediana da "
+    "série coletada ({median}), como possivelmente inexequíveis ou excessivamente elevados; cada "
+    "preço assinalado foi mantido ou desconsiderado por decisão motivada da equipe."
 )
 DOC_AGES = (
-    "Prazos de validade das fontes (art. 5º): contratações similares e notas fiscais, até 1 "
-    "ano; mídia especializada, sítios eletrônicos e cotações de fornecedores, até 6 meses, "
-    "contados até a data da pesquisa (a instrução os conta até a divulgação do edital)."
+    "Limites temporais das fontes (art. 5º): sistemas oficiais (inciso I), sem prazo fixado; "
+    "contratações similares (inciso II), até 1 (um) ano anterior à data da pesquisa de preços; "
+    "mídia especializada, tabelas de referência e sítios eletrônicos (inciso III) e cotações de "
+    "fornecedores (inciso IV), até 6 (seis) meses, e notas fiscais eletrônicas (inciso V), até 1 "
+    "(um) ano, de antecedência da data de divulgação do edital. Neste estudo, os prazos foram "
+    "aferidos na data da pesquisa e deverão ser verificados novamente na divulgação do edital."
 )
-DOC_EXCLUDED = "Preço nº {n} ({value}, {kind}) excluído: {reason}."
+DOC_DEADLINE = (
+    "Para que todos os preços válidos das fontes dos incisos III a V permaneçam no prazo, o "
+    "edital deverá ser divulgado até {date}."
+)
+DOC_EXCLUDED = (
+    "O preço nº {n} ({value}, {kind}){position} foi desconsiderado pela equipe de planejamento "
+    "(art. 6º, caput e § 3º): {reason}."
+)
+DOC_POSITION = ", correspondente a {share} da mediana da série,"
 DOC_EXPIRED = (
-    "Preço nº {n} ({value}, {kind}, de {date}) desconsiderado por exceder o prazo do inciso "
-    "{inciso} do art. 5º."
+    "O preço nº {n} ({value}, {kind}, de {date}) foi desconsiderado por exceder o prazo previsto "
+    "no inciso {inciso} do art. 5º."
 )
-DOC_KEPT = "Preço nº {n} ({value}) assinalado pelo critério e mantido: {reason}."
-DOC_METHOD = "Método adotado (art. 6º): {method}."
-DOC_METHOD_REASON = "Razão do método: {reason}."
+DOC_KEPT = (
+    "O preço nº {n} ({value}), correspondente a {share} da mediana da série e assinalado pelo "
+    "critério, foi mantido no cálculo pelo seguinte motivo: {reason}."
+)
+DOC_METHOD = "Método adotado (art. 6º, caput): {method}."
+DOC_METHOD_REASON = "Justificativa do método (art. 3º, VI): {reason}."
 DOC_METHOD_WHY_MEAN = (
-    "Razão do método: o coeficiente de variação da série, de {cv}, não passa de 25 %; a série é "
-    "homogênea e a média a representa."
+    "Justificativa do método (art. 3º, VI): o coeficiente de variação da série, de {cv}, não "
+    "excede 25%, o que indica série homogênea, adequadamente representada pela média."
 )
 DOC_METHOD_WHY_MEDIAN = (
-    "Razão do método: o coeficiente de variação da série, de {cv}, passa de 25 %; a série é "
-    "dispersa e a mediana a representa sem a influência dos valores extremos."
+    "Justificativa do método (art. 3º, VI): o coeficiente de variação da série, de {cv}, excede "
+    "25%, o que indica série dispersa; adota-se a mediana, menos sensível a valores extremos."
 )
-DOC_FEWER = "Justificativa para menos de três preços (art. 6º, § 5º): {reason}."
-DOC_SOURCES = "Justificativa para não usar os incisos I e II (art. 5º, § 1º): {reason}."
-DOC_SUPPLIERS = "Escolha dos fornecedores consultados (art. 5º, IV): {reason}."
+DOC_FEWER = (
+    "Justificativa para a adoção de menos de três preços (art. 6º, § 5º), submetida à aprovação "
+    "da autoridade competente: {reason}."
+)
+DOC_SOURCES = (
+    "Justificativa para a não utilização dos parâmetros dos incisos I e II do art. 5º (art. 5º, "
+    "§ 1º): {reason}."
+)
+DOC_SUPPLIERS = (
+    "Justificativa da escolha dos fornecedores consultados (art. 3º, VIII, e art. 5º, IV): "
+    "{reason}."
+)
 DOC_MEMORY = (
-    "Memória de cálculo: preço unitário de referência {unit} × quantidade {quantity} = valor "
-    "total estimado {total}."
+    "Memória de cálculo: preço unitário de referência de {unit} ({how}) × quantidade de "
+    "{quantity} = valor total estimado de {total} ({words})."
 )
+HOW_MEAN = "média: ({values}) ÷ {n}"
+HOW_MEDIAN = "mediana dos valores ordenados: {values}"
+HOW_LOWEST = "menor dos valores válidos"
 DOC_SECRET = (
     "O valor estimado da contratação, os preços unitários referenciais e a memória de cálculo "
     "constam do mapa comparativo de preços, em anexo sigiloso até a conclusão da licitação, "
-    "nos termos do art. 18, § 1º, VI, e do art. 24 da Lei nº 14.133/2021."
+    "nos termos do art. 18, § 1º, VI, e do art. 24 da Lei nº 14.133/2021. Justificativa do "
+    "sigilo: {reason}."
 )
 FACT_QUANTITY = (
     "Quantidade total a contratar, considerada no valor estimado (seção VI): {quantity}."

@@ -82,7 +82,9 @@ def _price_map(etp: Etp) -> Annex | None:
             title,
             section=PRICE_SECTION,
             table=annex_table(research, on),
-            paragraphs=tuple(annex_paragraphs(research, etp.quantity(), on)),
+            paragraphs=tuple(
+                annex_paragraphs(research, etp.quantity(), on, etp.identification.objeto)
+            ),
             people=tuple(research.authors),
         )
     if _accepted(etp, PRICE_SECTION) is None:

@@ -107,6 +107,7 @@ def show(t: Turn) -> bool:
             f"{header}\n{table_text(research, on)}\n\n"
             + pt.DECIDE.format(
                 n=index + 1,
+                share=research.share(index, on),
                 value=money(quote.value),
                 kind=pt.KIND_SHORT[quote.kind],
                 median=median,
@@ -158,6 +159,8 @@ def show(t: Turn) -> bool:
         )
     elif what == Need.QUANTITY:
         t.out.say(f"{header}\n{pt.QUANTITY}", expects_text=True)
+    elif what == Need.CONFIDENTIAL_REASON:
+        t.out.say(f"{header}\n{pt.CONFIDENTIAL_REASON}", expects_text=True)
     elif what == Need.CONFIDENTIAL:
         t.out.say(
             f"{header}\n{summary(t)}\n\n{pt.CONFIDENTIAL}",
@@ -244,6 +247,8 @@ def research_text(t: Turn, text: str) -> None:
             return
         elif what == Need.METHOD_REASON:
             research.method_reason = check_reason(text)
+        elif what == Need.CONFIDENTIAL_REASON:
+            research.confidential_reason = check_reason(text)
         elif what == Need.QUANTITY:
             set_quantity(t, parse_quantity(text))
             return
@@ -334,6 +339,8 @@ def _set_method(t: Turn, research: Research, method: Method) -> None:
 
 
 def _set_confidential(t: Turn, research: Research, secret: bool) -> None:
+    if research.confidential is not secret:
+        research.confidential_reason = ""
     research.confidential = secret
     save(t, research)
     t.out.say(pt.CONFIDENTIAL_SET_SECRET if secret else pt.CONFIDENTIAL_SET_PUBLIC)

@@ -65,7 +65,7 @@ async def test_whole_etp_through_the_webhook_ends_with_the_document(hook: Webhoo
     body = content.decode()
     assert "MINUTA" not in body
     assert "**Processo:** nº 23000.001234/2026-11" in body
-    assert "= valor total estimado R$ 30.240,00." in body  # section VI's computed figures
+    assert "= valor total estimado de R$ 30.240,00" in body  # section VI's computed figures
     for number, answers in GOOD_ANSWERS.items():
         if number not in (6, 11):  # VI: price lines and choices, not sentences
             for answer in answers[1:] if number == 13 else answers:  # XIII's first: the choice
