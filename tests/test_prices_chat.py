@@ -103,6 +103,13 @@ async def test_a_bad_price_changes_nothing_and_says_why(chat: Chat) -> None:
     assert etp.research().quotes == []
     await chat.say("/precos concluir")
     assert "não tem preço válido" in chat.last_text()
+    # a supplier quote older than 6 months stays in the table, out of the figures
+    await chat.say(dated("fornecedor; Alfa Ltda., CNPJ 12.345.678/0001-90; {d200}; 26,00"))
+    assert "fora do prazo do inciso IV (6 meses): desconsiderado" in chat.last_text()
+    await chat.say("/precos concluir")
+    assert "não tem preço válido" in chat.last_text()
+    etp = await load_etp(chat.app, 1)
+    assert not etp.research().closed and len(etp.research().quotes) == 1
     await chat.say("/precos remover 3")
     assert chat.last_text() == pt.NO_SUCH_LINE.format(n="3")
     await chat.say("/precos voar")

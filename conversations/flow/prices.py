@@ -380,16 +380,15 @@ def research_command(t: Turn, args: str) -> bool:
             save(t, research)
             return True
         if action == "concluir":
-            if not research.quotes:
+            # the research's date is today's: its prices' ages are counted to it
+            if not research.quotes or not Research(quotes=research.quotes, on=today(t)).valid(
+                today(t)
+            ):
                 raise InputError(pt.CLOSE_EMPTY)
             research.closed = True
             research.on = today(t)
             research.pending_kind = None
             save(t, research)
-            if not research.valid(research.on):
-                research.closed = False
-                save(t, research)
-                raise InputError(pt.CLOSE_EMPTY)
             t.out.say(
                 pt.CLOSED.format(
                     date=research.on.strftime("%d/%m/%Y"), prices=prices_count(len(research.quotes))
