@@ -161,6 +161,7 @@ def _for_scope(doc: EtpDocument, principal: Principal) -> EtpDocument:
         authors=(),
         team=tuple(TeamMember(hidden, hidden, hidden) for _ in doc.team),
         sections=tuple(replace(s, authors=(), prepared_by=()) for s in doc.sections),
+        annexes=tuple(replace(a, prepared_by=()) for a in doc.annexes),
     )
 
 

@@ -180,7 +180,7 @@ async def test_a_complete_etp_with_five_prices_and_an_excluded_outlier(chat: Cha
     assert "da mediana da série coletada (R$ 25,40)" in paragraphs  # the median of the flags
     assert "o edital deverá ser divulgado até" in paragraphs
     assert {row[5] for row in price_map.table[1:5]} == {"válido"}
-    assert price_map.paragraphs[-1] == "Elaborado por: Maria Silva."  # art. 3º, II
+    assert price_map.body[-1] == "Elaborado por: Maria Silva."  # art. 3º, II
     # read back from every format
     word = docx.Document(io.BytesIO(render("docx", document)))
     cells = [[c.text for c in row.cells] for t in word.tables for row in t.rows]

@@ -84,10 +84,19 @@ class DocAnnex:
     item: int | None  # the item it supports, in this document's numbering
     table: tuple[tuple[str, ...], ...] = ()
     paragraphs: tuple[str, ...] = ()
+    # who prepared it, as the document names people (personal data: a `read` token gets none)
+    prepared_by: tuple[str, ...] = ()
 
     @property
     def attached(self) -> bool:
         return bool(self.table or self.paragraphs)
+
+    @property
+    def body(self) -> tuple[str, ...]:
+        """What the annex prints above its table: its paragraphs, then who prepared it."""
+        if not self.prepared_by:
+            return self.paragraphs
+        return (*self.paragraphs, m.DOC_ANNEX_PREPARED.format(names=", ".join(self.prepared_by)))
 
     @property
     def line(self) -> str:
@@ -425,17 +434,14 @@ def _price_research(etp: Etp, now: datetime) -> dict[str, Any] | None:
 def _doc_annex(
     index: int, annex: Annex, positions: dict[int, int], team: Sequence[TeamMember]
 ) -> DocAnnex:
-    paragraphs = annex.paragraphs
-    people = prepared_by(annex.people, team)
-    if people and annex.attached:
-        # who prepared it (for the price map, art. 3º, II, of IN SEGES/ME nº 65/2021)
-        paragraphs = (*paragraphs, m.DOC_ANNEX_PREPARED.format(names=", ".join(people)))
     return DocAnnex(
         label=m.DOC_ANNEX_LABEL.format(roman=ROMAN[index - 1] if index <= 13 else index),
         title=annex.title,
         item=positions.get(annex.section),
         table=annex.table,
-        paragraphs=paragraphs,
+        paragraphs=annex.paragraphs,
+        # who prepared it (for the price map, art. 3º, II, of IN SEGES/ME nº 65/2021)
+        prepared_by=prepared_by(annex.people, team) if annex.attached else (),
     )
 
 

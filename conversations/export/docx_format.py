@@ -287,7 +287,7 @@ class _Writer:
                 continue
             heading = self._styled("Heading 1", _clean(f"{annex.label} — {annex.title}"))
             heading.paragraph_format.page_break_before = True
-            for paragraph in annex.paragraphs:
+            for paragraph in annex.body:
                 self.out.add_paragraph(_clean(paragraph))
             if annex.table:
                 columns = len(annex.table[0])

@@ -121,7 +121,7 @@ def render_html(doc: EtpDocument) -> bytes:
         if not annex.attached:
             continue
         out.append(f"<h2>{_e(annex.label)} — {_e(annex.title)}</h2>")
-        out += [f'<p style="text-align: justify;">{_lines(p)}</p>' for p in annex.paragraphs]
+        out += [f'<p style="text-align: justify;">{_lines(p)}</p>' for p in annex.body]
         if annex.table:
             out += _table(annex.table, head=True)
     out += ["</body>", "</html>"]

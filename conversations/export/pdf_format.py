@@ -238,7 +238,7 @@ def render_pdf(doc: EtpDocument) -> bytes:
             continue
         pdf.add_page()
         pdf.heading(f"{annex.label} — {annex.title}")
-        for paragraph in annex.paragraphs:
+        for paragraph in annex.body:
             pdf.para(paragraph)
         if annex.table:
             columns = len(annex.table[0])

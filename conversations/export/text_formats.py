@@ -92,7 +92,7 @@ def render_markdown(doc: EtpDocument) -> bytes:
         if not annex.attached:
             continue
         lines += [f"## {_line(f'{annex.label} — {annex.title}')}", ""]
-        for paragraph in annex.paragraphs:
+        for paragraph in annex.body:
             lines += [_md(paragraph), ""]
         if annex.table:
             lines += [*_table(annex.table), ""]
