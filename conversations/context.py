@@ -13,24 +13,6 @@ from conversations.ports import DraftContext
 from conversations.pricing import PriceInputError, Quantity, parse_quantity
 from conversations.pricing import facts as research_facts
 
-# The sections whose answers each section needs (law numbering); see SectionSpec.depends_on
-DEPENDS_ON: dict[int, tuple[int, ...]] = {
-    1: (),
-    2: (1,),
-    3: (1,),
-    4: (1,),
-    5: (1, 3, 4),
-    6: (4, 5),
-    7: (3, 5),
-    8: (4, 5, 7),
-    9: (1, 6),
-    10: (7,),
-    11: (1,),
-    12: (3, 7),
-    13: (1, 4, 6, 9),
-}
-# Sections that read why others were skipped (the conclusion weighs every element)
-READS_SKIPS = frozenset({13})
 # Characters of accepted text a prompt may carry in all, and per section: the answers are the
 # facts; an accepted text only helps the wording stay consistent.
 EARLIER_BUDGET = 1_800
@@ -40,8 +22,7 @@ DEPENDENT_ANSWER_CHARS = 700
 
 
 def depends_on(section: int) -> tuple[int, ...]:
-    spec = BY_NUMBER[section]
-    return tuple(getattr(spec, "depends_on", None) or DEPENDS_ON.get(section, ()))
+    return BY_NUMBER[section].depends_on
 
 
 def _clip(text: str, limit: int) -> str:
@@ -117,7 +98,7 @@ def build_context(
         budget -= len(piece)
         earlier.append((n, piece))
     skipped: tuple[tuple[int, str], ...] = ()
-    if section in READS_SKIPS:
+    if BY_NUMBER[section].reads_skips:
         skipped = tuple(
             (n, s.justification or "")
             for n, s in sorted(etp.sections.items())

@@ -77,6 +77,10 @@ def test_catalogue_follows_the_statute() -> None:
             continue
         assert 2 <= len(spec.questions) <= 4
         assert spec.checks
+    for spec in SECTIONS:
+        # a drafter reads the answers of earlier sections only (they are asked first)
+        assert all(0 < n < spec.number for n in spec.depends_on), spec.number
+    assert [s.number for s in SECTIONS if s.reads_skips] == [13]
     assert [s.number for s in SECTIONS if s.prices] == [6]
     assert [s.number for s in SECTIONS if s.quantity] == [4]
 

@@ -77,6 +77,10 @@ class SectionSpec:
     # the section of the price research (IN SEGES/ME nº 65/2021): a table of prices as data,
     # with its rules and figures (conversations.pricing), instead of free-text questions
     prices: bool = False
+    # the sections whose answers its drafter also reads (law numbering)
+    depends_on: tuple[int, ...] = ()
+    # its drafter also reads why other sections were skipped (the conclusion weighs them all)
+    reads_skips: bool = False
 
     @property
     def roman(self) -> str:
@@ -292,6 +296,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         statute="demonstração da previsão da contratação no plano de contratações anual, sempre que "
         "elaborado, de modo a indicar o seu alinhamento com o planejamento da Administração",
         mandatory=False,
+        depends_on=(1,),
         questions=(
             Question(
                 "A contratação consta do Plano de Contratações Anual (PCA)? De que ano e em "
@@ -323,6 +328,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         noun="os requisitos da contratação",
         statute="requisitos da contratação",
         mandatory=False,
+        depends_on=(1,),
         questions=(
             Question(
                 "Quais são as exigências mínimas (qualidade, normas técnicas, garantia)?",
@@ -360,6 +366,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         "dos documentos que lhes dão suporte, que considerem interdependências com outras "
         "contratações, de modo a possibilitar economia de escala",
         mandatory=True,
+        depends_on=(1,),
         questions=(
             Question(
                 "Qual a quantidade a contratar, e em que unidade?",
@@ -406,6 +413,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         statute="levantamento de mercado, que consiste na análise das alternativas possíveis, e "
         "justificativa técnica e econômica da escolha do tipo de solução a contratar",
         mandatory=False,
+        depends_on=(1, 3, 4),
         questions=(
             Question(
                 "Que alternativas existem (comprar, alugar, contratar serviço, aderir a ata)?",
@@ -453,6 +461,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         "classificado, se a Administração optar por preservar o seu sigilo até a conclusão da "
         "licitação",
         mandatory=True,
+        depends_on=(4, 5),
         # the research is a table of prices (conversations.pricing); this question is what
         # /lei and a complement's label show
         questions=(
@@ -475,6 +484,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         statute="descrição da solução como um todo, inclusive das exigências relacionadas à manutenção e "
         "à assistência técnica, quando for o caso",
         mandatory=False,
+        depends_on=(3, 5),
         questions=(
             Question(
                 "O que compõe a solução (bens, serviços, instalação, treinamento)?",
@@ -505,6 +515,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         noun="as justificativas para o parcelamento ou não da contratação",
         statute="justificativas para o parcelamento ou não da contratação",
         mandatory=True,
+        depends_on=(4, 5, 7),
         questions=(
             Question(
                 "O objeto é divisível em itens ou lotes?",
@@ -554,6 +565,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         statute="demonstrativo dos resultados pretendidos em termos de economicidade e de melhor "
         "aproveitamento dos recursos humanos, materiais e financeiros disponíveis",
         mandatory=False,
+        depends_on=(1, 6),
         questions=(
             Question(
                 "O que melhora depois da contratação?",
@@ -586,6 +598,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         "inclusive quanto à capacitação de servidores ou de empregados para fiscalização e "
         "gestão contratual",
         mandatory=False,
+        depends_on=(7,),
         questions=(
             Question(
                 "É preciso adaptar espaço, energia ou rede, ou obter licenças?",
@@ -617,6 +630,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         noun="as contratações correlatas e/ou interdependentes",
         statute="contratações correlatas e/ou interdependentes",
         mandatory=False,
+        depends_on=(1,),
         questions=(
             Question(
                 "Esta contratação depende de outra, ou outra depende dela?",
@@ -647,6 +661,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
         "requisitos de baixo consumo de energia e de outros recursos, bem como logística reversa "
         "para desfazimento e reciclagem de bens e refugos, quando aplicável",
         mandatory=False,
+        depends_on=(3, 7),
         questions=(
             Question(
                 "A contratação gera resíduos ou consumo relevante de energia ou de outros "
@@ -680,6 +695,8 @@ SECTIONS: tuple[SectionSpec, ...] = (
         statute="posicionamento conclusivo sobre a adequação da contratação para o atendimento da "
         "necessidade a que se destina",
         mandatory=True,
+        depends_on=(1, 4, 6, 9),
+        reads_skips=True,
         questions=(
             Question(
                 "Qual é o posicionamento da equipe de planejamento sobre a contratação: viável, "
