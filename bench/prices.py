@@ -1,6 +1,6 @@
 """Cost of the price research in the chat: one event that pastes a full table, and one that adds
-a price to a full table (the table and its figures shown back), against an ordinary answer of
-the same ETP, through the real service on SQLite with the offline drafter (median of 30 runs).
+a price to a full table (the table and its figures shown back), against /status of the same
+ETP, through the real service on SQLite with the offline drafter (median of 30 runs).
 
 Run: .venv/bin/python bench/prices.py
 """
@@ -10,15 +10,13 @@ from __future__ import annotations
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from conversations.pricing import MAX_PRICES
-from storage.migrate import upgrade_async
-from tests.helpers import SKIP_JUSTIFICATIONS, Chat, dated, make_app, make_chat
+from tests.helpers import Chat, dated, finish_etp, make_chat, scratch_app
 
 RUNS = 30
 
@@ -39,21 +37,12 @@ async def timed(chat: Chat, texts: list[str]) -> list[float]:
 
 
 async def main() -> None:
-    folder = tempfile.mkdtemp(prefix="etp-bench-")
-    url = f"sqlite+aiosqlite:///{folder}/etp.db"
-    await upgrade_async(url)
-    app = await make_app(url)
+    app = await scratch_app()
     try:
         chat = make_chat(app)
-        await chat.identify()
-        for number in range(1, 6):
-            if number in SKIP_JUSTIFICATIONS:
-                await chat.say(f"/pular {SKIP_JUSTIFICATIONS[number]}")
-            else:
-                await chat.answer_section(number)
-        # baseline: an ordinary answer in section I, edited in place (same ETP, same store)
-        await chat.say("/secao 1")
-        answers = await timed(chat, ["Faltam resmas de papel nas unidades."] * RUNS)
+        await finish_etp(chat, upto=5)
+        # baseline: /status of the same ETP (reads it whole, writes the conversation)
+        answers = await timed(chat, ["/status"] * RUNS)
         await chat.say("/secao 6")
         pastes = []
         for _ in range(RUNS):
@@ -71,7 +60,7 @@ async def main() -> None:
     base = statistics.median(answers)
     print(f"median of {RUNS} events, SQLite, offline drafter")
     print(f"{'event':<44}{'median ms':>10}{'ratio':>8}")
-    print(f"{'an ordinary answer (baseline)':<44}{base:>10.2f}{1:>8.2f}")
+    print(f"{'/status of the same ETP (baseline)':<44}{base:>10.2f}{1:>8.2f}")
     for name, times in (
         (f"paste a table of {MAX_PRICES} prices", pastes),
         (f"add the {MAX_PRICES}th price (table shown back)", adds),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,8 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conversations.export import FORMATS
 from conversations.export.document import build_document
 from conversations.model import Etp
-from storage.migrate import upgrade_async
-from tests.helpers import finish_etp, load_etp, make_app, make_chat
+from tests.helpers import finish_etp, load_etp, make_chat, scratch_app
 
 RUNS = 20
 GOALS_MS = {"docx": 100.0, "pdf": 500.0}
@@ -27,10 +25,7 @@ GOALS_MS = {"docx": 100.0, "pdf": 500.0}
 
 async def complete_etp() -> Etp:
     """A realistic finished ETP, written through the real service with the offline drafter."""
-    folder = tempfile.mkdtemp(prefix="etp-bench-")
-    url = f"sqlite+aiosqlite:///{folder}/etp.db"
-    await upgrade_async(url)
-    app = await make_app(url)
+    app = await scratch_app()
     try:
         await finish_etp(make_chat(app))
         return await load_etp(app, 1)

@@ -151,3 +151,15 @@ async def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 async def pg_url(pg_database: str) -> str:
     await _truncate(pg_database)
     return pg_database
+
+
+@pytest.fixture
+async def chat(db_url: str) -> AsyncIterator[Any]:
+    """A chat with the real service on each store (the offline drafter)."""
+    from tests.helpers import make_app, make_chat
+
+    app = await make_app(db_url)
+    try:
+        yield make_chat(app)
+    finally:
+        await app.close()

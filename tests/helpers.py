@@ -23,6 +23,23 @@ from etp.container import App, build_app
 from etp.settings import DatabaseSettings, Settings
 
 
+def drafter_for(server: Any, url: str) -> DraftWriter:
+    """The OpenAI drafter of the settings for `url`, aimed at the local test server `server`."""
+    from pydantic import SecretStr
+
+    from etp.container import build_drafter
+    from etp.settings import LlmSettings
+
+    settings = settings_for(url)
+    override(
+        settings,
+        llm=LlmSettings(
+            llm_provider="auto", openai_api_key=SecretStr("sk-test-key"), openai_base_url=server.url
+        ),
+    )
+    return build_drafter(settings)
+
+
 def days_ago(days: int) -> str:
     return (date.today() - timedelta(days=days)).strftime("%d/%m/%Y")
 
@@ -236,6 +253,17 @@ async def make_app(db_url: str, *, drafter: DraftWriter | None = None, **databas
     return await build_app(settings, drafter=drafter or OfflineDrafter(), migrate=False)
 
 
+async def scratch_app(prefix: str = "etp-bench-") -> App:
+    """The app on a new, migrated SQLite file in a temporary folder (benchmarks, demos)."""
+    import tempfile
+
+    from storage.migrate import upgrade_async
+
+    url = f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix=prefix)}/etp.db"
+    await upgrade_async(url)
+    return await make_app(url)
+
+
 def make_chat(
     app: App,
     *,
@@ -261,14 +289,19 @@ SKIP_JUSTIFICATIONS = {
 }
 
 
-async def finish_etp(chat: Chat, *, title: str = "Papel A4", upto: int = 13) -> None:
-    """Identify and resolve sections 1..upto: II and XI skipped with a justification."""
-    await chat.identify(title)
-    for number in range(1, upto + 1):
+async def resolve_sections(chat: Chat, numbers: Iterable[int]) -> None:
+    """Answer and accept each section of `numbers`; II and XI skipped with a justification."""
+    for number in numbers:
         if number in SKIP_JUSTIFICATIONS:
             await chat.say(f"/pular {SKIP_JUSTIFICATIONS[number]}")
         else:
             await chat.answer_section(number)
+
+
+async def finish_etp(chat: Chat, *, title: str = "Papel A4", upto: int = 13) -> None:
+    """Identify and resolve sections 1..upto: II and XI skipped with a justification."""
+    await chat.identify(title)
+    await resolve_sections(chat, range(1, upto + 1))
 
 
 async def load_etp(app: App, etp_id: int) -> Etp:

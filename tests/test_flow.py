@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy import func, select, text
 
 from conversations.catalogue import messages as m
@@ -13,15 +10,6 @@ from conversations.events import Inbound
 from conversations.replies import Document, DraftingStarted, Text
 from storage.models import AuditEvent, RevisionRow
 from tests.helpers import GOOD_ANSWERS, SKIP_JUSTIFICATIONS, Chat, make_app, make_chat
-
-
-@pytest.fixture
-async def chat(db_url: str) -> AsyncIterator[Chat]:
-    app = await make_app(db_url)
-    try:
-        yield make_chat(app)
-    finally:
-        await app.close()
 
 
 async def snapshot(chat: Chat) -> list[tuple[object, ...]]:

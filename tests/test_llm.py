@@ -12,10 +12,18 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from api.app import create_api
-from etp.container import App, build_app, build_drafter
+from etp.container import App, build_app
 from etp.settings import LlmSettings
 from tests.fake_openai import FakeOpenAI
-from tests.helpers import GOOD_ANSWERS, load_etp, make_app, make_chat, override, settings_for
+from tests.helpers import (
+    GOOD_ANSWERS,
+    drafter_for,
+    load_etp,
+    make_app,
+    make_chat,
+    override,
+    settings_for,
+)
 
 
 @pytest.fixture
@@ -23,17 +31,6 @@ async def llm() -> AsyncIterator[FakeOpenAI]:
     server = await FakeOpenAI().start()
     yield server
     await server.stop()
-
-
-def drafter_for(server: FakeOpenAI, sqlite_url: str) -> object:
-    settings = settings_for(sqlite_url)
-    override(
-        settings,
-        llm=LlmSettings(
-            llm_provider="auto", openai_api_key=SecretStr("sk-test-key"), openai_base_url=server.url
-        ),
-    )
-    return build_drafter(settings)
 
 
 async def test_openai_drafter_writes_the_draft_from_the_answers(

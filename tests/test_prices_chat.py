@@ -4,30 +4,25 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import docx
-import pytest
-from pydantic import SecretStr
 from pypdf import PdfReader
 
 from conversations.catalogue import pricing as pt
 from conversations.export import build_document, render
 from conversations.export.document import document_json
-from etp.container import build_drafter
-from etp.settings import LlmSettings
 from tests.fake_openai import FakeOpenAI
 from tests.helpers import (
     GOOD_ANSWERS,
-    SKIP_JUSTIFICATIONS,
     Chat,
     dated,
+    drafter_for,
+    finish_etp,
     load_etp,
     make_app,
     make_chat,
-    override,
-    settings_for,
+    resolve_sections,
 )
 
 # Five prices: the Painel, a similar contract, three suppliers; the last one an outlier
@@ -50,22 +45,8 @@ MEMORY = (
 )
 
 
-@pytest.fixture
-async def chat(db_url: str) -> AsyncIterator[Chat]:
-    app = await make_app(db_url)
-    try:
-        yield make_chat(app)
-    finally:
-        await app.close()
-
-
 async def up_to_section_six(chat: Chat) -> None:
-    await chat.identify()
-    for number in range(1, 6):
-        if number in SKIP_JUSTIFICATIONS:
-            await chat.say(f"/pular {SKIP_JUSTIFICATIONS[number]}")
-        else:
-            await chat.answer_section(number)
+    await finish_etp(chat, upto=5)
 
 
 async def research_with_an_outlier(chat: Chat) -> None:
@@ -79,14 +60,6 @@ async def research_with_an_outlier(chat: Chat) -> None:
     assert "Sugestão (prática usual, não regra da instrução)" in chat.last_text()
     await chat.say("média")
     await chat.say("público")
-
-
-async def finish_rest(chat: Chat) -> None:
-    for number in range(7, 14):
-        if number in SKIP_JUSTIFICATIONS:
-            await chat.say(f"/pular {SKIP_JUSTIFICATIONS[number]}")
-        else:
-            await chat.answer_section(number)
 
 
 async def test_a_bad_price_changes_nothing_and_says_why(chat: Chat) -> None:
@@ -146,7 +119,7 @@ async def test_a_complete_etp_with_five_prices_and_an_excluded_outlier(chat: Cha
     draft = chat.last_text()
     assert "Minuta:" in draft and MEMORY in draft
     await chat.say("/aceitar")
-    await finish_rest(chat)
+    await resolve_sections(chat, range(7, 14))
     etp = await load_etp(chat.app, 1)
     assert etp.status == "concluido"
     document = build_document(etp, order="law", now=datetime.now(UTC))
@@ -306,21 +279,10 @@ async def test_fewer_than_three_prices_need_a_justification(chat: Chat) -> None:
     assert "Qual método" in chat.last_text()
 
 
-def _llm_drafter(server: FakeOpenAI, url: str) -> object:
-    settings = settings_for(url)
-    override(
-        settings,
-        llm=LlmSettings(
-            llm_provider="auto", openai_api_key=SecretStr("sk-test-key"), openai_base_url=server.url
-        ),
-    )
-    return build_drafter(settings)
-
-
 async def test_the_llm_gets_the_figures_as_facts_and_cannot_drop_them(sqlite_url: str) -> None:
     server = await FakeOpenAI().start()
     server.reply = "A pesquisa de preços observou a IN SEGES/ME nº 65/2021."
-    app = await make_app(sqlite_url, drafter=_llm_drafter(server, sqlite_url))  # type: ignore[arg-type]
+    app = await make_app(sqlite_url, drafter=drafter_for(server, sqlite_url))
     try:
         chat = make_chat(app)
         await up_to_section_six(chat)

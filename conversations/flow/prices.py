@@ -69,6 +69,15 @@ def kind_buttons() -> tuple[Button, ...]:
     return tuple(Button(pt.BTN_KIND[k.value], f"/precos fonte {k.value}") for k in SourceKind)
 
 
+# what the research asks in one sentence, the answer a text
+_ASKS = {
+    Need.SOURCES: pt.SOURCES,
+    Need.SUPPLIERS: pt.SUPPLIERS,
+    Need.QUANTITY: pt.QUANTITY,
+    Need.CONFIDENTIAL_REASON: pt.CONFIDENTIAL_REASON,
+}
+
+
 def show(t: Turn) -> bool:
     """Say what the research needs next. True when it needs nothing more (time to draft)."""
     etp = t.require_etp()
@@ -123,10 +132,8 @@ def show(t: Turn) -> bool:
             f"{header}\n" + pt.FEWER.format(valid=valid_count(len(research.valid(on)))),
             expects_text=True,
         )
-    elif what == Need.SOURCES:
-        t.out.say(f"{header}\n{pt.SOURCES}", expects_text=True)
-    elif what == Need.SUPPLIERS:
-        t.out.say(f"{header}\n{pt.SUPPLIERS}", expects_text=True)
+    elif what in _ASKS:
+        t.out.say(f"{header}\n{_ASKS[what]}", expects_text=True)
     elif what == Need.METHOD:
         stats = research.figures(on)
         assert stats is not None  # METHOD comes after a valid price
@@ -157,10 +164,6 @@ def show(t: Turn) -> bool:
             ),
             expects_text=True,
         )
-    elif what == Need.QUANTITY:
-        t.out.say(f"{header}\n{pt.QUANTITY}", expects_text=True)
-    elif what == Need.CONFIDENTIAL_REASON:
-        t.out.say(f"{header}\n{pt.CONFIDENTIAL_REASON}", expects_text=True)
     elif what == Need.CONFIDENTIAL:
         t.out.say(
             f"{header}\n{summary(t)}\n\n{pt.CONFIDENTIAL}",
