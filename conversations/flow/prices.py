@@ -223,6 +223,16 @@ def tell_total(t: Turn, before: Decimal | None, reason: str = "") -> None:
 # --- text in the research --------------------------------------------------------------------
 
 
+# the needs answered by the team's words, and the field of the research that keeps them
+_REASONS = {
+    Need.FEWER: "fewer_reason",
+    Need.SOURCES: "sources_reason",
+    Need.SUPPLIERS: "supplier_choice",
+    Need.METHOD_REASON: "method_reason",
+    Need.CONFIDENTIAL_REASON: "confidential_reason",
+}
+
+
 def research_text(t: Turn, text: str) -> None:
     """A free text while the research is open: a price line (or several), or the answer to
     what the research asked. Raises InputError, changing nothing, when it cannot be read."""
@@ -236,22 +246,14 @@ def research_text(t: Turn, text: str) -> None:
         if what == Need.DECIDE:
             _decide_text(t, research, text)
             return
-        if what == Need.FEWER:
-            research.fewer_reason = check_reason(text)
-        elif what == Need.SOURCES:
-            research.sources_reason = check_reason(text)
-        elif what == Need.SUPPLIERS:
-            research.supplier_choice = check_reason(text)
+        if what in _REASONS:
+            setattr(research, _REASONS[what], check_reason(text))
         elif what == Need.METHOD:
             method = method_named(text)
             if method is None:
                 raise InputError(pt.METHOD_NOT_A_CHOICE)
             _set_method(t, research, method)
             return
-        elif what == Need.METHOD_REASON:
-            research.method_reason = check_reason(text)
-        elif what == Need.CONFIDENTIAL_REASON:
-            research.confidential_reason = check_reason(text)
         elif what == Need.QUANTITY:
             set_quantity(t, parse_quantity(text))
             return
