@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from api.app import create_api
 from conversations.catalogue import messages as m
-from conversations.catalogue.sections import CHECK_WINDOW, SECTIONS
+from conversations.catalogue.sections import CHECK_SLICE, SECTIONS, check_text, failed_checks
 from conversations.flow import MAX_ANSWERS, MAX_TEAM, MAX_TEXT
 from etp.cli import cli
 from etp.container import App
@@ -730,11 +730,20 @@ def test_every_section_check_takes_bounded_time_on_any_input_up_to_the_maximum(
 
 
 def test_checks_read_a_bounded_window_of_many_stored_answers() -> None:
-    # fifteen answers of the maximum length: the checks read the latest CHECK_WINDOW characters
+    # fifteen answers of the maximum length: the checks read the latest CHECK_SLICE characters
     stored = "\n".join(["1" * MAX_TEXT] * 15)
     assert _check_everything(stored) < 1.0
     spec = SECTIONS[0]
-    assert spec.checks[0].test("palavra " * 20 + "x" * (3 * CHECK_WINDOW)) is False
+    assert spec.checks[0].test("palavra " * 20 + "x" * (3 * CHECK_SLICE)) is False
+
+
+def test_the_reply_to_a_follow_up_is_read_after_long_answers() -> None:
+    # the reply to what a check asked comes last: a bound that kept the first characters of
+    # long answers never read it, and the follow-up was asked in vain
+    answers = ["Papel para as unidades administrativas. " * 60] * 6 + ["1200 resmas de papel A4."]
+    quantity = next(s for s in SECTIONS if s.quantity)
+    failing = {c.id for c in failed_checks(quantity, check_text(answers))}
+    assert "quantity" not in failing
 
 
 async def test_a_team_line_shaped_against_the_parser_is_read_in_bounded_time(

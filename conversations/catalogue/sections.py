@@ -28,9 +28,10 @@ class Question:
     lead_alt: str
 
 
-# A check reads at most the last CHECK_WINDOW characters of a section's answers (the latest
-# answer, a follow-up's reply, comes last): its time is bounded whatever was stored.
-CHECK_WINDOW = 24_000
+ANSWER_SLICE = 2_000  # characters of each answer a check reads
+# characters of a section's answers a check reads in all: the latest ones (a follow-up's reply,
+# the answer to what a check asked, comes last)
+CHECK_SLICE = 8_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,8 @@ class Check:
 
     def __post_init__(self) -> None:
         test = self.test
-        object.__setattr__(self, "test", lambda text: test(text[-CHECK_WINDOW:]))
+        # whatever a caller hands it, a check reads the latest CHECK_SLICE characters
+        object.__setattr__(self, "test", lambda text: test(text[-CHECK_SLICE:]))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,8 +103,6 @@ class SectionSpec:
 # time: no nested or overlapping repetition, possessive quantifiers where a run of digits or
 # blanks could otherwise be re-scanned from every position of a long paste.
 
-ANSWER_SLICE = 2_000  # characters of each answer a check reads
-CHECK_SLICE = 8_000  # characters of a section's answers a check reads in all
 
 _NUMBER = r"(?<![\d.,])\d++(?:[.,]\d++)*+"
 _WORD = re.compile(r"\w++")
@@ -110,7 +110,7 @@ _WORD = re.compile(r"\w++")
 
 def check_text(answers: Iterable[str]) -> str:
     """What the checks read of a section's answers: a bounded slice of each, and of all."""
-    return "\n".join(a[:ANSWER_SLICE] for a in answers)[:CHECK_SLICE]
+    return "\n".join(a[:ANSWER_SLICE] for a in answers)[-CHECK_SLICE:]
 
 
 def _words(text: str) -> int:
