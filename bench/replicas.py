@@ -19,7 +19,6 @@ import json
 import random
 import sys
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -30,17 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from telegram_webhook import (
     BIN,
-    PG_ADMIN,
-    REDIS_URL,
     ROOT,
     SECRET,
     Inbox,
-    admin_sql,
+    bench_database,
     count_processed,
     free_port,
     pct,
     script,
-    server_env,
     wait_ready,
 )
 
@@ -92,111 +88,120 @@ async def chat(
 async def run(replicas: int, chats: int, redeliver: float) -> str:
     api = FakeBotApi()
     await api.start()
-    database = f"etp_bench_{uuid.uuid4().hex[:10]}"
-    await admin_sql(f'CREATE DATABASE "{database}"')
-    db_url = PG_ADMIN.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0]
-    env = server_env(
-        api.url,
-        {
-            "DATABASE_URL": f"{db_url}/{database}",
-            "REDIS_URL": REDIS_URL,
-            "LLM_PROVIDER": "offline",
-            "TELEGRAM_CHAT_RATE": "100000",
-            "TELEGRAM_BOT_RATE": "100000",
-        },
-    )
-    processes: list[asyncio.subprocess.Process] = []
     try:
-        upgrade = await asyncio.create_subprocess_exec(
-            str(BIN / "etp"), "db", "upgrade", env=env, cwd=ROOT
-        )
-        assert await upgrade.wait() == 0
-        urls = []
-        for _ in range(replicas):
-            port = free_port()
-            serve = await asyncio.create_subprocess_exec(
-                str(BIN / "etp"), "serve", "--no-worker", "--port", str(port), env=env, cwd=ROOT
-            )
-            processes.append(serve)
-            urls.append(f"http://127.0.0.1:{port}")
-        processes.append(
-            await asyncio.create_subprocess_exec(str(BIN / "etp"), "worker", env=env, cwd=ROOT)
-        )
-        for url, process in zip(urls, processes, strict=False):
-            await wait_ready(f"{url}/health", process)
-
-        inbox = Inbox()
-        api.on_call = inbox.on_call
-        updates = Updates(start=random.randint(10**6, 10**8))
-        rng = random.Random(7)
-        turn = [0]
-        base = random.randint(10**9, 2 * 10**9)
-        async with aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=2 * chats + 10)
-        ) as session:
-            warm: list[float] = []
-            warm_status: Counter[int] = Counter()
-            ref = base - 1  # alone first: what every chat must receive
-            await chat(session, urls, turn, ref, updates, inbox, api, warm, warm_status, 0.0, rng)
-            warm_ids = [base + 10_000 + i for i in range(chats)]  # then warm every replica up
-            await asyncio.gather(
-                *(
-                    chat(session, urls, turn, c, updates, inbox, api, warm, warm_status, 0.0, rng)
-                    for c in warm_ids
-                )
-            )
-            await asyncio.sleep(0.5)
-            before = await count_processed(database)
-            latencies: list[float] = []
-            statuses: Counter[int] = Counter()
-            ids = [base + i for i in range(chats)]
-            started = time.perf_counter()
-            sent = await asyncio.gather(
-                *(
-                    chat(
-                        session,
-                        urls,
-                        turn,
-                        c,
-                        updates,
-                        inbox,
-                        api,
-                        latencies,
-                        statuses,
-                        redeliver,
-                        rng,
+        async with bench_database(api) as (env, database):
+            processes: list[asyncio.subprocess.Process] = []
+            try:
+                urls = []
+                for _ in range(replicas):
+                    port = free_port()
+                    serve = await asyncio.create_subprocess_exec(
+                        str(BIN / "etp"),
+                        "serve",
+                        "--no-worker",
+                        "--port",
+                        str(port),
+                        env=env,
+                        cwd=ROOT,
                     )
-                    for c in ids
+                    processes.append(serve)
+                    urls.append(f"http://127.0.0.1:{port}")
+                processes.append(
+                    await asyncio.create_subprocess_exec(
+                        str(BIN / "etp"), "worker", env=env, cwd=ROOT
+                    )
                 )
-            )
-            seconds = time.perf_counter() - started
-        await asyncio.sleep(1.0)
-        claimed = await count_processed(database) - before
-        updates_sent = sum(sent)
-        once = (
-            all(
-                inbox.messages[str(c)] == inbox.messages[str(ref)]
-                and inbox.documents[str(c)] == inbox.documents[str(ref)]
-                for c in ids
-            )
-            and claimed == updates_sent
-            and set(statuses) == {200}
-        )
-        posts = len(latencies)
-        return (
-            f"{replicas} replica{'s' if replicas > 1 else ''} + 1 worker: "
-            f"{updates_sent / seconds:6.0f} updates/s  p50 {pct(latencies, 50):6.1f} ms  "
-            f"p99 {pct(latencies, 99):6.1f} ms  ({updates_sent} updates, {posts - updates_sent} "
-            f"redelivered, in {seconds:.2f} s; claimed {claimed}; exactly once: "
-            f"{'yes' if once else 'NO'})"
-        )
+                for url, process in zip(urls, processes, strict=False):
+                    await wait_ready(f"{url}/health", process)
+
+                inbox = Inbox()
+                api.on_call = inbox.on_call
+                updates = Updates(start=random.randint(10**6, 10**8))
+                rng = random.Random(7)
+                turn = [0]
+                base = random.randint(10**9, 2 * 10**9)
+                async with aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(limit=2 * chats + 10)
+                ) as session:
+                    warm: list[float] = []
+                    warm_status: Counter[int] = Counter()
+                    ref = base - 1  # alone first: what every chat must receive
+                    await chat(
+                        session, urls, turn, ref, updates, inbox, api, warm, warm_status, 0.0, rng
+                    )
+                    warm_ids = [
+                        base + 10_000 + i for i in range(chats)
+                    ]  # then warm every replica up
+                    await asyncio.gather(
+                        *(
+                            chat(
+                                session,
+                                urls,
+                                turn,
+                                c,
+                                updates,
+                                inbox,
+                                api,
+                                warm,
+                                warm_status,
+                                0.0,
+                                rng,
+                            )
+                            for c in warm_ids
+                        )
+                    )
+                    await asyncio.sleep(0.5)
+                    before = await count_processed(database)
+                    latencies: list[float] = []
+                    statuses: Counter[int] = Counter()
+                    ids = [base + i for i in range(chats)]
+                    started = time.perf_counter()
+                    sent = await asyncio.gather(
+                        *(
+                            chat(
+                                session,
+                                urls,
+                                turn,
+                                c,
+                                updates,
+                                inbox,
+                                api,
+                                latencies,
+                                statuses,
+                                redeliver,
+                                rng,
+                            )
+                            for c in ids
+                        )
+                    )
+                    seconds = time.perf_counter() - started
+                await asyncio.sleep(1.0)
+                claimed = await count_processed(database) - before
+                updates_sent = sum(sent)
+                once = (
+                    all(
+                        inbox.messages[str(c)] == inbox.messages[str(ref)]
+                        and inbox.documents[str(c)] == inbox.documents[str(ref)]
+                        for c in ids
+                    )
+                    and claimed == updates_sent
+                    and set(statuses) == {200}
+                )
+                posts = len(latencies)
+                return (
+                    f"{replicas} replica{'s' if replicas > 1 else ''} + 1 worker: "
+                    f"{updates_sent / seconds:6.0f} updates/s  p50 {pct(latencies, 50):6.1f} ms  "
+                    f"p99 {pct(latencies, 99):6.1f} ms  ({updates_sent} updates, {posts - updates_sent} "
+                    f"redelivered, in {seconds:.2f} s; claimed {claimed}; exactly once: "
+                    f"{'yes' if once else 'NO'})"
+                )
+            finally:
+                for process in processes:
+                    process.terminate()
+                for process in processes:
+                    await process.wait()
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            await process.wait()
         await api.stop()
-        await admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 async def main() -> None:
