@@ -21,7 +21,13 @@ class ConcurrentUpdate(Exception):
 
 
 class DuplicateEvent(Exception):
-    """The event was already applied (a redelivery): nothing is done and nothing is answered."""
+    """The event was already applied (a redelivery): nothing is done. `replies`: what the event
+    answered, kept with its claim, when the channel has not said they were delivered and the
+    conversation has not moved on since (see EtpService.handle); else empty."""
+
+    def __init__(self, message: str = "", replies: Sequence[Reply] = ()) -> None:
+        super().__init__(message)
+        self.replies = list(replies)
 
 
 class StoreUnavailable(Exception):
@@ -47,9 +53,15 @@ class StoreTransaction(Protocol):
     """One unit of work; the store commits it when the context exits without error."""
 
     async def claim_event(self, platform: str, event_id: str) -> bool:
-        """Record a platform event id; False when it was already processed. A store may instead
-        write the claim with the unit's other writes: it then raises DuplicateEvent from
-        lock_conversation (already processed) or ConcurrentUpdate at commit (claimed meanwhile)."""
+        """Record a platform event id; raises DuplicateEvent (with the replies kept, see
+        keep_replies) when it was already processed. A store may instead write the claim with
+        the unit's other writes: it then raises DuplicateEvent from lock_conversation (already
+        processed) or ConcurrentUpdate at commit (claimed meanwhile)."""
+
+    def keep_replies(self, replies: Sequence[Reply], conversation_id: int, version: int) -> None:
+        """Keep the claimed event's replies with its claim, written with the unit, until the
+        channel says they were delivered (EtpStore.settle_event): a redelivery of the event
+        gets them back (DuplicateEvent.replies) while the conversation is still at `version`."""
 
     async def open_conversation(
         self, author: Author, address: Address
@@ -103,6 +115,9 @@ class EtpStore(Protocol):
 
     async def prune_events(self, before: datetime) -> int:
         """Forget the event ids claimed before `before` (see EtpService.forget_events); how many."""
+
+    async def settle_event(self, platform: str, event_id: str, rest: Sequence[Reply]) -> None:
+        """The event's kept replies were delivered but `rest` (nothing kept when empty)."""
 
     async def move_conversation(self, old: Address, new: Address) -> bool:
         """The conversation at `old` continues at `new` (see EtpService.move_conversation)."""

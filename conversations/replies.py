@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from conversations.export.document import EtpDocument
@@ -93,3 +94,45 @@ class Outbox:
 
     def say(self, text: str, *buttons: Button, expects_text: bool = False) -> None:
         self.replies.append(Text(text, tuple(buttons), expects_text))
+
+
+def replies_to_json(replies: Sequence[object]) -> list[dict[str, Any]]:
+    """The texts among `replies` as JSON values, to be kept with the event they answer (a
+    redelivery of the event sends them again if they never left). A document is left out:
+    its bytes are not worth keeping, and /exportar renders it again."""
+    out: list[dict[str, Any]] = []
+    for reply in replies:
+        if isinstance(reply, Text):
+            kept: dict[str, Any] = {"kind": "text", "text": reply.text}
+            if reply.buttons:
+                kept["buttons"] = [[b.label, b.command, b.context] for b in reply.buttons]
+            if reply.expects_text:
+                kept["expects_text"] = True
+            if reply.replaces is not None:
+                kept["replaces"] = reply.replaces
+            if reply.request is not None:
+                kept["request"] = [reply.request.command, reply.request.current]
+            out.append(kept)
+        elif isinstance(reply, DraftingStarted):
+            out.append({"kind": "drafting", "job_id": reply.job_id, "text": reply.text})
+    return out
+
+
+def replies_from_json(values: Sequence[dict[str, Any]]) -> list[Reply]:
+    """replies_to_json's values as replies again."""
+    out: list[Reply] = []
+    for value in values:
+        if value.get("kind") == "drafting":
+            out.append(DraftingStarted(str(value["job_id"]), str(value["text"])))
+            continue
+        request = value.get("request")
+        out.append(
+            Text(
+                str(value["text"]),
+                tuple(Button(*b) for b in value.get("buttons", ())),
+                bool(value.get("expects_text", False)),
+                value.get("replaces"),
+                TextRequest(*request) if request else None,
+            )
+        )
+    return out

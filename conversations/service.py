@@ -42,6 +42,7 @@ from conversations.ports import (
     Observer,
     Revision,
     StoreTransaction,
+    StoreUnavailable,
     StreamingDraftWriter,
     Usage,
 )
@@ -206,6 +207,52 @@ def masker_for(etp: Etp, request: DraftRequest | None = None) -> Masker:
     return Masker(names, [member.matricula for member in team])
 
 
+def _event_key(inbound: Inbound) -> tuple[str, str]:
+    return inbound.author.platform, inbound.event_id or ""
+
+
+def _kept(reply: object) -> bool:
+    """Whether a reply is kept with its event (replies_to_json keeps texts, not documents)."""
+    return isinstance(reply, Text | DraftingStarted)
+
+
+def _keep(
+    tx: StoreTransaction, inbound: Inbound, conv: ConversationState, replies: Sequence[object]
+) -> None:
+    """The event's replies kept with its claim (see EtpService._redelivered)."""
+    kept = [r for r in replies if _kept(r)]
+    if inbound.event_id and kept and conv.id is not None:
+        tx.keep_replies(kept, conv.id, conv.version)  # type: ignore[arg-type]
+
+
+class Unsent:
+    """The events this process answered whose replies the channel has not yet said were
+    delivered: a copy of one arriving meanwhile is a duplicate answered with nothing. Bounded
+    in size and age (a channel that never says so, the console, is forgotten after `ttl`)."""
+
+    def __init__(self, ttl: float = 300.0, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._events: dict[tuple[str, str], tuple[float, bool]] = {}
+
+    def add(self, key: tuple[str, str], kept: bool) -> None:
+        now = time.monotonic()
+        if len(self._events) >= self.size:
+            self._events = {k: v for k, v in self._events.items() if v[0] > now}
+            if len(self._events) >= self.size:
+                self._events.clear()
+        self._events[key] = (now + self.ttl, kept)
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        found = self._events.get(key)
+        return found is not None and found[0] > time.monotonic()
+
+    def pop(self, key: tuple[str, str]) -> bool:
+        """Whether the event kept replies (True when not known here: better written)."""
+        found = self._events.pop(key, None)
+        return True if found is None else found[1]
+
+
 class EtpService:
     """Handles inbound events for every channel; the one place that commits."""
 
@@ -251,6 +298,7 @@ class EtpService:
         self.still_drafting_every = still_drafting_every  # Telegram shows "typing" for 5 s
         # the order of an ETP's document until it chooses one (ETP_DOCUMENT_ORDER)
         self.document_order = document_order
+        self._unsent = Unsent()
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Process one event; the replies are for the author. Raises StoreUnavailable."""
@@ -264,9 +312,11 @@ class EtpService:
                     except ConcurrentUpdate:
                         await _back_off(attempt)
                         continue
-                    except DuplicateEvent:
+                    except DuplicateEvent as duplicate:
                         outcome = "duplicate"
-                        return []
+                        return self._redelivered(inbound, duplicate.replies)
+                    if inbound.event_id:
+                        self._unsent.add(_event_key(inbound), any(_kept(r) for r in replies))
                     for request in drafts:
                         await self.queue.submit(request)
                     return await self._documents(replies)
@@ -284,7 +334,7 @@ class EtpService:
             if inbound.event_id and not await tx.claim_event(
                 inbound.author.platform, inbound.event_id
             ):
-                return [], [], "duplicate"
+                raise DuplicateEvent(inbound.event_id)
             person_id, conv = await tx.open_conversation(inbound.author, inbound.address)
             etp = await tx.load_etp(conv.etp_id) if conv.etp_id else None
             if etp is None and conv.etp_id is not None:
@@ -297,7 +347,9 @@ class EtpService:
             try:
                 outcome = step(ctx)
             except InputError as refusal:
-                return [Text(str(refusal))], [], "refused"
+                refused: list[Reply | Export] = [Text(str(refusal))]
+                _keep(tx, inbound, conv, refused)
+                return refused, [], "refused"
             saved = outcome.etp
             replies = outcome.replies
             audits = list(outcome.audits)
@@ -341,7 +393,34 @@ class EtpService:
                     person_id=person_id,
                     conversation_id=conv.id,
                 )
+            _keep(tx, inbound, conv, replies)
             return replies, requests, "ok"
+
+    def _redelivered(self, inbound: Inbound, kept: Sequence[Reply]) -> list[Reply]:
+        """A redelivery's answer: nothing, unless the replies of its first delivery never
+        left (the process died between the commit and the send, or the reply rode in a
+        webhook's answer that never reached the platform). They are sent now, once: not
+        while this process is still sending them (copies delivered at once), and not once
+        the conversation has moved on (the store keeps them for its version only)."""
+        if not kept or _event_key(inbound) in self._unsent:
+            return []
+        log.info("event %s delivered again: its reply had not left, sent now", inbound.event_id)
+        self._unsent.add(_event_key(inbound), True)
+        return list(kept)
+
+    async def delivered(self, inbound: Inbound, rest: Sequence[Reply] | None = ()) -> None:
+        """The channel delivered `inbound`'s replies, but `rest` (None: it cannot tell, e.g.
+        the reply rides in a webhook's answer, so all of it stays kept). Until then a
+        redelivery of the event sends them again; a failure here only means it would."""
+        if not inbound.event_id:
+            return
+        kept = self._unsent.pop(_event_key(inbound))
+        if rest is None or (not kept and not rest):
+            return
+        try:
+            await self.store.settle_event(inbound.author.platform, inbound.event_id, rest)
+        except StoreUnavailable:
+            log.warning("could not mark the reply to %s delivered", inbound.event_id)
 
     async def _documents(self, replies: list[Reply | Export]) -> list[Reply]:
         """Each Export rendered into its Document, after the event is written and still in the

@@ -163,6 +163,13 @@ class ProcessedEvent(Base):
     platform: Mapped[str] = mapped_column(String(32), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     created_at: Mapped[datetime] = _now_column()
+    # the event's replies (conversations.replies.replies_to_json) until the channel delivered
+    # them, for a redelivery to send again while the conversation is still at `version`
+    reply: Mapped[list[Any] | None] = mapped_column(JSON)
+    conversation_id: Mapped[int | None] = mapped_column(
+        Id
+    )  # no foreign key: a lookup, never a join to keep up
+    version: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditEvent(Base):

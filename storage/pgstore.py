@@ -63,12 +63,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from conversations.events import Address, Author
 from conversations.model import ConversationState, Etp, EtpSummary
 from conversations.ports import ConcurrentUpdate, DuplicateEvent
+from conversations.replies import Reply, replies_from_json, replies_to_json
 from storage.errors import unreachable_as_unavailable
 from storage.rows import (
     ETP_COLUMNS,
     conversation_from_row,
     etp_from_rows,
     section_rows,
+    settled_before,
     summary_from_row,
 )
 from storage.statements import (
@@ -168,6 +170,20 @@ def _open_query(person: bool) -> Any:
     if person:
         upserted = PERSON_UPSERT[True].cte("person")
         extra = [select(upserted.c.person_id).scalar_subquery().label("person_id")]
+    # an event already processed: its replies, kept while the conversation is where the
+    # event left it (a redelivery sends them again, see EtpService.handle)
+    kept = (
+        select(events.c.reply)
+        .where(
+            events.c.platform == bindparam("platform"),
+            events.c.event_id == bindparam("event_id"),
+            events.c.conversation_id == c.c.id,
+            events.c.version == c.c.version,
+            events.c.created_at < bindparam("settled_before", type_=events.c.created_at.type),
+        )
+        .scalar_subquery()
+        .label("seen_reply")
+    )
     # json arrives as text through asyncpg
     read = conversation_read(c.c.state, seen.label("seen_event")).order_by(None)
     new = select(
@@ -178,7 +194,8 @@ def _open_query(person: bool) -> Any:
         seen.label("seen_event"),
         *[cast(null(), column.type).label(column.name) for column in ETP_COLUMNS],
     )
-    both = union_all(read.add_columns(*extra), new.add_columns(*extra))
+    unkept = cast(null(), events.c.reply.type).label("seen_reply")
+    both = union_all(read.add_columns(kept, *extra), new.add_columns(unkept, *extra))
     return both.order_by(both.selected_columns.number)
 
 
@@ -195,6 +212,14 @@ def _statements() -> dict[str, Sql]:
         "next_etp_id": compile_sql(
             select(func.nextval(func.pg_get_serial_sequence(etps.name, "id")))
         ),
+        "settle": compile_sql(
+            sa_update(events)
+            .where(
+                events.c.platform == bindparam("k_platform"),
+                events.c.event_id == bindparam("k_event_id"),
+            )
+            .values(reply=bindparam("v_reply", type_=events.c.reply.type))
+        ),
     }
 
 
@@ -205,7 +230,7 @@ _INSERTS: dict[str, tuple[Table, tuple[str, ...]]] = {
     "section_new": (sections, ("etp_id", "number", *SECTION_FIELDS)),
     "revision": (revisions, REVISION_FIELDS),
     "audit": (audit, AUDIT_FIELDS),
-    "claim": (events, ("platform", "event_id")),
+    "claim": (events, ("platform", "event_id", "reply", "conversation_id", "version")),
 }
 
 
@@ -317,6 +342,7 @@ class PgTransaction(DeferredWrites):
         self._state: ConversationState | None = None
         self._as_kept: dict[str, Any] | None = None  # the conversation, when served kept
         self._claim: tuple[str, str] | None = None
+        self._kept: dict[str, Any] | None = None  # the claim's replies (keep_replies)
 
     async def _fetch(self, sql: Sql, params: Mapping[str, Any]) -> list[asyncpg.Record]:
         return await self.pool.fetch(sql.text, *sql.args(params))
@@ -325,6 +351,13 @@ class PgTransaction(DeferredWrites):
         # checked by lock_conversation's read, written with the unit's other writes
         self._claim = (platform, event_id[:200])
         return True
+
+    def keep_replies(self, replies: Sequence[Reply], conversation_id: int, version: int) -> None:
+        self._kept = {
+            "reply": replies_to_json(replies),
+            "conversation_id": conversation_id,
+            "version": version,
+        }
 
     async def open_conversation(
         self, author: Author, address: Address
@@ -373,6 +406,7 @@ class PgTransaction(DeferredWrites):
             "thread_id": address.thread_id,
             "platform": platform,
             "event_id": event_id,
+            "settled_before": settled_before(),
             "state": {},
         }
         sql = self._sql["open"]
@@ -389,7 +423,9 @@ class PgTransaction(DeferredWrites):
         head = rows[0]
         if head["seen_event"]:
             platform, event_id = self._claim or ("", "")
-            raise DuplicateEvent(f"{platform}:{event_id}")
+            kept = head["seen_reply"]
+            replies = replies_from_json(json.loads(kept)) if kept else []
+            raise DuplicateEvent(f"{platform}:{event_id}", replies)
         self._started_from(etp_from_rows(rows) if head["etp_id_"] is not None else None)
         return conversation_from_row(head)
 
@@ -446,8 +482,10 @@ class PgTransaction(DeferredWrites):
         self._as_kept = None
         if self._claim is not None:
             platform, event_id = self._claim
-            writes = [("claim", {"platform": platform, "event_id": event_id}), *writes]
-        self._writes, self._conversation_check, self._claim = [], None, None
+            kept = self._kept or {"reply": None, "conversation_id": None, "version": None}
+            claim = {"platform": platform, "event_id": event_id, **kept}
+            writes = [("claim", claim), *writes]
+        self._writes, self._conversation_check, self._claim, self._kept = [], None, None, None
         if not writes and check is None:
             return
         params: dict[str, Any] = {}
@@ -535,6 +573,16 @@ class PgEtpStore:
 
     async def prune_events(self, before: datetime) -> int:
         return await self.rare.prune_events(before)
+
+    async def settle_event(self, platform: str, event_id: str, rest: Sequence[Reply]) -> None:
+        sql = _statements()["settle"]
+        params = {
+            "k_platform": platform,
+            "k_event_id": event_id[:200],
+            "v_reply": replies_to_json(rest) or None,
+        }
+        with unreachable_as_unavailable():
+            await self.pool.fetchval(sql.text, *sql.args(params))
 
     async def move_conversation(self, old: Address, new: Address) -> bool:
         moved = await self.rare.move_conversation(old, new)

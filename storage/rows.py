@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Text, cast
@@ -46,6 +46,16 @@ ETP_COLUMNS = (
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# A claim younger than this is taken for a copy of the event still answering (copies delivered
+# at once, possibly to two processes), not for a redelivery: its kept replies are not sent again.
+SETTLING = timedelta(seconds=2)
+
+
+def settled_before() -> datetime:
+    """The claims whose kept replies a redelivery may send again were made before this."""
+    return utcnow() - SETTLING
 
 
 def etp_from_rows(rows: Sequence[Row]) -> Etp:

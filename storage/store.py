@@ -11,6 +11,7 @@ name costs no statement. The statements are built once, with bind parameters.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -22,9 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from conversations.events import Address, Author
 from conversations.model import ConversationState, Etp, EtpSummary
-from conversations.ports import ConcurrentUpdate
+from conversations.ports import ConcurrentUpdate, DuplicateEvent
+from conversations.replies import Reply, replies_from_json, replies_to_json
 from storage.errors import unreachable_as_unavailable
-from storage.rows import conversation_from_row, etp_from_rows, section_rows, summary_from_row
+from storage.rows import (
+    conversation_from_row,
+    etp_from_rows,
+    section_rows,
+    settled_before,
+    summary_from_row,
+)
 from storage.statements import (
     LIST_ETPS,
     LOAD_ETP,
@@ -47,6 +55,45 @@ _CLAIM = {
     .returning(events.c.event_id)
     for pg in (False, True)
 }
+
+_THE_EVENT = (
+    events.c.platform == bindparam("k_platform"),
+    events.c.event_id == bindparam("k_event_id"),
+)
+# a claimed event's replies, while its conversation is still where the event left it
+_KEPT = (
+    select(events.c.reply)
+    .join(
+        conversations,
+        (conversations.c.id == events.c.conversation_id)
+        & (conversations.c.version == events.c.version),
+    )
+    .where(*_THE_EVENT, events.c.created_at < bindparam("k_settled_before"))
+)
+_KEEP = (
+    update(events)
+    .where(*_THE_EVENT)
+    .values(
+        reply=bindparam("v_reply", type_=events.c.reply.type),
+        conversation_id=bindparam("v_conversation_id"),
+        version=bindparam("v_version"),
+    )
+)
+_SETTLE = (
+    update(events).where(*_THE_EVENT).values(reply=bindparam("v_reply", type_=events.c.reply.type))
+)
+
+
+def _keys(params: dict[str, str]) -> dict[str, str]:
+    """An event's key as the parameters of _KEPT, _KEEP and _SETTLE."""
+    return {f"k_{name}": value for name, value in params.items()}
+
+
+def _replies(kept: Any) -> list[Reply]:
+    """Kept replies as read (JSON text on some drivers), as replies."""
+    if isinstance(kept, str):
+        kept = json.loads(kept)
+    return replies_from_json(kept) if kept else []
 
 
 def _lock_conversation_query() -> Any:
@@ -72,10 +119,24 @@ class SqlTransaction(DeferredWrites):
         self.pg = conn.dialect.name == "postgresql"
         self.people = people if people is not None else PeopleCache()
         self.learned: list[tuple[Identity, int]] = []  # people's ids, once committed
+        self._claimed: dict[str, str] | None = None  # the event this unit claimed
+        self._kept: dict[str, Any] | None = None  # its replies, kept with the claim
 
     async def claim_event(self, platform: str, event_id: str) -> bool:
         params = {"platform": platform, "event_id": event_id[:200]}
-        return (await self.conn.execute(_CLAIM[self.pg], params)).first() is not None
+        if (await self.conn.execute(_CLAIM[self.pg], params)).first() is None:
+            settled = {"k_settled_before": settled_before()}
+            kept = (await self.conn.execute(_KEPT, _keys(params) | settled)).scalar()
+            raise DuplicateEvent(f"{platform}:{event_id}", _replies(kept))
+        self._claimed = params
+        return True
+
+    def keep_replies(self, replies: Sequence[Reply], conversation_id: int, version: int) -> None:
+        self._kept = {
+            "reply": replies_to_json(replies),
+            "conversation_id": conversation_id,
+            "version": version,
+        }
 
     async def open_conversation(
         self, author: Author, address: Address
@@ -147,6 +208,10 @@ class SqlTransaction(DeferredWrites):
             )
             if result.rowcount != 1:
                 raise ConcurrentUpdate("conversation changed")
+        if self._claimed is not None and self._kept is not None:
+            kept = {f"v_{k}": v for k, v in self._kept.items()}
+            await self.conn.execute(_KEEP, {**_keys(self._claimed), **kept})
+        self._claimed = self._kept = None
 
 
 class SqlEtpStore:
@@ -163,6 +228,11 @@ class SqlEtpStore:
             yield tx
             await tx.flush()
         self.people.learn(tx.learned)
+
+    async def settle_event(self, platform: str, event_id: str, rest: Sequence[Reply]) -> None:
+        params = {"platform": platform, "event_id": event_id[:200]}
+        async with self._begin() as conn:
+            await conn.execute(_SETTLE, {**_keys(params), "v_reply": replies_to_json(rest) or None})
 
     async def prune_events(self, before: datetime) -> int:
         async with self._begin() as conn:

@@ -176,6 +176,8 @@ class Chat:
     async def send(self, inbound: Inbound) -> list[Reply]:
         replies = await self.service.handle(inbound)
         self.received.extend(replies)
+        if replies:
+            await self.service.delivered(inbound)  # as a channel says once they are sent
         await self.queue.drain()
         return replies
 
