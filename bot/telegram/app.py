@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.methods import TelegramMethod
+from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.types import Update
+from aiogram.utils.backoff import Backoff, BackoffConfig
 
 from api.ratelimit import TokenRateLimiter
 from bot.telegram.access import AccessMiddleware
@@ -23,6 +26,10 @@ from storage.coordination import Lease, RedisLocks
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+POLL_SECONDS = 10  # how long a getUpdates waits for an update (long polling)
+BACKOFF = BackoffConfig(  # aiogram's own
+    min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1
+)
 
 
 class TelegramNotConfigured(RuntimeError):
@@ -69,7 +76,8 @@ class TelegramBot:
     # seconds of handling after which the answer's call is made here instead (Telegram waits
     # about a minute for a webhook's answer)
     answer_deadline: float = 15.0
-    _stopping: asyncio.Future[None] | None = field(default=None, repr=False)
+    _stop: asyncio.Event | None = field(default=None, repr=False)
+    _stopped: asyncio.Event | None = field(default=None, repr=False)
 
     def parse(self, data: Any) -> Update:
         """A raw update body → Update bound to our bot; pydantic's ValidationError if it is not one."""
@@ -140,7 +148,8 @@ class TelegramBot:
                 await lease.release()
 
     def _lost_lease(self) -> None:
-        self._stopping = asyncio.ensure_future(self.dispatcher.stop_polling())
+        if self._stop is not None:
+            self._stop.set()
 
     async def _poll(self, *, handle_signals: bool, delete_webhook: bool) -> None:
         if not any(r.name == "store_down" for r in self.dispatcher.sub_routers):
@@ -151,17 +160,90 @@ class TelegramBot:
         # no webhook (or the operator asked): Telegram refuses getUpdates while one is set
         await self.bot.delete_webhook(drop_pending_updates=False)
         await self.channel.set_commands()
-        # the session stays open for the replies still leaving (the App's closers drain them,
-        # then close it)
-        await self.dispatcher.start_polling(
-            self.bot,
-            allowed_updates=ALLOWED_UPDATES,
-            handle_signals=handle_signals,
-            close_bot_session=False,
-        )
+        self.channel.webhook_answers = False  # nobody makes a call left in an answer
+        stop = self._stop = asyncio.Event()
+        stopped = self._stopped = asyncio.Event()
+        if handle_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+        try:
+            await self._listen(stop)
+        finally:
+            stopped.set()
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """Long polling that confirms only what took effect.
+
+        aiogram's polling confirms a batch (the next getUpdates' offset) while the handlers
+        of its updates still run, and cancels them when it stops: an update fetched but not
+        yet committed was lost to a crash or a restart, as Telegram never delivers a
+        confirmed update again. Here a batch is handled whole (its updates concurrently, each
+        chat's in order) before the next getUpdates confirms it, and a stop waits for the
+        batch in hand: a crash leaves its updates unconfirmed, and the next poller gets them
+        again (the committed ones are redeliveries: their claim dedupes them, and a reply
+        that had not left is sent then, see EtpService.handle).
+        """
+        log.info("polling for updates of bot %s", self.bot.id)
+        backoff = Backoff(BACKOFF)
+        offset: int | None = None
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                fetch = asyncio.ensure_future(self._fetch(offset))
+                await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():  # stopped while waiting: nothing fetched is confirmed
+                    fetch.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await fetch
+                    break
+                try:
+                    updates = fetch.result()
+                except Exception as exc:  # the Bot API unreachable or refusing: try again
+                    log.warning("getUpdates failed (%s); again in %.1f s", exc, backoff.next_delay)
+                    await asyncio.wait({stopping}, timeout=backoff.next_delay)
+                    next(backoff)
+                    continue
+                backoff.reset()
+                if not updates:
+                    continue
+                # not cancelled by a stop: a stop lets the batch in hand finish
+                await asyncio.gather(*(self._handle(update) for update in updates))
+                offset = updates[-1].update_id + 1
+        finally:
+            stopping.cancel()
+            if offset is not None:
+                await self._confirm(offset)
+            log.info("polling stopped for bot %s", self.bot.id)
+
+    async def _fetch(self, offset: int | None) -> list[Update]:
+        call = GetUpdates(offset=offset, timeout=POLL_SECONDS, allowed_updates=ALLOWED_UPDATES)
+        timeout = int((self.bot.session.timeout or 0) + POLL_SECONDS)
+        return await self.bot(call, request_timeout=timeout)
+
+    async def _confirm(self, offset: int) -> None:
+        """Tell Telegram the last batch took effect (the next poller starts after it)."""
+        try:
+            await self.bot(GetUpdates(offset=offset, timeout=0, limit=1))
+        except Exception as exc:  # the next poller gets the batch again: duplicates, no loss
+            log.warning("could not confirm the updates before %s: %s", offset, exc)
+
+    async def _handle(self, update: Update) -> None:
+        """One polled update: handled, its replies sent; an error is logged, never raised (the
+        batch goes on)."""
+        try:
+            result = await self.dispatcher.feed_update(self.bot, update)
+            if isinstance(result, TelegramMethod):  # a press's acknowledgement
+                await self.channel.send_call(result)
+        except Exception:
+            log.exception("update %s failed", update.update_id)
 
     async def stop_polling(self) -> None:
-        await self.dispatcher.stop_polling()
+        """Stop polling once the batch in hand is handled and confirmed."""
+        if self._stop is None or self._stopped is None:
+            return
+        self._stop.set()
+        await self._stopped.wait()
 
     def poller_lease(self, app: App) -> Lease | None:
         """The Redis lease only one poller of this bot may hold; None without Redis."""

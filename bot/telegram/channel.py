@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
@@ -116,6 +117,8 @@ class TelegramChannel:
         self._streams: TTLCache[str, int] = TTLCache(maxsize=4096, ttl=3600)
         self._sending: set[asyncio.Task[Any]] = set()
         self._migrations: dict[int, int] = {}  # old group id -> supergroup, as Telegram confirmed
+        # whether a handler may leave its last call for the webhook's answer (polling: no)
+        self.webhook_answers = True
 
     def allows(self, user: User | None, chat: Chat | None, *, was: int | None = None) -> bool:
         """Open when no allow-list is set; else the user (or the whole chat) must be listed.
@@ -198,13 +201,38 @@ class TelegramChannel:
         try:
             replies = await self.handle(inbound)
             if any(isinstance(r, Document) for r in replies):
-                self._later(self.send(chat.id, replies), then=release)
+                self._later(self._deliver(chat.id, replies, inbound), then=release)
                 handed_over = True
                 return None
-            return await self.send(chat.id, replies, answer=answers_in_webhook(chat))
+            answer = self.webhook_answers and answers_in_webhook(chat)
+            return await self._deliver(chat.id, replies, inbound, answer=answer)
         finally:
             if not handed_over:
                 release()
+
+    async def _deliver(
+        self,
+        chat_id: int | str,
+        replies: Sequence[Reply],
+        inbound: Inbound,
+        *,
+        answer: bool = False,
+    ) -> TelegramMethod[Any] | None:
+        """`send`, then tell the engine what left: a redelivery of the update sends again only
+        what had not (see EtpService.delivered). A call left for the webhook's answer has not
+        left yet: if Telegram never gets that answer it delivers the update again, and that
+        reply is sent then."""
+        last, sent = await self._send(chat_id, replies, answer=answer)
+        if not replies:  # nothing to deliver (a duplicate, or nothing to say)
+            return last
+        if last is None:
+            await self.service.delivered(inbound)
+        elif sent == 0:
+            await self.service.delivered(inbound, None)  # all of it in the answer: kept as is
+        else:
+            final = [r for r in coalesce(replies) if isinstance(r, Text)][-1]
+            await self.service.delivered(inbound, [replace(final, text=last.text)])
+        return last
 
     def in_order(self, chat_id: int | str) -> AbstractAsyncContextManager[None]:
         """Held while an update is handled and its replies sent: a late reply (a job's draft,
@@ -307,6 +335,12 @@ class TelegramChannel:
         carry it (no file in it): the handler returns it and Telegram makes it, one Bot API
         round trip less (TelegramBot.process decides whether it goes in the answer).
         """
+        return (await self._send(chat_id, replies, answer=answer))[0]
+
+    async def _send(
+        self, chat_id: int | str, replies: Sequence[Reply], *, answer: bool = False
+    ) -> tuple[SendMessage | None, int]:
+        """`send`'s work: the call left for the answer, and how many calls were made."""
         calls = self.calls(chat_id, replies)
         # a reply that starts a draft job is sent whole before the handler lets the job's
         # draft through (in_order); an answer would leave after that
@@ -314,8 +348,8 @@ class TelegramChannel:
         last = calls.pop() if answer and calls and answerable(calls[-1]) else None
         for call in calls:
             if not await self.send_call(call):
-                return None  # the chat refuses the bot: the rest would fail the same way
-        return last
+                return None, len(calls)  # the chat refuses the bot: the rest would fail too
+        return (last if isinstance(last, SendMessage) else None), len(calls)
 
     async def send_call(self, call: TelegramMethod[Any], *, moved: bool = False) -> bool:
         """One call through the Bot API (paced; flood control and Telegram's 5xx waited out).
