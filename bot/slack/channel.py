@@ -42,6 +42,9 @@ CHANNEL_WIDE = frozenset(c.name for c in COMMANDS if not c.opens_etp and not c.n
 
 DRAFT_WAIT = 10.0  # seconds a finished draft waits for its "redigindo…" message to be posted
 ROOT_TTL = 3600  # a redelivered event finds the thread its first delivery opened
+OPENING = "-"  # a root being posted by one copy of a delivery (never a message's ts)
+OPENING_TTL = 30  # how long a copy that died while posting a root holds its key
+OPENING_POLL = 0.05  # how often the other copies look for the posted root
 NAME_TTL = 3600
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
@@ -210,16 +213,30 @@ class SlackChannel:
     async def open_thread(
         self, client: AsyncWebClient, place: Place, author: Author, key: str
     ) -> Place:
-        """Post the root message of a new ETP thread (once per delivery key) and return it."""
+        """Post the root message of a new ETP thread (once per delivery key) and return it.
+
+        Copies of one delivery may arrive at once (Slack retries a slow acknowledgement, and
+        a retry may reach another replica): the key is claimed before the post, so only one
+        copy posts; the others wait for its thread and go on in it (the engine then takes
+        them for the duplicates they are). A claim whose poster died expires after
+        OPENING_TTL seconds, and the next copy posts instead."""
         memo_key = f"root:{place.team}:{key}"
-        ts = await self.memo.get(memo_key)
-        if ts is None:
-            posted = await client.chat_postMessage(
-                channel=place.channel, text=m.SLACK_THREAD_ROOT.format(name=author.display_name)
-            )
-            ts = str(posted["ts"])
-            await self.memo.set(memo_key, ts, ROOT_TTL)
-        return Place(place.team, place.channel, ts, shared=True)
+        while True:
+            ts = await self.memo.get(memo_key)
+            if ts is None and await self.memo.claim(memo_key, OPENING, OPENING_TTL):
+                try:
+                    posted = await client.chat_postMessage(
+                        channel=place.channel,
+                        text=m.SLACK_THREAD_ROOT.format(name=author.display_name),
+                    )
+                except BaseException:
+                    await self.memo.forget(memo_key)  # the next copy may try
+                    raise
+                ts = str(posted["ts"])
+                await self.memo.set(memo_key, ts, ROOT_TTL)
+            if ts is not None and ts != OPENING:
+                return Place(place.team, place.channel, ts, shared=True)
+            await asyncio.sleep(OPENING_POLL)  # another copy is posting the root
 
     # --- events --------------------------------------------------------------------------
 
@@ -291,6 +308,8 @@ class SlackChannel:
             private_to=private_to,
             form_user=author.user_id,
         )
+        if replies:
+            await self.service.delivered(inbound)  # a retry of the event now sends nothing
 
     async def still_drafting(self, address: Address) -> None:
         """Slack has no "typing" for bots: the "Redigindo…" message already says it."""

@@ -22,6 +22,13 @@ class Memo(Protocol):
     async def set(self, key: str, value: str, ttl: int) -> None:
         """Store the value for `ttl` seconds."""
 
+    async def claim(self, key: str, value: str, ttl: int) -> bool:
+        """Store the value for `ttl` seconds only if the key has none; whether it did (one
+        caller wins, however many ask at once)."""
+
+    async def forget(self, key: str) -> None:
+        """Remove the key's value."""
+
 
 class LocalMemo:
     """One process's memory (the embedded default)."""
@@ -34,6 +41,15 @@ class LocalMemo:
 
     async def set(self, key: str, value: str, ttl: int) -> None:
         self._cache[key] = value  # one TTL for all entries: the longest any caller asks for
+
+    async def claim(self, key: str, value: str, ttl: int) -> bool:
+        if key in self._cache:  # no await between the test and the set: atomic in the loop
+            return False
+        self._cache[key] = value
+        return True
+
+    async def forget(self, key: str) -> None:
+        self._cache.pop(key, None)
 
 
 class RedisMemo:
@@ -60,6 +76,20 @@ class RedisMemo:
         except RedisError:
             log.warning("redis unavailable; keeping %s in this process's memory", key)
             await self._local.set(key, value, ttl)
+
+    async def claim(self, key: str, value: str, ttl: int) -> bool:
+        try:
+            return bool(await self._redis.set(self._prefix + key, value, ex=ttl, nx=True))
+        except RedisError:
+            log.warning("redis unavailable; claiming %s in this process's memory", key)
+            return await self._local.claim(key, value, ttl)
+
+    async def forget(self, key: str) -> None:
+        await self._local.forget(key)
+        try:
+            await self._redis.delete(self._prefix + key)
+        except RedisError:
+            log.warning("redis unavailable; %s is left to expire", key)
 
 
 class DraftMessages:
