@@ -67,6 +67,7 @@ class FakeBotApi:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.updates: list[dict[str, Any]] = []
+        self.fetches: list[list[int]] = []  # the update ids each getUpdates returned, in order
         self.failures: dict[str, list[tuple[int, int]]] = {}  # (status, retry_after) to come
         self.delays: dict[str, float] = {}  # seconds a method takes to arrive (a slow network)
         self.migrated: dict[str, int] = {}  # a group's id -> the supergroup it became
@@ -102,8 +103,12 @@ class FakeBotApi:
         self.failures.setdefault(method, []).append((status, retry_after))
 
     async def push_update(self, update: dict[str, Any]) -> None:
+        await self.push_updates([update])
+
+    async def push_updates(self, updates: list[dict[str, Any]]) -> None:
+        """Queue updates at once: a getUpdates waiting for them returns them in one batch."""
         async with self._changed:
-            self.updates.append(update)
+            self.updates.extend(updates)
             self._changed.notify_all()
 
     async def wait_for(self, predicate: Callable[[FakeBotApi], bool]) -> None:
@@ -149,6 +154,10 @@ class FakeBotApi:
             return _answer(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
         method = request.match_info["method"]
         await asyncio.sleep(self.delays.get(method, 0.0))
+        if request.transport is None or request.transport.is_closing():
+            # the caller died while its call was on the way (a delay is the network's): the
+            # call never arrived, so it is not made
+            return _answer(500, {"ok": False, "error_code": 500, "description": "gone"})
         params: dict[str, Any] = {}
         files: dict[str, tuple[str, bytes]] = {}
         form = await request.post()
@@ -207,7 +216,11 @@ class FakeBotApi:
                         await self._changed.wait_for(lambda: bool(self.updates))
                 except TimeoutError:
                     pass
-            return list(self.updates[:100])
+            batch = list(self.updates[:100])
+            if batch:
+                self.fetches.append([u["update_id"] for u in batch])
+                self._changed.notify_all()
+            return batch
 
     def _result(self, call: Call) -> Any:
         if call.method == "getMe":
