@@ -122,10 +122,10 @@ async def polling_crash(poller: Poller, pg_url: str, fault: str) -> None:
     api, updates, db = poller.api, Updates(), Database(pg_url)
     first = await poller.start()
     await three_new_etps(poller, updates)
-    # a slow network: a message takes 0.3 s to reach Telegram. At the fault, each chat's
-    # first answer is committed and its reply on the way (it never arrives), and the other
-    # twelve wait behind them in their chats
-    api.delays["sendMessage"] = 0.3
+    # a slow network: a message takes a while to reach Telegram. At the fault, each chat's
+    # first answer is committed and its reply on the way (after a kill it never arrives),
+    # and the other twelve wait behind them in their chats
+    api.delays["sendMessage"] = 2.0 if fault == "kill" else 0.3
     batch = fifteen_answers(updates)
     fetches = len(api.fetches)
     await api.push_updates(batch)
@@ -135,6 +135,7 @@ async def polling_crash(poller: Poller, pg_url: str, fault: str) -> None:
     clock = Stopwatch()
     if fault == "kill":
         await first.kill()
+        api.delays["sendMessage"] = 0.3
     else:
         assert await first.terminate() == 0
     await poller.start()
