@@ -217,12 +217,15 @@ def _kept(reply: object) -> bool:
 
 
 def _keep(
-    tx: StoreTransaction, inbound: Inbound, conv: ConversationState, replies: Sequence[object]
+    tx: StoreTransaction,
+    inbound: Inbound,
+    conv: ConversationState,
+    replies: Sequence[Reply | Export],
 ) -> None:
     """The event's replies kept with its claim (see EtpService._redelivered)."""
-    kept = [r for r in replies if _kept(r)]
+    kept: list[Reply] = [r for r in replies if isinstance(r, Text | DraftingStarted)]
     if inbound.event_id and kept and conv.id is not None:
-        tx.keep_replies(kept, conv.id, conv.version)  # type: ignore[arg-type]
+        tx.keep_replies(kept, conv.id, conv.version)
 
 
 class Unsent:
