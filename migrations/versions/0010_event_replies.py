@@ -1,7 +1,7 @@
 """an event's replies kept with its claim until the channel delivered them
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-04 09:00:00.000000
 
 A redelivered event was answered with nothing, so a reply that never left (the process died
@@ -17,7 +17,7 @@ from alembic import op
 
 
 revision: str = '0010'
-down_revision: str | None = '0008'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
