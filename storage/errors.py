@@ -26,10 +26,23 @@ _UNREACHABLE = (
 )
 
 
+# asyncpg's protocol when the server went away mid-statement (a shutdown): the connection is
+# left "failed", and the next step of the statement says so in these words
+_BROKEN_PROTOCOL = ("cannot switch to state", "not connected")
+
+
 def is_connection_error(exc: BaseException) -> bool:
     if isinstance(exc, sa.DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, _UNREACHABLE)
+    if isinstance(exc, _UNREACHABLE):
+        return True
+    # SQLAlchemy wraps the driver's error (its `orig`, and its cause)
+    for inner in (getattr(exc, "orig", None), exc.__cause__):
+        if isinstance(inner, asyncpg.InternalClientError) and str(inner).startswith(
+            _BROKEN_PROTOCOL
+        ):
+            return True
+    return isinstance(exc, asyncpg.InternalClientError) and str(exc).startswith(_BROKEN_PROTOCOL)
 
 
 @contextmanager
