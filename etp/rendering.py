@@ -55,7 +55,9 @@ class ProcessRenderer:
     first heavy document or by `start()`. A pool whose worker died is replaced, and the document
     rendered again on the new one. A render that takes longer than `timeout` seconds fails
     (the user is asked to export again) and later ones go to a new pool; the stuck worker stops
-    with its render, or with this process. After `close()`, documents are rendered in place."""
+    with its render, or with this process. At most `processes` renders are handed to the pool at
+    once, the others wait here for a free worker: so `timeout` counts a render's own time, not
+    the time it waited behind others. After `close()`, documents are rendered in place."""
 
     def __init__(self, processes: int, *, timeout: float = 60.0) -> None:
         if processes < 1:
@@ -64,6 +66,7 @@ class ProcessRenderer:
         self.timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
         self._closed = False
+        self._free = asyncio.Semaphore(processes)  # one a worker: a render never queues there
 
     def start(self) -> Future[None]:
         """Start the workers now, in the background (the first export then waits for none)."""
@@ -74,15 +77,18 @@ class ProcessRenderer:
     async def render(self, fmt: str, document: EtpDocument) -> bytes:
         if fmt not in HEAVY_FORMATS or self._closed:
             return render(fmt, document)
-        pool = self._executor()
-        try:
-            return await self._render_on(pool, fmt, document)
-        except BrokenProcessPool:
-            self._discard(pool)
+        async with self._free:  # the timeout starts once a worker is free, not before
             if self._closed:
                 return render(fmt, document)
-            log.warning("the document workers stopped; rendering again on new ones")
-            return await self._render_on(self._executor(), fmt, document)
+            pool = self._executor()
+            try:
+                return await self._render_on(pool, fmt, document)
+            except BrokenProcessPool:
+                self._discard(pool)
+                if self._closed:
+                    return render(fmt, document)
+                log.warning("the document workers stopped; rendering again on new ones")
+                return await self._render_on(self._executor(), fmt, document)
 
     async def _render_on(self, pool: ProcessPoolExecutor, fmt: str, document: EtpDocument) -> bytes:
         loop = asyncio.get_running_loop()
@@ -95,7 +101,7 @@ class ProcessRenderer:
             if not limit.expired():
                 raise
             log.error("rendering a %s took over %g s; starting new document workers", fmt, seconds)
-            self._discard(pool)  # the renders queued behind it fail over to the new ones
+            self._discard(pool)  # renders on its other workers fail over to the new ones
             raise
 
     async def close(self) -> None:

@@ -458,6 +458,26 @@ async def test_a_render_that_hangs_fails_and_those_queued_behind_it_are_done_by_
         await renderer.close()
 
 
+async def test_the_render_timeout_counts_a_renders_own_time_not_its_wait_for_a_worker(
+    finished: Etp,
+) -> None:
+    # one worker, stuck: the first render uses up its timeout; the second waited that long
+    # for a worker, and then has its whole timeout on a new one (before: it failed with the first)
+    document = build_document(finished, now=NOW)
+    renderer = ProcessRenderer(1, timeout=5.0)
+    stuck = await _frozen_worker(renderer)
+    try:
+        hung = asyncio.create_task(renderer.render("pdf", document))
+        await asyncio.sleep(0)
+        waiting = asyncio.create_task(renderer.render("docx", document))
+        with pytest.raises(TimeoutError):
+            await hung
+        docx.Document(io.BytesIO(await asyncio.wait_for(waiting, 60)))
+    finally:
+        _thaw(stuck)
+        await renderer.close()
+
+
 async def test_closing_with_a_worker_stuck_returns_and_its_render_is_done_in_place(
     finished: Etp,
 ) -> None:
