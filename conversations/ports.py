@@ -122,6 +122,26 @@ class EtpStore(Protocol):
     async def move_conversation(self, old: Address, new: Address) -> bool:
         """The conversation at `old` continues at `new` (see EtpService.move_conversation)."""
 
+    async def stalled_drafts(self, before: datetime, limit: int) -> Sequence[StalledDraft]:
+        """Sections still being drafted that nothing touched since `before`, oldest first."""
+
+    async def touch_draft(
+        self, etp_id: int, section: int, attempt: int, now: datetime, before: datetime | None
+    ) -> bool:
+        """Mark draft `attempt` of the section alive at `now`, if it is still being drafted
+        (and, with `before`, only if nothing touched it since: one caller of several wins)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StalledDraft:
+    """A section left "Redigindo…": its draft attempt, and the conversation that awaits it
+    (None when no conversation is at that ETP any more)."""
+
+    etp_id: int
+    section: int
+    attempt: int
+    address: Address | None
+
 
 class ConversationLock(Protocol):
     """Serialises events for one conversation (an accelerator; the database still checks)."""
@@ -271,8 +291,8 @@ class Notifier(Protocol):
 class DraftQueue(Protocol):
     """Runs draft jobs away from the inbound event: in-process, or on a worker queue."""
 
-    async def submit(self, request: DraftRequest) -> None:
-        """Enqueue the job; returns at once."""
+    async def submit(self, request: DraftRequest) -> bool:
+        """Enqueue the job; returns at once: False when the same job was already there."""
 
 
 class DraftRate(Protocol):
@@ -302,6 +322,9 @@ class Observer(Protocol):
     def draft_usage(self, provider: str, usage: Usage) -> None:
         """What one draft cost (tokens, estimated dollars; a cache hit costs nothing)."""
 
+    def draft_resumed(self) -> None:
+        """A draft whose job was lost was submitted again."""
+
 
 class NullObserver:
     def event_handled(self, channel: str, kind: str, seconds: float, outcome: str) -> None:
@@ -314,4 +337,7 @@ class NullObserver:
         pass
 
     def draft_usage(self, provider: str, usage: Usage) -> None:
+        pass
+
+    def draft_resumed(self) -> None:
         pass

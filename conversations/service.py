@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import random
@@ -11,9 +12,12 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
+
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from conversations.catalogue import messages as m
+from conversations.catalogue.sections import BY_NUMBER
 from conversations.context import build_context
 from conversations.drafting import OfflineDrafter, keep_facts
 from conversations.events import Address, Inbound
@@ -22,7 +26,7 @@ from conversations.fencing import suspicious
 from conversations.flow import InputError, Needs, StepContext, apply_draft, needs, step
 from conversations.grounding import Finding
 from conversations.grounding import check as ground
-from conversations.model import ConversationState, Etp, SectionStatus, Step
+from conversations.model import ConversationState, Etp, Mode, SectionStatus, Step
 from conversations.ports import (
     AuditEntry,
     ConcurrentUpdate,
@@ -51,6 +55,8 @@ from conversations.prompting import material, user_texts
 from conversations.replies import Document, DraftingStarted, Export, Reply, Text
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class SystemClock:
@@ -107,15 +113,16 @@ class InProcessDraftQueue:
     def bind(self, runner: Callable[[DraftRequest], Coroutine[Any, Any, None]]) -> None:
         self._runner = runner
 
-    async def submit(self, request: DraftRequest) -> None:
+    async def submit(self, request: DraftRequest) -> bool:
         if self._runner is None:
             raise RuntimeError("draft queue not bound to a service")
         if any(t.get_name() == request.job_id for t in self._tasks):
-            return  # the same job is already running
+            return False  # the same job is already running
         task = asyncio.create_task(self._runner(request), name=request.job_id)
         self._tasks.add(task)
         self._started[task] = time.monotonic()
         task.add_done_callback(self._done)
+        return True
 
     def backlog(self) -> tuple[int, float]:
         """Jobs running now, and the seconds the oldest of them has run."""
@@ -277,6 +284,8 @@ class EtpService:
         max_tokens_per_etp: int = 0,
         stream_every: float = 1.5,
         document_order: str = "law",
+        draft_stale_after: float = 30.0,
+        store_retry_for: float = 120.0,
     ) -> None:
         self.store = store
         self.drafter = drafter
@@ -302,6 +311,11 @@ class EtpService:
         # the order of an ETP's document until it chooses one (ETP_DOCUMENT_ORDER)
         self.document_order = document_order
         self._unsent = Unsent()
+        # a running draft job touches its section every third of this; a section "Redigindo…"
+        # untouched for this long lost its job (ETP_DRAFT_STALE_AFTER) and is submitted again
+        self.draft_stale_after = draft_stale_after
+        # how long a draft job retries a database that does not answer (ETP_STORE_RETRY_FOR)
+        self.store_retry_for = store_retry_for
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Process one event; the replies are for the author. Raises StoreUnavailable."""
@@ -311,7 +325,7 @@ class EtpService:
             async with self.locks.hold(inbound.address.key):
                 for attempt in range(CONFLICT_ATTEMPTS):
                     try:
-                        replies, drafts, outcome = await self._handle_once(inbound)
+                        replies, drafts, outcome, waiting = await self._handle_once(inbound)
                     except ConcurrentUpdate:
                         await _back_off(attempt)
                         continue
@@ -322,6 +336,11 @@ class EtpService:
                         self._unsent.add(_event_key(inbound), any(_kept(r) for r in replies))
                     for request in drafts:
                         await self.queue.submit(request)
+                    if waiting is not None and await self._resume(waiting):
+                        spec = BY_NUMBER[waiting.section]
+                        replies.append(
+                            Text(m.DRAFT_RESUMED.format(n=spec.number, title=spec.title))
+                        )
                     return await self._documents(replies)
             outcome = "busy"
             return [Text(m.BUSY_RETRY)]
@@ -332,7 +351,9 @@ class EtpService:
 
     async def _handle_once(
         self, inbound: Inbound
-    ) -> tuple[list[Reply | Export], list[DraftRequest], str]:
+    ) -> tuple[list[Reply | Export], list[DraftRequest], str, DraftRequest | None]:
+        """The replies, the drafts to submit, the outcome, and the draft this conversation was
+        already waiting for when it looks stalled (`_resume` decides)."""
         async with self.store.transaction() as tx:
             if inbound.event_id and not await tx.claim_event(
                 inbound.author.platform, inbound.event_id
@@ -342,6 +363,7 @@ class EtpService:
             etp = await tx.load_etp(conv.etp_id) if conv.etp_id else None
             if etp is None and conv.etp_id is not None:
                 conv.etp_id, conv.step = None, Step.IDLE
+            waiting = self._awaited(conv, etp, inbound)
             wanted = needs(inbound)
             ctx = StepContext(
                 inbound, conv, etp, person_id, self.clock.now(), document_order=self.document_order
@@ -352,7 +374,7 @@ class EtpService:
             except InputError as refusal:
                 refused: list[Reply | Export] = [Text(str(refusal))]
                 _keep(tx, inbound, conv, refused)
-                return refused, [], "refused"
+                return refused, [], "refused", waiting
             saved = outcome.etp
             replies = outcome.replies
             audits = list(outcome.audits)
@@ -375,6 +397,11 @@ class EtpService:
                     replies, drafted = await self._draft_inline(conv, saved, requests, replies)
                     audits += drafted
                     requests = []
+            if waiting is not None and (
+                any(r.section == waiting.section for r in requests)
+                or any(section == waiting.section for section, _ in outcome.drafts)
+            ):
+                waiting = None  # this event asked for that draft itself (/start, /refazer)
             if saved is not None and (saved.dirty or saved.dirty_sections):
                 saved = await tx.save_etp(saved)
             await tx.save_conversation(conv)
@@ -397,7 +424,73 @@ class EtpService:
                     conversation_id=conv.id,
                 )
             _keep(tx, inbound, conv, replies)
-            return replies, requests, "ok"
+            return replies, requests, "ok", waiting
+
+    def _awaited(
+        self, conv: ConversationState, etp: Etp | None, inbound: Inbound
+    ) -> DraftRequest | None:
+        """The draft this conversation waits for, if it has waited long enough to be stalled
+        (as far as this copy of the ETP knows: `_resume` asks the database)."""
+        if etp is None or etp.id is None or conv.mode != Mode.DRAFTING or conv.section is None:
+            return None
+        entry = etp.sections.get(conv.section)
+        if entry is None or entry.status != SectionStatus.DRAFTING or self.drafter.inline:
+            return None
+        touched = entry.updated_at
+        if touched is not None and touched.tzinfo is None:
+            touched = touched.replace(tzinfo=UTC)  # SQLite keeps UTC without the zone
+        if touched is not None and self.clock.now() - touched < timedelta(
+            seconds=self.draft_stale_after
+        ):
+            return None
+        return DraftRequest(
+            etp.id, entry.number, entry.draft_attempt, inbound.address, inbound.author.display_name
+        )
+
+    async def _resume(self, request: DraftRequest) -> bool:
+        """Submit `request` again if its section is still drafting with no sign of life for
+        `draft_stale_after` seconds: the database says so, and gives it to one caller only (a
+        sweep in another process, the next message). True when it was submitted."""
+        now = self.clock.now()
+        before = now - timedelta(seconds=self.draft_stale_after)
+        try:
+            claimed = await self.store.touch_draft(
+                request.etp_id, request.section, request.attempt, now, before
+            )
+        except StoreUnavailable:
+            log.warning("could not check whether %s is stalled", request.job_id)
+            return False
+        if not claimed:
+            return False
+        log.warning("draft %s had stalled; submitting it again", request.job_id)
+        await self.queue.submit(request)
+        self.observer.draft_resumed()
+        return True
+
+    async def resume_stalled(self, limit: int = 100) -> int:
+        """Submit again every draft whose section is still "Redigindo…" with no sign of life
+        for `draft_stale_after` seconds (its process died, the queue lost it, it gave up on the
+        database); the waiting conversation is told. At most `limit` at a time; how many."""
+        before = self.clock.now() - timedelta(seconds=self.draft_stale_after)
+        resumed = 0
+        for stalled in await self.store.stalled_drafts(before, limit):
+            if stalled.address is None:
+                continue  # no conversation waits for it; /retomar there drafts it again
+            request = DraftRequest(
+                stalled.etp_id, stalled.section, stalled.attempt, stalled.address, ""
+            )
+            if not await self._resume(request):
+                continue
+            resumed += 1
+            spec = BY_NUMBER[stalled.section]
+            await self._tell(request, m.DRAFT_RESUMED.format(n=spec.number, title=spec.title))
+        return resumed
+
+    async def _tell(self, request: DraftRequest, text: str) -> None:
+        try:
+            await self.notifier.notify(request.address, [Text(text)])
+        except Exception:
+            log.warning("could not tell %s about draft %s", request.address.key, request.job_id)
 
     def _redelivered(self, inbound: Inbound, kept: Sequence[Reply]) -> list[Reply]:
         """A redelivery's answer: nothing, unless the replies of its first delivery never
@@ -521,9 +614,28 @@ class EtpService:
         return await self.store.prune_events(self.clock.now() - older_than)
 
     async def run_draft(self, request: DraftRequest) -> None:
-        """The draft job: write outside any lock, then apply if still awaited, then notify."""
-        async with self.store.transaction() as tx:
-            etp = await tx.load_etp(request.etp_id)
+        """The draft job. It shows it is alive while it runs (`_keep_alive`); it retries a
+        database that does not answer for `store_retry_for` seconds, then tells the user the
+        draft was interrupted (the section stays "Redigindo…" and a later sweep resumes it).
+        Any other failure ends the draft as failed, with the way on (/refazer): never stuck."""
+        alive = asyncio.create_task(self._keep_alive(request), name=f"alive-{request.job_id}")
+        try:
+            await self._run_draft(request)
+        except StoreUnavailable as exc:
+            log.warning("draft %s interrupted, database unavailable: %s", request.job_id, exc)
+            spec = BY_NUMBER[request.section]
+            await self._tell(request, m.DRAFT_INTERRUPTED.format(n=spec.number, title=spec.title))
+        except Exception:
+            log.exception("draft job %s failed", request.job_id)
+            await self._give_up(request)
+        finally:
+            alive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await alive
+
+    async def _run_draft(self, request: DraftRequest) -> None:
+        """Write outside any lock, then apply if still awaited, then notify."""
+        etp = await self._retrying(lambda: self._load(request.etp_id))
         if etp is None:
             return
         entry = etp.section(request.section)
@@ -537,18 +649,72 @@ class EtpService:
             instruction=request.instruction,
         )
         draft, report = await self._write_showing(request, etp, context)
+        # the draft is written: a database that blinks now must not cost another LLM call
+        replies = await self._retrying(lambda: self._apply_turn(request, draft, report))
+        if replies:
+            await self.notifier.notify(request.address, replies)
+
+    async def _load(self, etp_id: int) -> Etp | None:
+        async with self.store.transaction() as tx:
+            return await tx.load_etp(etp_id)
+
+    async def _apply_turn(
+        self, request: DraftRequest, draft: Draft | None, report: DraftReport
+    ) -> list[Reply]:
+        """`_apply` in the conversation's turn, run again on a concurrent update."""
         for attempt in range(CONFLICT_ATTEMPTS):
             try:
                 async with self.locks.hold(request.address.key):
-                    replies = await self._apply(request, draft, report)
-                break
+                    return await self._apply(request, draft, report)
             except ConcurrentUpdate:
                 await _back_off(attempt)
+        return []
+
+    async def _retrying(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """`work()`, again and again while the database is unavailable, for `store_retry_for`
+        seconds (tenacity: growing pauses up to 5 s); then its StoreUnavailable."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(StoreUnavailable),
+            stop=stop_after_delay(self.store_retry_for),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            reraise=True,
+        ):
+            with attempt:
+                return await work()
+        raise AssertionError("unreachable: tenacity reraises the last failure")
+
+    async def _keep_alive(self, request: DraftRequest) -> None:
+        """Touch the section every third of `draft_stale_after` while the job runs, so that
+        no sweep takes it for lost; a database that does not answer is tried next time."""
+        every = self.draft_stale_after / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                alive = await self.store.touch_draft(
+                    request.etp_id, request.section, request.attempt, self.clock.now(), None
+                )
+            except StoreUnavailable:
                 continue
-        else:
+            if not alive:
+                return  # applied, superseded or cancelled: nothing left to keep alive
+
+    async def _give_up(self, request: DraftRequest) -> None:
+        """A job that failed for good: the section leaves "Redigindo…" as a failed draft (the
+        user gets the failure and /refazer), or, without a database, the user is told."""
+        try:
+            replies = await self._apply_turn(request, None, DraftReport("error"))
+        except Exception:
+            log.exception("could not record the failure of draft %s", request.job_id)
+            spec = BY_NUMBER[request.section]
+            await self._tell(request, m.DRAFT_INTERRUPTED.format(n=spec.number, title=spec.title))
             return
         if replies:
-            await self.notifier.notify(request.address, replies)
+            try:
+                await self.notifier.notify(request.address, replies)
+            except Exception:
+                log.exception(
+                    "could not tell %s draft %s failed", request.address.key, request.job_id
+                )
 
     async def _write_showing(
         self, request: DraftRequest, etp: Etp, context: DraftContext

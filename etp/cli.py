@@ -212,17 +212,44 @@ def worker_cmd(
     _preflight(settings)
 
     async def main() -> None:
-        from etp.container import build_app
-        from etp.runtime import register_notifiers
-        from storage.jobs import build_worker
+        import signal
 
+        from etp.container import build_app
+        from etp.runtime import register_notifiers, resume_stalled_drafts
+        from storage.jobs import build_worker, stop_worker
+
+        recovery = settings.recovery
         app = await build_app(settings)
         register_notifiers(app)
-        jobs = build_worker(url, app.service.run_draft, burst=burst)
+        jobs = build_worker(
+            url, app.service.run_draft, burst=burst, lease=recovery.etp_draft_stale_after
+        )
+        running = asyncio.ensure_future(jobs.async_run())
+        stopping: asyncio.Task[None] | None = None
+
+        def terminate() -> None:
+            # SIGTERM (systemd, Docker, Kubernetes) or Ctrl-C: no new job; the running ones
+            # finish within ETP_WORKER_STOP_GRACE or go back to the queue for another worker
+            nonlocal stopping
+            if stopping is None:
+                logging.getLogger("etp").info("stopping: no new draft jobs")
+                stopping = asyncio.create_task(stop_worker(jobs, recovery.etp_worker_stop_grace))
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, terminate)
+        sweeping = asyncio.create_task(resume_stalled_drafts(app))
         try:
-            await jobs.async_run()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
         finally:
-            await jobs.close()
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
+            if stopping is not None:
+                await stopping
+            else:
+                await jobs.close()
             await app.close()
 
     from redis.exceptions import RedisError

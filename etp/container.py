@@ -159,6 +159,8 @@ async def build_app(
         max_tokens_per_etp=llm.llm_max_tokens_per_etp,
         stream_every=llm.llm_stream_interval,
         document_order=settings.documents.etp_document_order,
+        draft_stale_after=settings.recovery.etp_draft_stale_after,
+        store_retry_for=settings.recovery.etp_store_retry_for,
     )
     queue.bind(service.run_draft)
     app = App(settings, engine, service, queue, notifier, AdminStore(engine), metrics, redis)

@@ -77,6 +77,11 @@ class Metrics:
         self.llm_cache_hits = Counter(
             "etp_llm_cache_hits", "Drafts answered from the LLM cache (no cost)", registry=r
         )
+        self.drafts_resumed = Counter(
+            "etp_drafts_resumed",
+            "Drafts submitted again after their job was lost (a process died, Redis lost it)",
+            registry=r,
+        )
         self.exports = Counter(
             "etp_exports", "Documents rendered, by format", ["format"], registry=r
         )
@@ -123,6 +128,9 @@ class Metrics:
         self.draft_seconds.labels(provider).observe(seconds)
         if tokens > 0:
             self.llm_tokens.labels(provider).inc(tokens)
+
+    def draft_resumed(self) -> None:
+        self.drafts_resumed.inc()
 
     def draft_usage(self, provider: str, usage: Usage) -> None:
         if usage.cached:

@@ -14,7 +14,8 @@ from typing import Any
 from conversations.ports import StoreUnavailable
 from etp.container import App
 from etp.rendering import ProcessRenderer
-from storage.jobs import ArqDraftQueue
+from storage.coordination import take_turn
+from storage.jobs import ArqDraftQueue, stop_worker
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,28 @@ async def forget_old_events(app: App, *, every: float = PRUNE_EVERY) -> None:
         else:
             if pruned:
                 log.info("forgot %d event ids claimed over %s ago", pruned, EVENT_CLAIMS_KEPT)
+        await asyncio.sleep(every)
+
+
+async def resume_stalled_drafts(app: App, *, every: float | None = None) -> None:
+    """Now (at start-up) and every `every` seconds (ETP_DRAFT_SWEEP_INTERVAL), until cancelled:
+    submit again the drafts whose job was lost (EtpService.resume_stalled). With Redis, one
+    process of all sweeps each period; without it, the database gives each stalled draft to
+    one sweeper only. A failure is logged and tried again next time."""
+    every = every if every is not None else app.settings.recovery.etp_draft_sweep_interval
+    queue = app.queue.queue_name if isinstance(app.queue, ArqDraftQueue) else "local"
+    while True:
+        try:
+            if app.redis is None or await take_turn(
+                app.redis, f"etp:drafts:sweep:{queue}", every * 0.9
+            ):
+                resumed = await app.service.resume_stalled()
+                if resumed:
+                    log.warning("submitted %d stalled draft(s) again", resumed)
+        except StoreUnavailable as exc:
+            log.warning("stalled drafts not looked for (database unavailable): %s", exc)
+        except Exception:
+            log.exception("looking for stalled drafts failed")
         await asyncio.sleep(every)
 
 
@@ -78,7 +101,9 @@ async def run_with_jobs(
     workers, the pools), which a process killed by the signal would never reach. aiogram's
     polling installs its own handler, which stops polling the same way.
 
-    Meanwhile, event ids claimed over EVENT_CLAIMS_KEPT ago are forgotten, hourly.
+    Meanwhile, event ids claimed over EVENT_CLAIMS_KEPT ago are forgotten, hourly, and drafts
+    whose job was lost are submitted again (at start-up, then every ETP_DRAFT_SWEEP_INTERVAL).
+    The embedded draft worker stops as `etp worker` does (storage.jobs.stop_worker).
     """
     gc.collect()
     gc.freeze()
@@ -92,7 +117,9 @@ async def run_with_jobs(
         from storage.jobs import build_worker
 
         try:
-            jobs = build_worker(url, app.service.run_draft)
+            jobs = build_worker(
+                url, app.service.run_draft, lease=app.settings.recovery.etp_draft_stale_after
+            )
         except BaseException:
             main.close()  # never started
             raise
@@ -108,6 +135,7 @@ async def run_with_jobs(
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
     jobs_task = None if jobs is None else asyncio.create_task(jobs.async_run(), name="draft-worker")
     pruning = asyncio.create_task(forget_old_events(app, every=prune_every), name="prune-events")
+    sweeping = asyncio.create_task(resume_stalled_drafts(app), name="resume-drafts")
     try:
         await running
     except asyncio.CancelledError:
@@ -115,11 +143,12 @@ async def run_with_jobs(
         if not stopping or (current is not None and current.cancelling()):
             raise  # cancelled from outside, not stopped by SIGTERM
     finally:
-        pruning.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pruning
+        for task in (pruning, sweeping):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if jobs_task is not None and jobs is not None:
+            await stop_worker(jobs, app.settings.recovery.etp_worker_stop_grace)
             jobs_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await jobs_task
-            await jobs.close()

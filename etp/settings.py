@@ -373,6 +373,23 @@ class ObservabilitySettings(BaseSettings):
         return level
 
 
+class RecoverySettings(BaseSettings):
+    model_config = _CONFIG
+    # A draft job shows it is alive every third of this (it touches its section, and under arq
+    # its in-progress key); a section still "Redigindo…" with no sign of life for this long is
+    # taken as lost (its process died, Redis lost the job) and its draft is submitted again.
+    etp_draft_stale_after: float = Field(default=30.0, ge=0.3, le=3600)
+    # How often each long-running process looks for such sections (with Redis, one process
+    # of all looks each time).
+    etp_draft_sweep_interval: float = Field(default=15.0, ge=0.1, le=3600)
+    # Seconds a draft job keeps retrying a database that does not answer before it tells the
+    # user it was interrupted (the sweep resumes it once the database is back).
+    etp_store_retry_for: float = Field(default=120.0, ge=0, le=3600)
+    # Seconds `etp worker` (or the worker in `etp serve`) lets running drafts finish after
+    # SIGTERM; the rest are handed back to the queue for another worker.
+    etp_worker_stop_grace: float = Field(default=20.0, ge=0, le=3600)
+
+
 class DeploymentSettings(BaseSettings):
     model_config = _CONFIG
     # the long-running commands and readiness refuse a database behind the migration head;
@@ -427,6 +444,10 @@ class Settings:
     def deployment(self) -> DeploymentSettings:
         return DeploymentSettings()
 
+    @cached_property
+    def recovery(self) -> RecoverySettings:
+        return RecoverySettings()
+
     def problems(self) -> list[str]:
         """Every invalid value of every concern, one line each (empty when all are valid)."""
         lines: list[str] = []
@@ -450,6 +471,7 @@ PARTS = (
     "security",
     "observability",
     "deployment",
+    "recovery",
 )
 
 

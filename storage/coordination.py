@@ -123,3 +123,14 @@ class RedisLocks:
                 await lock.release()
         finally:
             release_local()
+
+
+async def take_turn(redis: Redis, name: str, seconds: float) -> bool:
+    """Whether this process takes the turn `name` for the next `seconds`: one process of all
+    does a periodic task (the stalled drafts' sweep) each period. The turn is never released,
+    it expires; Redis down gives every process its turn (the task must be safe to repeat)."""
+    lock = Lock(redis, name, timeout=seconds, blocking=False)
+    try:
+        return bool(await lock.acquire(token=holder_token()))
+    except RedisError:
+        return True

@@ -62,7 +62,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conversations.events import Address, Author
 from conversations.model import ConversationState, Etp, EtpSummary
-from conversations.ports import ConcurrentUpdate, DuplicateEvent
+from conversations.ports import ConcurrentUpdate, DuplicateEvent, StalledDraft
 from conversations.replies import Reply, replies_from_json, replies_to_json
 from storage.errors import unreachable_as_unavailable
 from storage.rows import (
@@ -583,6 +583,15 @@ class PgEtpStore:
         }
         with unreachable_as_unavailable():
             await self.pool.fetchval(sql.text, *sql.args(params))
+
+    async def stalled_drafts(self, before: datetime, limit: int) -> list[StalledDraft]:
+        return await self.rare.stalled_drafts(before, limit)
+
+    async def touch_draft(
+        self, etp_id: int, section: int, attempt: int, now: datetime, before: datetime | None
+    ) -> bool:
+        # the section's updated_at is not one a kept copy is checked by (the ETP's is)
+        return await self.rare.touch_draft(etp_id, section, attempt, now, before)
 
     async def move_conversation(self, old: Address, new: Address) -> bool:
         moved = await self.rare.move_conversation(old, new)

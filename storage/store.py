@@ -22,8 +22,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from conversations.events import Address, Author
-from conversations.model import ConversationState, Etp, EtpSummary
-from conversations.ports import ConcurrentUpdate, DuplicateEvent
+from conversations.model import ConversationState, Etp, EtpSummary, Mode, SectionStatus
+from conversations.ports import ConcurrentUpdate, DuplicateEvent, StalledDraft
 from conversations.replies import Reply, replies_from_json, replies_to_json
 from storage.errors import unreachable_as_unavailable
 from storage.rows import (
@@ -262,6 +262,63 @@ class SqlEtpStore:
                 .values(shared_key=new.key, updated_at=func.now())  # kept copies go stale
             )
         return True
+
+    async def stalled_drafts(self, before: datetime, limit: int) -> list[StalledDraft]:
+        s, e, c = sections.c, etps.c, conversations.c
+        async with self._begin() as conn:
+            found = (
+                await conn.execute(
+                    select(s.etp_id, s.number, s.draft_attempt, e.shared_key)
+                    .join(etps, e.id == s.etp_id)
+                    .where(s.status == SectionStatus.DRAFTING.value, s.updated_at < before)
+                    .order_by(s.updated_at)
+                    .limit(limit)
+                )
+            ).all()
+            if not found:
+                return []
+            ids = {row.etp_id for row in found}
+            at = (
+                await conn.execute(
+                    select(c.channel, c.chat_id, c.thread_id, c.etp_id, cast(c.state, Text))
+                    .where(c.etp_id.in_(ids))
+                    .order_by(c.updated_at.desc())
+                )
+            ).all()
+        stalled: list[StalledDraft] = []
+        for row in found:
+            address: Address | None = None
+            for conv in at:
+                if conv.etp_id != row.etp_id:
+                    continue
+                state = ConversationState(id=0)
+                state.load_json(json.loads(conv[4]) if conv[4] else None)
+                here = Address(
+                    conv.channel, conv.chat_id, conv.thread_id, shared=row.shared_key is not None
+                )
+                # the conversation waiting on this very section first, else the latest at it
+                if state.section == row.number and state.mode == Mode.DRAFTING:
+                    address = here
+                    break
+                address = address or here
+            stalled.append(StalledDraft(row.etp_id, row.number, row.draft_attempt, address))
+        return stalled
+
+    async def touch_draft(
+        self, etp_id: int, section: int, attempt: int, now: datetime, before: datetime | None
+    ) -> bool:
+        s = sections.c
+        statement = update(sections).where(
+            s.etp_id == etp_id,
+            s.number == section,
+            s.status == SectionStatus.DRAFTING.value,
+            s.draft_attempt == attempt,
+        )
+        if before is not None:
+            statement = statement.where(s.updated_at < before)
+        async with self._begin() as conn:
+            result = await conn.execute(statement.values(updated_at=now))
+        return result.rowcount == 1
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[AsyncConnection]:

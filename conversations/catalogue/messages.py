@@ -660,3 +660,13 @@ SLACK_INSTALL_OK = (
 SLACK_INSTALL_REFUSED_TITLE = "Instalação recusada"
 SLACK_INSTALL_FAILED_TITLE = "Instalação não concluída"
 SLACK_INSTALL_FAILED = "Não foi possível concluir a instalação ({reason}). Tente novamente."
+
+# Drafts that lost their job (a process died, the queue lost it) and are written again
+DRAFT_RESUMED = (
+    "A redação da minuta da seção {n} — {title} havia sido interrompida e foi retomada agora."
+)
+DRAFT_INTERRUPTED = (
+    "A redação da minuta da seção {n} — {title} foi interrompida por uma falha temporária do "
+    "serviço. Suas respostas estão guardadas e a redação será retomada automaticamente; se "
+    "preferir, use /refazer para recomeçá-la."
+)
