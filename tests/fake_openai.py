@@ -4,6 +4,9 @@ Each request takes the next behaviour from `script` (then `default`): "ok", an H
 (429 comes with `retry_after` in a Retry-After header), "hang" (never answers), "malformed" (a
 200 whose body is not JSON), "empty" (an answer with no text), "length" (a cut-off answer,
 `finish_reason: "length"`). A streaming request (`"stream": true`) gets server-sent events.
+`delay` seconds pass before any answer (a slow model); `calls` counts the requests, and
+`wait_for_calls(n)` waits for the n-th (the fault-injection tests count the LLM calls a
+recovery costs).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class FakeOpenAI:
     # builds the answer from the request body, when set (e.g. to echo a placeholder back)
     answer: Callable[[dict[str, Any]], str] | None = None
     models: tuple[str, ...] = ("gpt-4o-mini",)  # what GET /v1/models lists
+    delay: float = 0.0  # seconds before each answer
     requests: list[dict[str, Any]] = field(default_factory=list)
     received_at: list[float] = field(default_factory=list)
     runner: web.AppRunner | None = None
@@ -64,6 +68,8 @@ class FakeOpenAI:
         self.requests.append({"body": body, "auth": request.headers.get("Authorization", "")})
         self.received_at.append(time.monotonic())
         behaviour = self._next()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if isinstance(behaviour, int):
             error = {"error": {"message": "upstream said no", "type": "server_error"}}
             headers = {}
@@ -148,6 +154,16 @@ class FakeOpenAI:
             return web.json_response(error, status=self.fail_with)
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in self.models]
         return web.json_response({"object": "list", "data": data})
+
+    @property
+    def calls(self) -> int:
+        return len(self.requests)
+
+    async def wait_for_calls(self, count: int, seconds: float = 60) -> None:
+        """Until `count` requests arrived (a safety bound, not a timed assert)."""
+        async with asyncio.timeout(seconds):
+            while len(self.requests) < count:  # noqa: ASYNC110 (requests of another task)
+                await asyncio.sleep(0.05)
 
     def prompt_text(self, index: int = -1) -> str:
         return json.dumps(self.requests[index]["body"]["messages"], ensure_ascii=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,47 +14,13 @@ from etp.check import run_checks
 from etp.settings import Settings
 from storage.migrate import head_revision
 from tests.fake_openai import FakeOpenAI
+from tests.fault.procs import ETP_BIN, VARIABLES, environment
 from tests.slack_fake import FakeSlackApi
 from tests.telegram_api import TOKEN, FakeBotApi
 
-ETP_BIN = Path(sys.executable).with_name("etp")
-# every variable a test here may set; the rest of the environment (and no .env) stays
-VARIABLES = (
-    "DATABASE_URL",
-    "REDIS_URL",
-    "LLM_PROVIDER",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENAI_MODEL",
-    "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_API_URL",
-    "TELEGRAM_WEBHOOK_SECRET",
-    "SLACK_BOT_TOKEN",
-    "SLACK_SIGNING_SECRET",
-    "SLACK_APP_TOKEN",
-    "SLACK_API_URL",
-    "SLACK_CLIENT_ID",
-    "SLACK_CLIENT_SECRET",
-    "ETP_ALLOWED_TELEGRAM_IDS",
-    "ETP_ALLOWED_SLACK_TEAMS",
-    "ETP_OPEN_ACCESS",
-    "ETP_ENV",
-    "ETP_LOG_LEVEL",
-    "ETP_ALLOW_SCHEMA_BEHIND",
-    "ETP_API_DOCS",
-    "ETP_METRICS_TOKEN",
-    "ETP_ENCRYPTION_KEYS",
-    "ETP_INSECURE_TELEGRAM_WEBHOOK",
-    "SENTRY_DSN",
-)
 DB_PASSWORD = "Senha-do-banco-8f3a9c"
 WEBHOOK_SECRET = "d41d8cd98f00b204e9800998ecf8427e"
 OPENAI_KEY = "sk-chave-secreta-123456"
-
-
-def environment(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
-    return {**env, **values}
 
 
 async def etp(cwd: Path, *args: str, **values: str) -> tuple[int, str, str]:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import uuid
 from pathlib import Path
+
+import pytest
 
 from conversations.drafting import OfflineDrafter
 from conversations.events import Inbound
@@ -112,6 +115,36 @@ async def test_a_finished_job_id_can_run_again_for_a_new_database(
             assert "Minuta:" in chat.last_text()
         finally:
             await app.close()
+
+
+async def test_a_job_given_up_by_arq_is_recorded_without_a_serialisation_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # arq stores why it gave a job up (JobExecutionFailed) with our JSON serializer: that
+    # failed ("error serializing result"), noise in every such case
+    from arq.connections import ArqRedis
+    from arq.constants import retry_key_prefix
+
+    from storage.jobs import JOB_NAME, MAX_TRIES
+
+    _need_redis()
+    queue_name = f"etp:test:{uuid.uuid4().hex}"
+    queue = await ArqDraftQueue.connect(REDIS_TEST_URL, queue_name=queue_name)
+    pool: ArqRedis = queue.pool
+    try:
+        job_id = f"{queue_name}:draft-1-1-1"
+        await pool.enqueue_job(JOB_NAME, {}, _job_id=job_id, _queue_name=queue_name)
+        await pool.set(retry_key_prefix + job_id, MAX_TRIES)  # every try already used
+
+        async def never(_: object) -> None:
+            raise AssertionError("a job past its tries must not run")
+
+        with caplog.at_level(logging.WARNING, logger="arq"):
+            await build_worker(REDIS_TEST_URL, never, queue_name=queue_name, burst=True).main()
+        assert "retries" in caplog.text and "exceeded" in caplog.text
+        assert "error serializing result" not in caplog.text
+    finally:
+        await queue.close()
 
 
 # --- stopping a long-running command ------------------------------------------------------
