@@ -146,14 +146,20 @@ def chat(
         from bot.console import ConsoleChannel
         from conversations.service import InProcessDraftQueue
         from etp.container import build_app
+        from etp.runtime import resume_stalled_drafts
 
         app = await build_app(load_settings(), in_process_drafts=True)
         assert isinstance(app.queue, InProcessDraftQueue)
         channel = ConsoleChannel(app.service, app.queue, name)
         app.notifier.register("console", channel)
+        # a draft left "Redigindo…" by a chat that was killed is written again
+        sweeping = asyncio.create_task(resume_stalled_drafts(app))
         try:
             await channel.run()
         finally:
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
             await app.close()
 
     asyncio.run(main())
