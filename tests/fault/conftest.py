@@ -38,6 +38,16 @@ from tests.fault.procs import (
 from tests.helpers import load_etp, make_chat, settings_for
 from tests.telegram_api import TOKEN, FakeBotApi, Updates
 
+# Set to a file, each scenario appends the recovery time it saw (docs/reliability.md's figures);
+# ETP_FAULT_DEFAULT_RECOVERY=1 keeps the default recovery settings instead of the short ones.
+TIMINGS = os.environ.get("ETP_FAULT_TIMINGS")
+DEFAULT_RECOVERY = os.environ.get("ETP_FAULT_DEFAULT_RECOVERY") == "1"
+SHORT_RECOVERY = {
+    "ETP_DRAFT_STALE_AFTER": "2",
+    "ETP_DRAFT_SWEEP_INTERVAL": "1",
+    "ETP_WORKER_STOP_GRACE": "1",
+}
+
 SECRET = "fault-hook-secret-7d2e"
 USER = 5001  # the Telegram user (and private chat) of every scenario
 DRAFTED = "Texto redigido pelo modelo."  # what the LLM double writes
@@ -132,9 +142,7 @@ class Deployment:
             "LLM_ATTEMPTS": "1",
             "ETP_RENDER_PROCESSES": "0",
             "ETP_LOG_LEVEL": "INFO",
-            "ETP_DRAFT_STALE_AFTER": "2",
-            "ETP_DRAFT_SWEEP_INTERVAL": "1",
-            "ETP_WORKER_STOP_GRACE": "1",
+            **({} if DEFAULT_RECOVERY else SHORT_RECOVERY),
             **self.settings,
             **extra,
         }
@@ -208,6 +216,14 @@ class Deployment:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} ---\n{p.log()}" for p in self.processes)
+
+
+def record(scenario: str, seconds: float) -> None:
+    """Note how long a recovery took (never asserted: timings are noisy)."""
+    if TIMINGS:
+        line = {"scenario": scenario, "seconds": round(seconds, 2), "defaults": DEFAULT_RECOVERY}
+        with open(TIMINGS, "a") as out:
+            out.write(json.dumps(line) + "\n")
 
 
 @pytest.fixture

@@ -5,20 +5,23 @@ draft reaches the user once, the database holds it, and the LLM is asked again a
 from __future__ import annotations
 
 import asyncio
+import time
 
-from conversations.model import Mode, SectionStatus
-from tests.fault.conftest import DRAFTED, Deployment, prepare_review
+from conversations.model import SectionStatus
+from tests.fault.conftest import DRAFTED, Deployment, prepare_review, record
 from tests.fault.procs import PrivateRedis, until
 
 RESUMED = "havia sido interrompida e foi retomada"  # conversations.catalogue: DRAFT_RESUMED
 
 
-async def drafted(deployment: Deployment, seconds: float = 90) -> None:
-    """Until the user was shown the finished draft (with the processes' logs if not)."""
+async def drafted(deployment: Deployment, scenario: str, since: float, seconds: float = 90) -> None:
+    """Until the user was shown the finished draft (with the processes' logs if not); the time
+    since the fault (`since`, monotonic) is recorded."""
     try:
-        await until(lambda: deployment.drafts_seen() > 0, seconds=seconds)
+        await until(lambda: deployment.drafts_seen() > 0, seconds=seconds, every=0.05)
     except TimeoutError:
         raise AssertionError(f"no draft reached the user:\n{deployment.logs()}") from None
+    record(scenario, time.monotonic() - since)
 
 
 async def assert_drafted_once(deployment: Deployment) -> None:
@@ -39,9 +42,10 @@ async def test_kill_9_during_a_draft_without_redis_resumes_it(deployment: Deploy
     serve = await deployment.serve()
     assert (await deployment.say("/refazer")).status_code == 200
     await deployment.llm.wait_for_calls(1)
+    killed = time.monotonic()
     await serve.kill()
     await deployment.serve()  # restarted: it finds the section stalled and drafts it again
-    await drafted(deployment)
+    await drafted(deployment, "kill -9 during a draft, no Redis", killed)
     await assert_drafted_once(deployment)
     assert deployment.llm.calls == 2  # the lost call, and one more
     assert any(RESUMED in text for text in deployment.seen())  # the user is told
@@ -58,11 +62,12 @@ async def test_redis_flushed_with_the_job_queued_drafts_on_the_users_next_messag
     assert (await deployment.say("/refazer")).status_code == 200
     await redis_server.flushall()  # the queued job is gone
     await asyncio.sleep(2.5)  # past ETP_DRAFT_STALE_AFTER: nothing shows the job alive
+    asked = time.monotonic()
     assert (await deployment.say("/status")).status_code == 200
     assert any(RESUMED in text for text in deployment.seen())  # told at once
     assert deployment.llm.calls == 0
     await deployment.worker()  # (its own sweep at start-up finds the draft claimed: no double)
-    await drafted(deployment)
+    await drafted(deployment, "Redis flushed with the job queued (from /status)", asked)
     await assert_drafted_once(deployment)
     assert deployment.llm.calls == 1
     assert any(RESUMED in text for text in deployment.seen())
@@ -78,9 +83,11 @@ async def test_worker_kill_9_with_redis_drafts_on_another_worker_with_one_more_c
     first = await deployment.worker()
     assert (await deployment.say("/refazer")).status_code == 200
     await deployment.llm.wait_for_calls(1)
+    killed = time.monotonic()
     await first.kill()
     await deployment.worker()
-    await drafted(deployment, seconds=120)  # the goal: within 2 minutes of the worker's death
+    # the goal: within 2 minutes of the worker's death
+    await drafted(deployment, "worker kill -9 with Redis", killed, seconds=120)
     await assert_drafted_once(deployment)
     assert deployment.llm.calls == 2  # at most one extra LLM call
 
@@ -95,11 +102,14 @@ async def test_worker_sigterm_exits_cleanly_and_hands_its_job_back(
     first = await deployment.worker()
     assert (await deployment.say("/refazer")).status_code == 200
     await deployment.llm.wait_for_calls(1)
+    stopped = time.monotonic()
     code = await first.terminate()
+    record("worker SIGTERM: exit", time.monotonic() - stopped)
     assert code == 0, first.log()  # a clean exit, within ETP_WORKER_STOP_GRACE
     assert "Traceback" not in first.log()
+    assert "handing 1 running draft job(s) back to the queue" in first.log()
     await deployment.worker()
-    await drafted(deployment)
+    await drafted(deployment, "worker SIGTERM: draft", stopped)
     await assert_drafted_once(deployment)
     assert deployment.llm.calls == 2
 
@@ -113,7 +123,7 @@ async def test_database_down_10s_during_a_draft_without_redis(deployment: Deploy
     deployment.pg.stop()  # the draft comes back while the database is down
     await asyncio.sleep(10)
     deployment.pg.start()
-    await drafted(deployment)
+    await drafted(deployment, "database down 10 s, no Redis (from its return)", time.monotonic())
     await assert_drafted_once(deployment)
     assert deployment.llm.calls == 1  # the draft was kept, not asked for again
 
@@ -131,9 +141,6 @@ async def test_database_down_30s_during_a_draft_with_redis(
     deployment.pg.stop()
     await asyncio.sleep(30)
     deployment.pg.start()
-    await drafted(deployment)
+    await drafted(deployment, "database down 30 s, Redis (from its return)", time.monotonic())
     await assert_drafted_once(deployment)
     assert deployment.llm.calls == 1
-    etp = await deployment.etp()
-    assert etp.section(1).status == SectionStatus.DRAFTED
-    _ = Mode  # the conversation's mode is checked through what the user sees

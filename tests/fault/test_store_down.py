@@ -4,6 +4,7 @@ the update again), not an HTTP 500, and the redelivery is stored once (issue #19
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 
 import asyncpg
@@ -13,7 +14,7 @@ from conversations.events import Inbound
 from conversations.model import SectionStatus
 from conversations.ports import StoreUnavailable
 from etp.container import build_app
-from tests.fault.conftest import USER, Deployment, prepare_review
+from tests.fault.conftest import USER, Deployment, prepare_review, record
 from tests.fault.procs import PrivatePostgres, until
 from tests.helpers import (
     GOOD_ANSWERS,
@@ -49,8 +50,12 @@ async def test_postgres_shutdown_mid_request_answers_store_unavailable_not_500(
             ),
             what="the request waits on the row",
         )
-        deployment.pg.stop()  # a service stop: every session ended, the waiting one too
+        stopped = time.monotonic()
+        # every session ends at once: a fast stop ends the row's holder first, and the waiting
+        # statement could still commit before its own end
+        deployment.pg.stop("immediate")
         response = await asyncio.wait_for(answering, 60)
+        record("PostgreSQL stopped mid-request: answer", time.monotonic() - stopped)
     finally:
         if not holder.is_closed():
             holder.terminate()
