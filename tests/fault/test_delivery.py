@@ -14,6 +14,7 @@ import pytest
 
 from conversations.catalogue import messages as m
 from tests.conftest import REDIS_TEST_URL
+from tests.fault.conftest import record
 from tests.fault.delivery_support import (
     PATIENCE,
     Database,
@@ -21,10 +22,9 @@ from tests.fault.delivery_support import (
     Stopwatch,
     etp_env,
     etp_serve,
-    record,
     telegram_env,
-    wait_until,
 )
+from tests.fault.procs import until
 from tests.helpers import IDENTIFICATION
 from tests.slack_bot import ENCRYPTION_KEY
 from tests.slack_fake import BOT_USER as SLACK_BOT
@@ -32,19 +32,9 @@ from tests.slack_fake import SIGNING_SECRET, FakeSlackApi, Workspace
 from tests.telegram.helpers import SECRET
 from tests.telegram_api import FakeBotApi, Updates
 
-pytestmark = pytest.mark.fault
-
 CHATS = (7101, 7102, 7103)
 ANSWERS = IDENTIFICATION[:5]  # órgão … DFD: five answers a chat, 15 updates in all
 FIELDS = ("orgao", "unidade", "municipio", "processo", "dfd")
-
-
-@pytest.fixture
-async def bot_api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 class Poller:
@@ -59,7 +49,7 @@ class Poller:
     async def start(self) -> EtpProcess:
         fetched = len(self.api.fetches)
         process = await EtpProcess(
-            ["telegram"], self.env, self.workdir, f"telegram-{len(self.runs)}"
+            ("telegram",), self.env, self.workdir, f"telegram-{len(self.runs)}"
         ).start()
         self.runs.append(process)
         # polling once the process asked for its commands' menu (it then calls getUpdates)
@@ -145,7 +135,7 @@ async def polling_crash(poller: Poller, pg_url: str, fault: str) -> None:
         return all(len(api.texts(chat)) >= 6 for chat in CHATS)
 
     try:
-        await wait_until(all_answered)
+        await until(all_answered, every=0.02)
     except TimeoutError:
         claims = await db.value("SELECT count(*) FROM processed_events")
         seen = {chat: len(api.texts(chat)) - 1 for chat in CHATS}
@@ -208,7 +198,7 @@ async def test_webhook_reply_lost_to_a_kill_9_after_the_commit_is_sent_on_redeli
         answer = updates.message(ANSWERS[0], **who)
         posting = asyncio.create_task(post_update(url, answer))
         await api.wait_for(lambda api: any(c.status == 429 for c in api.calls))
-        await wait_until(lambda: claimed(db, 2))
+        await until(lambda: claimed(db, 2), every=0.02)
         clock = Stopwatch()
         await runs[-1].kill()
         assert await posting is None
@@ -308,7 +298,7 @@ async def test_three_copies_of_a_slack_event_at_once_open_one_thread(
             async def opened() -> bool:
                 return any("ETP nº 1 criado" in b for m_ in slack.messages for b in [m_.body])
 
-            await wait_until(opened)
+            await until(opened, every=0.02)
         assert await process.terminate() == 0  # its replies all out (the shutdown waits)
     finally:
         await process.stop()
