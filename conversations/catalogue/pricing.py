@@ -221,7 +221,8 @@ SUMMARY = (
     "Preço unitário de referência ({method} de {prices}): {unit}. Quantidade (seção IV): "
     "{quantity}. Valor total estimado: {unit} × {amount} = {total}."
 )
-TOTAL_CHANGED = "O valor total estimado da seção VI mudou: de {old} para {new} ({reason})."
+TOTAL_CHANGED = "O valor total estimado da seção VI mudou: de {old} para {new}."
+TOTAL_CHANGED_BECAUSE = "O valor total estimado da seção VI mudou: de {old} para {new} ({reason})."
 TOTAL_CHANGED_QUANTITY = "a quantidade passou a {quantity}"
 TEXT_STALE = (
     "O texto aceito da seção VI traz os números anteriores. Use /secao 6 e /refazer para "

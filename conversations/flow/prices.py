@@ -16,7 +16,7 @@ from conversations.catalogue import pricing as pt
 from conversations.catalogue.sections import BY_NUMBER
 from conversations.flow.state import Turn
 from conversations.flow.text import InputError, parse_int
-from conversations.model import PRICE_SECTION, Mode
+from conversations.model import PRICE_SECTION
 from conversations.pricing import (
     MAX_PRICES,
     OUTLIER_HIGH,
@@ -207,11 +207,12 @@ def tell_total(t: Turn, before: Decimal | None, reason: str = "") -> None:
     if before is None or after is None or before == after:
         return
     etp = t.require_etp()
-    t.out.say(
-        pt.TOTAL_CHANGED.format(old=money(before), new=money(after), reason=reason or "").replace(
-            " ()", ""
+    if reason:
+        t.out.say(
+            pt.TOTAL_CHANGED_BECAUSE.format(old=money(before), new=money(after), reason=reason)
         )
-    )
+    else:
+        t.out.say(pt.TOTAL_CHANGED.format(old=money(before), new=money(after)))
     entry = etp.section(PRICE_SECTION)
     if entry.accepted_text is not None or entry.draft:
         research = etp.research()
@@ -458,7 +459,3 @@ def reopen(t: Turn, research: Research) -> None:
         research.stale = True
     save(t, research)
     t.out.say(pt.REOPENED)
-
-
-def enter(t: Turn) -> None:
-    t.conv.mode = Mode.PRICES

@@ -39,7 +39,6 @@ def enter_section(t: Turn, number: int) -> None:
     elif entry.draft or entry.accepted_text is not None:
         t.conv.mode = Mode.REVIEW
     elif BY_NUMBER[number].prices:
-        prices.enter(t)
         research_step(t, number)
         return
     elif entry.answers and entry.next_question() >= len(BY_NUMBER[number].questions):
